@@ -1,0 +1,21 @@
+"""dcgan-dist: the TensorFlow DCGAN tutorial, trained under any tf.distribute strategy."""
+
+__version__ = "0.1.0"
+
+
+class DcganError(Exception):
+    """An error the command line reports as one line, without a traceback."""
+
+    exit_code = 1
+
+
+class UserError(DcganError):
+    """Bad input (flags, files, work directory): nothing was changed. Exit code 2."""
+
+    exit_code = 2
+
+
+class DivergedError(DcganError):
+    """A non-finite loss: the run stopped, the last good checkpoint is kept. Exit code 3."""
+
+    exit_code = 3

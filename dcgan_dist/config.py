@@ -1,0 +1,116 @@
+"""The frozen run configuration: the only reader of FLAGS, and where bad input is caught."""
+
+import dataclasses
+import os
+
+from dcgan_dist import UserError
+from dcgan_dist import flags as flag_defs
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Everything a run needs, validated. Built from flags by `from_flags`, or directly in tests."""
+
+    workdir: str
+    dataset: str = "mnist"
+    data_dir: str | None = None
+    split: str = "train"
+    synthetic_data: bool = False
+    noise_dim: int = 100
+    d_dropout: float = 0.3
+    sync_batchnorm: bool = False
+    global_batch_size: int = 256
+    g_lr: float = 1e-4
+    d_lr: float = 1e-4
+    adam_beta1: float = 0.9
+    precision: str = "auto"
+    strategy: str = "auto"
+    num_cpu_devices: int = 1
+    tpu: str | None = None
+    steps_per_execution: int = 1
+    jit_compile: bool = False
+    seed: int = 0
+    deterministic: bool = False
+    train_steps: int = 0
+    epochs: int = 50
+    log_every_steps: int = 100
+    sample_every_steps: int = 0
+    ckpt_every_steps: int = 0
+    keep_checkpoints: int = 3
+    verbose: bool = False
+
+    def __post_init__(self):
+        if not self.workdir:
+            raise UserError("--workdir is required: the folder for checkpoints, samples and logs")
+        if self.strategy not in flag_defs.STRATEGIES:
+            raise UserError(f"--strategy={self.strategy} is unknown; use one of "
+                            f"{', '.join(flag_defs.STRATEGIES)}")
+        if self.precision not in flag_defs.PRECISIONS:
+            raise UserError(f"--precision={self.precision} is unknown; use one of "
+                            f"{', '.join(flag_defs.PRECISIONS)}")
+        positive = ["global_batch_size", "noise_dim", "g_lr", "d_lr", "steps_per_execution",
+                    "num_cpu_devices", "log_every_steps", "keep_checkpoints"]
+        non_negative = ["train_steps", "epochs", "sample_every_steps", "ckpt_every_steps"]
+        for name in positive:
+            if getattr(self, name) <= 0:
+                raise UserError(f"--{name}={getattr(self, name)} must be greater than 0")
+        for name in non_negative:
+            if getattr(self, name) < 0:
+                raise UserError(f"--{name}={getattr(self, name)} must not be negative")
+        if self.train_steps == 0 and self.epochs == 0:
+            raise UserError("--train_steps=0 and --epochs=0 leave nothing to train; set one of them")
+        if not 0 <= self.d_dropout < 1:
+            raise UserError(f"--d_dropout={self.d_dropout} must be in [0, 1)")
+        if not 0 <= self.adam_beta1 < 1:
+            raise UserError(f"--adam_beta1={self.adam_beta1} must be in [0, 1)")
+        if self.strategy == "tpu" or (self.strategy == "auto" and self.tpu):
+            for name in ("workdir", "data_dir"):
+                path = getattr(self, name)
+                if not (path or "").startswith("gs://") and not (name == "data_dir" and
+                                                                 self.synthetic_data):
+                    raise UserError(f"--{name}={path} must be a gs:// path on TPU: the TPU hosts "
+                                    "cannot read this machine's disk")
+        else:
+            check_local_workdir(self.workdir)
+
+    @classmethod
+    def from_flags(cls, flag_values=None):
+        """Builds a Config from parsed absl flags (the package's only read of FLAGS)."""
+        flag_values = flag_values or flag_defs.FLAGS
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{name: flag_values[name].value for name in fields})
+
+    def per_replica_batch_size(self, num_replicas):
+        """The global batch split over replicas; fails early if it does not divide evenly."""
+        if self.global_batch_size % num_replicas:
+            lower = self.global_batch_size - self.global_batch_size % num_replicas
+            raise UserError(
+                f"--global_batch_size={self.global_batch_size} is not divisible by the "
+                f"{num_replicas} replicas; use a multiple such as {max(lower, num_replicas)}")
+        return self.global_batch_size // num_replicas
+
+    def as_flagfile(self):
+        """This configuration as an absl flagfile that reproduces the run."""
+        lines = []
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                lines.append(f"--{field.name}" if value else f"--no{field.name}")
+            else:
+                lines.append(f"--{field.name}={value}")
+        return "\n".join(lines) + "\n"
+
+
+def check_local_workdir(workdir):
+    """Refuses a work directory that is a file or cannot be written, before any work starts."""
+    if "://" in workdir:
+        return
+    if os.path.exists(workdir) and not os.path.isdir(workdir):
+        raise UserError(f"--workdir={workdir} is a file; pass a directory (it is created if missing)")
+    parent = workdir
+    while not os.path.exists(parent):
+        parent = os.path.dirname(os.path.abspath(parent))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise UserError(f"--workdir={workdir} is not writable; choose a directory you can write to")

@@ -1,0 +1,60 @@
+"""Every command-line flag of `dcgan-train`, grouped. Defaults live here and nowhere else.
+
+Only `config.Config.from_flags` reads these values; the rest of the package takes a Config.
+"""
+
+from absl import flags
+
+STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "multi_worker", "tpu")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+
+# --- data -------------------------------------------------------------------------------
+flags.DEFINE_string("dataset", "mnist", "TFDS dataset name with an image feature.")
+flags.DEFINE_string("data_dir", None, "TFDS data directory (local or gs://). "
+                    "Default: TFDS's own (~/tensorflow_datasets).")
+flags.DEFINE_string("split", "train", "TFDS split to train on.")
+flags.DEFINE_bool("synthetic_data", False, "Feed random images of the dataset's shape with no "
+                  "input cost instead of reading TFDS (smoke runs, benchmarks).")
+
+# --- model ------------------------------------------------------------------------------
+flags.DEFINE_integer("noise_dim", 100, "Length of the generator's noise vector z.")
+flags.DEFINE_float("d_dropout", 0.3, "Dropout rate after each discriminator conv block.")
+flags.DEFINE_bool("sync_batchnorm", False, "Generator batch norm statistics over the global "
+                  "batch instead of each replica's slice.")
+
+# --- optimisation -----------------------------------------------------------------------
+flags.DEFINE_integer("global_batch_size", 256, "Images per step, summed over all replicas.")
+flags.DEFINE_float("g_lr", 1e-4, "Generator Adam learning rate.")
+flags.DEFINE_float("d_lr", 1e-4, "Discriminator Adam learning rate.")
+flags.DEFINE_float("adam_beta1", 0.9, "Adam beta_1 for both optimizers (DCGAN paper: 0.5).")
+flags.DEFINE_string("precision", "auto", f"One of {', '.join(PRECISIONS)}; auto = float32 on "
+                  "CPU, mixed_float16 on GPU, mixed_bfloat16 on TPU.")
+
+# --- runtime ----------------------------------------------------------------------------
+flags.DEFINE_string("strategy", "auto", f"One of {', '.join(STRATEGIES)}; auto = tpu if --tpu, "
+                    "mirrored on several GPUs, gpu on one, else cpu.")
+flags.DEFINE_integer("num_cpu_devices", 1, "Split the CPU into this many logical devices "
+                     "(mirrored runs and tests without GPUs).")
+flags.DEFINE_string("tpu", None, "TPU name or grpc:// address for --strategy=tpu "
+                    "('local' on a TPU VM).")
+flags.DEFINE_integer("steps_per_execution", 1, "Training steps per tf.function call.")
+flags.DEFINE_bool("jit_compile", False, "XLA-compile the per-replica forward/backward pass.")
+flags.DEFINE_integer("seed", 0, "Seed for weights, noise, dropout and shuffling.")
+flags.DEFINE_bool("deterministic", False, "Enable TensorFlow op determinism (slower; exact "
+                  "resume and reproducible runs).")
+
+# --- schedule ---------------------------------------------------------------------------
+flags.DEFINE_integer("train_steps", 0, "Total steps; 0 = --epochs full passes.")
+flags.DEFINE_integer("epochs", 50, "Epochs when --train_steps=0 (epoch = examples // "
+                     "global batch steps).")
+flags.DEFINE_integer("log_every_steps", 100, "Steps between progress lines and stats.")
+flags.DEFINE_integer("sample_every_steps", 0, "Steps between sample grids; 0 = once an epoch.")
+flags.DEFINE_integer("ckpt_every_steps", 0, "Steps between checkpoints; 0 = once an epoch.")
+flags.DEFINE_integer("keep_checkpoints", 3, "Checkpoints kept in workdir/ckpt.")
+
+# --- output -----------------------------------------------------------------------------
+flags.DEFINE_string("workdir", None, "Run directory (local or gs://): checkpoints, samples, "
+                    "GIF, stats.jsonl, TensorBoard. Rerunning resumes from it.")
+flags.DEFINE_bool("verbose", False, "Show Python tracebacks for errors.")
+
+FLAGS = flags.FLAGS

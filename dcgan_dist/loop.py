@@ -1,0 +1,130 @@
+"""The outer training loop: restore, then train in executions of steps_per_execution steps,
+with logging, sample grids and checkpoints each on their own schedule, and a final save."""
+
+import math
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from dcgan_dist import DivergedError, UserError
+from dcgan_dist import data, metrics, samples, state as state_lib, step as step_lib
+from dcgan_dist import strategy as strategy_lib
+
+
+def _schedule(every_steps, steps_per_epoch, total_steps):
+    """`every_steps`, or once an epoch when it is 0 (or at the end if epochs are unknown)."""
+    return every_steps or steps_per_epoch or total_steps
+
+
+def _steps_until_boundary(step, total_steps, steps_per_execution, schedules):
+    """Steps in the next execution: never past a log/sample/checkpoint boundary or the end."""
+    until = [total_steps - step, steps_per_execution]
+    until += [every - step % every for every in schedules]
+    return min(until)
+
+
+def _image_shape_of(dataset_fn):
+    spec = dataset_fn(tf.distribute.InputContext(), 0).element_spec
+    return tuple(spec.shape[1:])
+
+
+def train(config, *, strategy=None, dataset_fn=None):
+    """Trains a DCGAN as `config` says; resumes from `config.workdir` when it holds a checkpoint.
+
+    Args:
+      config: a validated `Config`.
+      strategy: a tf.distribute strategy to use instead of the one `config` names (tests).
+      dataset_fn: `dataset_fn(input_context, start_step) -> per-replica batches of images in
+        [-1, 1]`, used instead of TFDS (tests); needs `config.train_steps`.
+
+    Returns:
+      The TrainState at the end of training.
+    """
+    kind = strategy_lib.resolve_kind(config)
+    # The strategy first: multi-worker collectives must be configured before any other op.
+    strategy = strategy or strategy_lib.make_strategy(config)
+    if config.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    precision = strategy_lib.resolve_precision(config, kind)
+    if precision == "mixed_float16" and not tf.config.list_physical_devices("GPU"):
+        logging.warning("--precision=mixed_float16 on a CPU is slower than float32; it is "
+                        "meant for GPUs")
+    per_replica = config.per_replica_batch_size(strategy.num_replicas_in_sync)
+
+    if dataset_fn is None:
+        info = data.load_info(config)
+        image_shape, num_examples = info.image_shape, info.num_examples
+        make_fn = data.make_dataset_fn
+        dataset_fn = lambda ctx, start: make_fn(config, info, start)(ctx)  # noqa: E731
+    else:
+        image_shape, num_examples = _image_shape_of(dataset_fn), 0
+    steps_per_epoch = data.steps_per_epoch(num_examples, config.global_batch_size)
+    total_steps = config.train_steps or config.epochs * steps_per_epoch
+    if total_steps == 0:
+        raise UserError(f"--epochs={config.epochs} of {num_examples} examples at "
+                        f"--global_batch_size={config.global_batch_size} is no steps; "
+                        "set --train_steps")
+    logging.info("Strategy %s, per-replica batch %d, precision %s, %d steps (%s steps/epoch)",
+                 strategy_lib.describe(strategy), per_replica, precision, total_steps,
+                 steps_per_epoch or "?")
+
+    workdir = config.workdir
+    tf.io.gfile.makedirs(workdir)
+    state = state_lib.build_state(config, strategy, image_shape, precision)
+    manager = state_lib.make_checkpoint_manager(state, f"{workdir}/ckpt", config.keep_checkpoints)
+    start_step = state_lib.restore_latest(state, manager)
+    if start_step:
+        logging.info("Resumed from %s at step %d", manager.latest_checkpoint, start_step)
+    samples.write_atomic(f"{workdir}/flags.txt", config.as_flagfile().encode())
+    if start_step >= total_steps:
+        logging.info("Nothing to do: step %d of %d already reached", start_step, total_steps)
+        return state
+
+    samples.remove_samples_after(workdir, start_step)
+    writer = metrics.MetricsWriter(workdir, total_steps, config.global_batch_size, start_step)
+    dist_ds = strategy.distribute_datasets_from_function(lambda ctx: dataset_fn(ctx, start_step))
+    iterator = iter(dist_ds)
+    train_fn = step_lib.make_train_fn(strategy, state, config, per_replica)
+    sample_fn = tf.function(lambda: strategy.run(
+        lambda: state.generator(state.sample_noise, training=False)))
+
+    log_every = config.log_every_steps
+    sample_every = _schedule(config.sample_every_steps, steps_per_epoch, total_steps)
+    ckpt_every = _schedule(config.ckpt_every_steps, steps_per_epoch, total_steps)
+    step, last_log_step = start_step, start_step
+    sums = {"g_loss": 0.0, "d_loss": 0.0, "skipped_steps": 0.0}
+    while step < total_steps:
+        num_steps = _steps_until_boundary(step, total_steps, config.steps_per_execution,
+                                          [log_every, sample_every, ckpt_every])
+        out = train_fn(iterator, tf.constant(num_steps, tf.int32))
+        g_loss, d_loss = float(out["g_loss"]), float(out["d_loss"])
+        if not (math.isfinite(g_loss) and math.isfinite(d_loss)):
+            raise DivergedError(
+                f"non-finite loss between steps {step + 1} and {step + num_steps} (g_loss "
+                f"{g_loss}, d_loss {d_loss}); the last good checkpoint {manager.latest_checkpoint} "
+                "is kept: lower the learning rates or use --precision=float32")
+        sums["g_loss"] += g_loss * num_steps
+        sums["d_loss"] += d_loss * num_steps
+        sums["skipped_steps"] += float(out["skipped"])
+        step += num_steps
+        done = step == total_steps
+        if step % log_every == 0 or done:
+            span = step - last_log_step
+            scalars = {"g_loss": sums["g_loss"] / span, "d_loss": sums["d_loss"] / span}
+            if state.loss_scaling:
+                scalars["skipped_steps"] = sums["skipped_steps"]
+            writer.log(step, scalars)
+            sums = dict.fromkeys(sums, 0.0)
+            last_log_step = step
+        if step % sample_every == 0 or done:
+            images = strategy.experimental_local_results(sample_fn())[0]
+            writer.image(step, samples.write_grid(workdir, step, np.asarray(images)))
+            samples.write_gif(workdir)
+        if step % ckpt_every == 0 or done:
+            manager.save(checkpoint_number=step)
+    writer.close()
+    logging.info("Done: %d steps. Samples in %s/samples, GIF %s/samples.gif, checkpoints in "
+                 "%s/ckpt, TensorBoard: tensorboard --logdir %s", step, workdir, workdir,
+                 workdir, workdir)
+    return state

@@ -1,0 +1,90 @@
+"""Train state: models, optimizers, step counter and fixed sample noise, with checkpoints."""
+
+import dataclasses
+
+from absl import logging
+import keras
+import tensorflow as tf
+
+from dcgan_dist import UserError
+from dcgan_dist import models
+
+NUM_SAMPLES = 16  # a 4x4 grid, as in the tutorial
+
+
+@dataclasses.dataclass
+class TrainState:
+    generator: keras.Model
+    discriminator: keras.Model
+    g_opt: keras.optimizers.Optimizer
+    d_opt: keras.optimizers.Optimizer
+    step: tf.Variable
+    sample_noise: tf.Variable
+    precision: str
+
+    @property
+    def loss_scaling(self):
+        return self.precision == "mixed_float16"
+
+    def checkpoint(self):
+        return tf.train.Checkpoint(
+            generator=self.generator, discriminator=self.discriminator, g_opt=self.g_opt,
+            d_opt=self.d_opt, step=self.step, sample_noise=self.sample_noise)
+
+
+def build_state(config, strategy, image_shape, precision):
+    """Builds models and optimizers inside `strategy.scope()`, all variables created."""
+    keras.mixed_precision.set_dtype_policy(precision)
+    keras.utils.set_random_seed(config.seed)  # weight initialisation
+    with strategy.scope():
+        generator = models.build_generator(config.noise_dim, image_shape, config.sync_batchnorm)
+        discriminator = models.build_discriminator(image_shape, config.d_dropout)
+        g_opt = keras.optimizers.Adam(config.g_lr, beta_1=config.adam_beta1)
+        d_opt = keras.optimizers.Adam(config.d_lr, beta_1=config.adam_beta1)
+        if precision == "mixed_float16":
+            g_opt = keras.optimizers.LossScaleOptimizer(g_opt)
+            d_opt = keras.optimizers.LossScaleOptimizer(d_opt)
+        # An unbuilt Adam would create its slots inside the first replica step, which fails
+        # under several replicas; build both now.
+        g_opt.build(generator.trainable_variables)
+        d_opt.build(discriminator.trainable_variables)
+        step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+        sample_noise = tf.Variable(
+            tf.random.stateless_normal([NUM_SAMPLES, config.noise_dim], seed=[config.seed, 7]),
+            trainable=False, name="sample_noise")
+    return TrainState(generator, discriminator, g_opt, d_opt, step, sample_noise, precision)
+
+
+def make_checkpoint_manager(state, directory, max_to_keep):
+    return tf.train.CheckpointManager(
+        state.checkpoint(), directory, max_to_keep=max_to_keep, step_counter=state.step)
+
+
+def restore_latest(state, manager):
+    """Restores the newest checkpoint in `manager.directory`; returns the restored step or 0.
+
+    A checkpoint of another model (other shapes) is refused without touching it; an
+    unreadable newest checkpoint falls back to the previous good one, with a warning.
+    """
+    candidates = list(reversed(manager.checkpoints))
+    for i, path in enumerate(candidates):
+        try:
+            status = manager.checkpoint.restore(path)
+            status.assert_existing_objects_matched()
+        except (ValueError, AssertionError) as e:
+            raise UserError(f"the checkpoint {path} belongs to a different model ({_first_line(e)}); "
+                            "use another --workdir or the flags that trained it") from e
+        except (tf.errors.DataLossError, tf.errors.NotFoundError, tf.errors.OutOfRangeError,
+                tf.errors.InvalidArgumentError) as e:
+            if i + 1 == len(candidates):
+                raise UserError(f"no readable checkpoint in {manager.directory}: {path} is "
+                                f"damaged ({_first_line(e)}); move it away to start over") from e
+            logging.warning("Checkpoint %s is damaged (%s); falling back to %s", path,
+                            _first_line(e), candidates[i + 1])
+            continue
+        return int(state.step.numpy())
+    return 0
+
+
+def _first_line(error):
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

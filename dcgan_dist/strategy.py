@@ -1,0 +1,81 @@
+"""The one strategy factory: the same trainer on a CPU, one GPU, many GPUs, a TPU, or workers."""
+
+from absl import logging
+import tensorflow as tf
+
+from dcgan_dist import UserError
+
+
+def split_cpu(num_devices):
+    """Splits the physical CPU into `num_devices` logical devices (before TF initialises).
+
+    This is how MirroredStrategy runs without GPUs: in tests, smoke runs and benchmarks.
+    """
+    cpus = tf.config.list_physical_devices("CPU")
+    current = tf.config.get_logical_device_configuration(cpus[0])
+    if num_devices <= 1 or (current and len(current) >= num_devices):
+        return
+    try:
+        tf.config.set_logical_device_configuration(
+            cpus[0], [tf.config.LogicalDeviceConfiguration()] * num_devices)
+    except RuntimeError as e:
+        raise UserError(f"--num_cpu_devices={num_devices} came too late: TensorFlow was already "
+                        f"initialised ({e})") from e
+
+
+def resolve_kind(config):
+    """The strategy kind `auto` stands for on this machine."""
+    if config.strategy != "auto":
+        return config.strategy
+    if config.tpu:
+        return "tpu"
+    num_gpus = len(tf.config.list_physical_devices("GPU"))
+    if num_gpus > 1:
+        return "mirrored"
+    return "gpu" if num_gpus == 1 else "cpu"
+
+
+def make_strategy(config):
+    """Returns the tf.distribute strategy that `config.strategy` names.
+
+    Call it before any other TensorFlow op: multi-worker collectives and TPU initialisation
+    must be configured at program start-up.
+    """
+    kind = resolve_kind(config)
+    if kind == "cpu":
+        split_cpu(config.num_cpu_devices)
+        return tf.distribute.OneDeviceStrategy("/cpu:0")
+    if kind == "gpu":
+        gpus = tf.config.list_logical_devices("GPU")
+        if not gpus:
+            raise UserError("--strategy=gpu found no GPU; use --strategy=cpu or auto")
+        return tf.distribute.OneDeviceStrategy(gpus[0].name)
+    if kind == "mirrored":
+        if tf.config.list_physical_devices("GPU"):
+            return tf.distribute.MirroredStrategy()
+        split_cpu(config.num_cpu_devices)
+        devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+        if len(devices) < 2:
+            logging.warning("--strategy=mirrored on one CPU device: pass --num_cpu_devices=2 "
+                            "or more to run several replicas")
+        # NCCL needs GPUs; on CPUs reduce through host memory.
+        return tf.distribute.MirroredStrategy(
+            devices, cross_device_ops=tf.distribute.ReductionToOneDevice())
+    raise UserError(f"--strategy={kind} is not available in this version; "
+                    "use cpu, gpu or mirrored")
+
+
+def resolve_precision(config, kind):
+    """`auto` is mixed_bfloat16 on TPU, mixed_float16 on GPUs and float32 on CPUs."""
+    if config.precision != "auto":
+        return config.precision
+    if kind == "tpu":
+        return "mixed_bfloat16"
+    if kind != "cpu" and tf.config.list_physical_devices("GPU"):
+        return "mixed_float16"
+    return "float32"
+
+
+def describe(strategy):
+    """A short human description: the strategy class and its replica count."""
+    return f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replica(s)"
