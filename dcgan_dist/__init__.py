@@ -19,3 +19,9 @@ class DivergedError(DcganError):
     """A non-finite loss: the run stopped, the last good checkpoint is kept. Exit code 3."""
 
     exit_code = 3
+
+
+class PeerLostError(DcganError):
+    """A multi-worker peer stopped answering within the collective timeout. Exit code 4."""
+
+    exit_code = 4

@@ -27,6 +27,9 @@ class Config:
     strategy: str = "auto"
     num_cpu_devices: int = 1
     tpu: str | None = None
+    all_reduce: str = "nccl"
+    collective: str = "auto"
+    collective_timeout_secs: int = 300
     steps_per_execution: int = 1
     jit_compile: bool = False
     seed: int = 0
@@ -48,9 +51,15 @@ class Config:
         if self.precision not in flag_defs.PRECISIONS:
             raise UserError(f"--precision={self.precision} is unknown; use one of "
                             f"{', '.join(flag_defs.PRECISIONS)}")
+        for name, allowed in [("all_reduce", ("nccl", "hierarchical_copy")),
+                              ("collective", ("auto", "ring", "nccl"))]:
+            if getattr(self, name) not in allowed:
+                raise UserError(f"--{name}={getattr(self, name)} is unknown; use one of "
+                                f"{', '.join(allowed)}")
         positive = ["global_batch_size", "noise_dim", "g_lr", "d_lr", "steps_per_execution",
                     "num_cpu_devices", "log_every_steps", "keep_checkpoints"]
-        non_negative = ["train_steps", "epochs", "sample_every_steps", "ckpt_every_steps"]
+        non_negative = ["train_steps", "epochs", "sample_every_steps", "ckpt_every_steps",
+                        "collective_timeout_secs"]
         for name in positive:
             if getattr(self, name) <= 0:
                 raise UserError(f"--{name}={getattr(self, name)} must be greater than 0")

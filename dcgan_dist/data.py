@@ -10,12 +10,16 @@ trains on (MNIST: 47 MB).
 """
 
 import dataclasses
+import socket
 
 from absl import logging
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from dcgan_dist import UserError
+
+# Most TFDS datasets, MNIST among them, download from Google Cloud Storage.
+DOWNLOAD_HOST = "storage.googleapis.com"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -52,10 +56,22 @@ def load_info(config):
     return DatasetInfo(image_shape, num_examples, image_key)
 
 
+def can_reach_download_host(host=DOWNLOAD_HOST, timeout_secs=5):
+    """Whether TFDS's download host answers; offline, TFDS would retry for minutes instead."""
+    try:
+        socket.create_connection((host, 443), timeout=timeout_secs).close()
+        return True
+    except OSError:
+        return False
+
+
 def _download_or_explain(builder, config):
     where = config.data_dir or "~/tensorflow_datasets"
     hint = (f"prepare it offline with: dcgan-data prepare mnist --data_dir={where}"
             if config.dataset == "mnist" else f"build it with: tfds build {config.dataset}")
+    if not can_reach_download_host():
+        raise UserError(f"no {config.dataset} dataset in {where} and no network to download "
+                        f"it; {hint}")
     try:
         builder.download_and_prepare()
     except Exception as e:  # Any download failure ends the same way: say how to get the data.

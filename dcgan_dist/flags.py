@@ -6,7 +6,7 @@ Only `config.Config.from_flags` reads these values; the rest of the package take
 from absl import flags
 
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "multi_worker", "tpu")
-PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16", "float64")
 
 # --- data -------------------------------------------------------------------------------
 flags.DEFINE_string("dataset", "mnist", "TFDS dataset name with an image feature.")
@@ -37,6 +37,10 @@ flags.DEFINE_integer("num_cpu_devices", 1, "Split the CPU into this many logical
                      "(mirrored runs and tests without GPUs).")
 flags.DEFINE_string("tpu", None, "TPU name or grpc:// address for --strategy=tpu "
                     "('local' on a TPU VM).")
+flags.DEFINE_string("all_reduce", "nccl", "Mirrored on GPUs: nccl or hierarchical_copy.")
+flags.DEFINE_string("collective", "auto", "Multi-worker collectives: auto, ring or nccl.")
+flags.DEFINE_integer("collective_timeout_secs", 300, "Multi-worker: a collective that waits "
+                     "this long for a peer fails the run instead of hanging; 0 = never.")
 flags.DEFINE_integer("steps_per_execution", 1, "Training steps per tf.function call.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the per-replica forward/backward pass.")
 flags.DEFINE_integer("seed", 0, "Seed for weights, noise, dropout and shuffling.")

@@ -2,14 +2,28 @@
 with logging, sample grids and checkpoints each on their own schedule, and a final save."""
 
 import math
+import re
 
 from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from dcgan_dist import DivergedError, UserError
+from dcgan_dist import DivergedError, PeerLostError, UserError
 from dcgan_dist import data, metrics, samples, state as state_lib, step as step_lib
 from dcgan_dist import strategy as strategy_lib
+
+
+# What collectives raise when a peer dies or hangs past --collective_timeout_secs.
+_PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+                tf.errors.CancelledError, tf.errors.AbortedError, tf.errors.InternalError)
+
+
+def _peer_summary(error):
+    """The lost task's name (when TensorFlow gives it) and the error's first line."""
+    message = str(error).strip()
+    task = re.search(r"/job:\w+/replica:\d+/task:\d+", message)
+    first = message.splitlines()[0] if message else type(error).__name__
+    return f"{task.group(0) + ' ' if task else ''}({type(error).__name__}: {first[:200]})"
 
 
 def _schedule(every_steps, steps_per_epoch, total_steps):
@@ -70,19 +84,28 @@ def train(config, *, strategy=None, dataset_fn=None):
                  steps_per_epoch or "?")
 
     workdir = config.workdir
+    chief = strategy_lib.is_chief(strategy)
     tf.io.gfile.makedirs(workdir)
     state = state_lib.build_state(config, strategy, image_shape, precision)
     manager = state_lib.make_checkpoint_manager(state, f"{workdir}/ckpt", config.keep_checkpoints)
     start_step = state_lib.restore_latest(state, manager)
     if start_step:
         logging.info("Resumed from %s at step %d", manager.latest_checkpoint, start_step)
-    samples.write_atomic(f"{workdir}/flags.txt", config.as_flagfile().encode())
+    if not chief:
+        # TensorFlow's multi-worker rule: every worker saves (the save may synchronise), and
+        # non-chiefs save to a private folder that is removed afterwards.
+        manager = state_lib.make_checkpoint_manager(
+            state, f"{workdir}/ckpt/.worker-{strategy_lib.task_id(strategy)}", 1)
+    if chief:
+        samples.write_atomic(f"{workdir}/flags.txt", config.as_flagfile().encode())
     if start_step >= total_steps:
         logging.info("Nothing to do: step %d of %d already reached", start_step, total_steps)
         return state
 
-    samples.remove_samples_after(workdir, start_step)
-    writer = metrics.MetricsWriter(workdir, total_steps, config.global_batch_size, start_step)
+    if chief:
+        samples.remove_samples_after(workdir, start_step)
+    writer = metrics.MetricsWriter(workdir, total_steps, config.global_batch_size, start_step,
+                                   is_chief=chief)
     dist_ds = strategy.distribute_datasets_from_function(lambda ctx: dataset_fn(ctx, start_step))
     iterator = iter(dist_ds)
     train_fn = step_lib.make_train_fn(strategy, state, config, per_replica)
@@ -97,8 +120,16 @@ def train(config, *, strategy=None, dataset_fn=None):
     while step < total_steps:
         num_steps = _steps_until_boundary(step, total_steps, config.steps_per_execution,
                                           [log_every, sample_every, ckpt_every])
-        out = train_fn(iterator, tf.constant(num_steps, tf.int32))
-        g_loss, d_loss = float(out["g_loss"]), float(out["d_loss"])
+        try:
+            out = train_fn(iterator, tf.constant(num_steps, tf.int32))
+            g_loss, d_loss = float(out["g_loss"]), float(out["d_loss"])
+        except _PEER_ERRORS as e:
+            if strategy_lib.resolve_kind(config) != "multi_worker":
+                raise
+            raise PeerLostError(
+                f"lost a peer worker during steps {step + 1}-{step + num_steps}: "
+                f"{_peer_summary(e)}; the last checkpoint {manager.latest_checkpoint} is kept: "
+                "restart every worker with the same command to resume") from e
         if not (math.isfinite(g_loss) and math.isfinite(d_loss)):
             raise DivergedError(
                 f"non-finite loss between steps {step + 1} and {step + num_steps} (g_loss "
@@ -117,12 +148,14 @@ def train(config, *, strategy=None, dataset_fn=None):
             writer.log(step, scalars)
             sums = dict.fromkeys(sums, 0.0)
             last_log_step = step
-        if step % sample_every == 0 or done:
+        if chief and (step % sample_every == 0 or done):
             images = strategy.experimental_local_results(sample_fn())[0]
             writer.image(step, samples.write_grid(workdir, step, np.asarray(images)))
             samples.write_gif(workdir)
         if step % ckpt_every == 0 or done:
             manager.save(checkpoint_number=step)
+            if not chief:
+                tf.io.gfile.rmtree(manager.directory)
     writer.close()
     logging.info("Done: %d steps. Samples in %s/samples, GIF %s/samples.gif, checkpoints in "
                  "%s/ckpt, TensorBoard: tensorboard --logdir %s", step, workdir, workdir,

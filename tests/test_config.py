@@ -1,0 +1,89 @@
+"""Flags -> Config: every shipped config parses, bad values get one clear line, flags.txt replays."""
+
+import glob
+import os
+
+import pytest
+
+from dcgan_dist import UserError
+from dcgan_dist import config as config_lib
+from dcgan_dist import flags as flag_defs
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CONFIGS = sorted(glob.glob(os.path.join(REPO, "configs", "*.cfg")))
+
+
+def parse(*args):
+    flag_values = flag_defs.FLAGS
+    flag_values.unparse_flags()
+    try:
+        flag_values(["dcgan-train", *args])
+        return config_lib.Config.from_flags()
+    finally:
+        flag_values.unparse_flags()
+
+
+def test_there_are_configs():
+    names = {os.path.basename(c) for c in CONFIGS}
+    assert {"mnist.cfg", "cpu_smoke.cfg"} <= names
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
+def test_every_config_parses_and_has_a_header(path, tmp_path):
+    with open(path) as f:
+        lines = f.read().splitlines()
+    header = "\n".join(lines[:next(i for i, l in enumerate(lines) if l.startswith("--"))])
+    for word in ("Command:", "Hardware:", "Expected:"):
+        assert word in header, f"{path} header lacks {word}"
+    paths = ([f"--workdir=gs://bucket/run", "--data_dir=gs://bucket/tfds"] if "tpu" in path
+             else [f"--workdir={tmp_path}"])
+    config = parse(f"--flagfile={path}", *paths)
+    assert config.global_batch_size > 0
+
+
+def test_mnist_config_is_the_tutorial():
+    config = parse(f"--flagfile={REPO}/configs/mnist.cfg", "--workdir=/tmp/x")
+    assert (config.global_batch_size, config.epochs, config.g_lr, config.d_lr,
+            config.adam_beta1, config.noise_dim, config.d_dropout) == (256, 50, 1e-4, 1e-4, 0.9, 100, 0.3)
+
+
+def test_flagfile_written_by_a_run_replays_it(tmp_path):
+    config = parse("--workdir=/tmp/x", "--global_batch_size=32", "--sync_batchnorm",
+                   "--g_lr=0.0002", "--noverbose")
+    path = tmp_path / "flags.txt"
+    path.write_text(config.as_flagfile())
+    assert parse(f"--flagfile={path}") == config
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (dict(strategy="gpus"), "--strategy=gpus is unknown; use one of auto, cpu, gpu"),
+    (dict(precision="fp8"), "--precision=fp8 is unknown; use one of auto, float32"),
+    (dict(global_batch_size=0), "--global_batch_size=0 must be greater than 0"),
+    (dict(g_lr=-1.0), "--g_lr=-1.0 must be greater than 0"),
+    (dict(train_steps=-5), "--train_steps=-5 must not be negative"),
+    (dict(train_steps=0, epochs=0), "leave nothing to train"),
+    (dict(log_every_steps=0), "--log_every_steps=0 must be greater than 0"),
+    (dict(d_dropout=1.0), r"--d_dropout=1.0 must be in \[0, 1\)"),
+    (dict(workdir=""), "--workdir is required"),
+    (dict(strategy="tpu", tpu="t", workdir="/local"), "--workdir=/local must be a gs:// path on TPU"),
+])
+def test_bad_values_are_refused_with_the_fix(overrides, message, tmp_path):
+    values = dict(workdir=str(tmp_path))
+    values.update(overrides)
+    with pytest.raises(UserError, match=message):
+        config_lib.Config(**values)
+
+
+def test_workdir_that_is_a_file(tmp_path):
+    path = tmp_path / "file"
+    path.write_text("keep me")
+    with pytest.raises(UserError, match="is a file; pass a directory"):
+        config_lib.Config(workdir=str(path))
+    assert path.read_text() == "keep me"
+
+
+def test_per_replica_batch_size():
+    config = config_lib.Config(workdir="/tmp/x", global_batch_size=256)
+    assert config.per_replica_batch_size(8) == 32
+    with pytest.raises(UserError, match="not divisible by the 3 replicas; use a multiple such as 255"):
+        config.per_replica_batch_size(3)

@@ -1,0 +1,166 @@
+"""Launch scripts: shellcheck-clean, and each runs the command its config promises.
+
+No TensorFlow here: the trainer and gcloud are replaced by fake executables on PATH (or
+DCGAN_TRAIN) that record their arguments, so nothing trains and nothing reaches the cloud.
+"""
+
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SCRIPTS = sorted(glob.glob(os.path.join(REPO, "launch", "*.sh")))
+LINTED = SCRIPTS + [os.path.join(REPO, "tests", "run.sh"), os.path.join(REPO, ".ci", "run")]
+
+
+def fake_executable(folder, name, record):
+    """Writes `folder/name`, a script that appends its arguments (one per line) to `record`."""
+    path = os.path.join(folder, name)
+    with open(path, "w") as f:
+        f.write(f'#!/usr/bin/env bash\nprintf "%s\\n" "$@" >> "{record}"\n')
+    os.chmod(path, 0o755)
+    return path
+
+
+def launch(script, *args, env=None, path_first=None):
+    """Runs `bash launch/<script> args` with a clean environment plus `env`."""
+    full_env = {"PATH": os.environ["PATH"], "HOME": os.environ.get("HOME", "/tmp")}
+    if path_first:
+        full_env["PATH"] = f"{path_first}{os.pathsep}{full_env['PATH']}"
+    full_env.update(env or {})
+    return subprocess.run(["bash", os.path.join(REPO, "launch", script), *args], env=full_env,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_there_are_launch_scripts():
+    names = {os.path.basename(s) for s in SCRIPTS}
+    assert {"cpu_smoke.sh", "single_gpu.sh", "multi_gpu.sh", "multi_worker.sh",
+            "tpu_vm.sh"} <= names
+
+
+@pytest.mark.parametrize("path", LINTED, ids=lambda p: os.path.relpath(p, REPO))
+def test_shellcheck_is_clean(path):
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck is not installed (apt-get install shellcheck)")
+    result = subprocess.run(["shellcheck", path], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("script,config", [("single_gpu.sh", "configs/single_gpu.cfg"),
+                                           ("multi_gpu.sh", "configs/multi_gpu.cfg")])
+def test_gpu_script_passes_config_workdir_and_extra_args(script, config, tmp_path):
+    record = tmp_path / "argv.txt"
+    fake = fake_executable(str(tmp_path), "dcgan-train", record)
+    result = launch(script, "--train_steps=7",
+                    env={"DCGAN_TRAIN": fake, "WORKDIR": "/w/run", "DATA_DIR": "/d/tfds"})
+    assert result.returncode == 0, result.stderr
+    argv = record.read_text().splitlines()
+    assert argv == [f"--flagfile={config}", "--workdir=/w/run", "--data_dir=/d/tfds",
+                    "--train_steps=7"]
+    assert f"+ {fake} --flagfile={config}" in result.stdout
+
+
+def test_gpu_script_finds_dcgan_train_on_path_without_a_venv(tmp_path):
+    # A copy of the repository without .venv: the script must fall back to PATH.
+    (tmp_path / "repo" / "launch").mkdir(parents=True)
+    shutil.copy(os.path.join(REPO, "launch", "single_gpu.sh"), tmp_path / "repo" / "launch")
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    record = tmp_path / "argv.txt"
+    fake_executable(str(bin_dir), "dcgan-train", record)
+    script = tmp_path / "repo" / "launch" / "single_gpu.sh"
+    result = subprocess.run(["bash", str(script), "--x=1"],
+                            env={"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert record.read_text().splitlines() == [
+        "--flagfile=configs/single_gpu.cfg", "--workdir=runs/single_gpu", "--data_dir=data",
+        "--x=1"]
+
+
+def test_multi_worker_dry_run_prints_valid_tf_config_and_command(tmp_path):
+    record = tmp_path / "argv.txt"
+    fake = fake_executable(str(tmp_path), "dcgan-train", record)
+    result = launch("multi_worker.sh", "--dry_run", "--train_steps=3",
+                    env={"HOSTS": "127.0.0.1:1111,127.0.0.1:2222", "TASK_INDEX": "1",
+                         "DCGAN_TRAIN": fake, "WORKDIR": "/w/mw"})
+    assert result.returncode == 0, result.stderr
+    assert not record.exists(), "--dry_run ran dcgan-train"
+    match = re.search(r"TF_CONFIG='(.*)'", result.stdout)
+    assert match, result.stdout
+    tf_config = json.loads(match.group(1))
+    assert tf_config["cluster"]["worker"] == ["127.0.0.1:1111", "127.0.0.1:2222"]
+    assert tf_config["task"] == {"type": "worker", "index": 1}
+    assert (f"+ {fake} --flagfile=configs/multi_worker.cfg --workdir=/w/mw --data_dir=data "
+            "--train_steps=3") in result.stdout
+
+
+def test_multi_worker_exports_tf_config_to_the_trainer(tmp_path):
+    # The fake trainer records TF_CONFIG as the trainer process sees it.
+    record = tmp_path / "tf_config.json"
+    fake = tmp_path / "dcgan-train"
+    fake.write_text(f'#!/usr/bin/env bash\nprintf "%s" "$TF_CONFIG" > "{record}"\n')
+    fake.chmod(0o755)
+    result = launch("multi_worker.sh", env={"HOSTS": "a:1,b:2", "TASK_INDEX": "0",
+                                            "DCGAN_TRAIN": str(fake)})
+    assert result.returncode == 0, result.stderr
+    assert json.loads(record.read_text()) == {"cluster": {"worker": ["a:1", "b:2"]},
+                                              "task": {"type": "worker", "index": 0}}
+
+
+def test_multi_worker_rejects_a_task_index_outside_hosts():
+    result = launch("multi_worker.sh", "--dry_run", env={"HOSTS": "a:1,b:2", "TASK_INDEX": "2"})
+    assert result.returncode != 0
+    assert "TASK_INDEX=2 is not in 0..1" in result.stderr
+
+
+def test_tpu_dry_run_prints_every_gcloud_command_and_calls_none(tmp_path):
+    marker = tmp_path / "gcloud_was_called"
+    fake_executable(str(tmp_path), "gcloud", marker)
+    result = launch("tpu_vm.sh", "--dry_run", "--train_steps=10", path_first=str(tmp_path),
+                    env={"BUCKET": "gs://b", "TMPDIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists(), "--dry_run called gcloud"
+    assert not (tmp_path / "dcgan-dist-src.tar.gz").exists(), "--dry_run wrote the tarball"
+    lines = result.stdout.splitlines()
+
+    def command(verb):
+        found = [line for line in lines if line.startswith(f"+ gcloud compute tpus tpu-vm {verb} ")]
+        assert len(found) == 1, f"no single '{verb}' command in:\n{result.stdout}"
+        assert "--zone=us-central2-b" in found[0]
+        return found[0]
+
+    create = command("create")
+    assert "--accelerator-type=v4-8" in create and "--version=tpu-ubuntu2204-base" in create
+    assert "dcgan-tpu" in command("scp")
+    ssh = command("ssh")
+    for part in ("dcgan-train", "--flagfile=configs/tpu.cfg", "--tpu=local",
+                 "--workdir=gs://b/runs/tpu", "--data_dir=gs://b/tensorflow_datasets",
+                 "--train_steps=10"):
+        assert part in ssh
+    command("delete")
+    order = [next(i for i, line in enumerate(lines) if f"tpu-vm {verb} " in line)
+             for verb in ("create", "scp", "ssh", "delete")]
+    assert order == sorted(order), result.stdout
+
+
+def test_tpu_keep_tpu_skips_the_delete():
+    result = launch("tpu_vm.sh", "--dry_run", env={"BUCKET": "gs://b", "KEEP_TPU": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "+ gcloud compute tpus tpu-vm delete" not in result.stdout
+    assert "KEEP_TPU=1" in result.stdout
+
+
+@pytest.mark.parametrize("bucket", [None, "/local", "gs:/"])
+def test_tpu_needs_a_gs_bucket(bucket):
+    env = {} if bucket is None else {"BUCKET": bucket}
+    result = launch("tpu_vm.sh", "--dry_run", env=env)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    message = result.stderr.strip()
+    assert "\n" not in message and "BUCKET=gs://" in message, result.stderr

@@ -1,0 +1,61 @@
+"""The tutorial's models: shapes, parameter counts, output ranges and dtypes."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dcgan_dist import UserError, models
+
+
+@pytest.fixture(autouse=True)
+def _float32_policy():
+    yield
+    keras.mixed_precision.set_dtype_policy("float32")
+
+
+def test_generator_matches_tutorial():
+    generator = models.build_generator(100)
+    assert generator.count_params() == 2_330_944  # the tutorial's summary
+    images = generator(tf.random.normal([5, 100]), training=False)
+    assert images.shape == (5, 28, 28, 1)
+    assert np.all(np.abs(images) <= 1.0)
+    assert not any("bias" in w.path for w in generator.weights)
+
+
+def test_discriminator_matches_tutorial():
+    discriminator = models.build_discriminator()
+    assert discriminator.count_params() == 212_865
+    logits = discriminator(tf.random.uniform([5, 28, 28, 1], -1, 1))
+    assert logits.shape == (5, 1)
+
+
+def test_dropout_is_keyed_by_seed():
+    discriminator = models.build_discriminator(dropout=0.3)
+    x = tf.random.uniform([4, 28, 28, 1], -1, 1)
+
+    def run(seed):
+        return discriminator(x, training=True, dropout_seed=tf.constant(seed, tf.int64))
+
+    np.testing.assert_array_equal(run([1, 2]), run([1, 2]))
+    assert not np.allclose(run([1, 2]), run([1, 3]))
+    np.testing.assert_array_equal(discriminator(x, training=False), discriminator(x))
+    with pytest.raises(ValueError, match="dropout_seed"):
+        discriminator(x, training=True)
+
+
+def test_mixed_policy_keeps_outputs_float32():
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    generator = models.build_generator(16)
+    discriminator = models.build_discriminator()
+    images = generator(tf.random.normal([2, 16]))
+    assert generator.layers[1].compute_dtype == "float16"
+    assert images.dtype == tf.float32
+    assert discriminator(images).dtype == tf.float32
+
+
+def test_other_square_shapes_and_a_clear_error_for_the_rest():
+    generator = models.build_generator(8, image_shape=(32, 32, 3))
+    assert generator(tf.zeros([1, 8])).shape == (1, 32, 32, 3)
+    with pytest.raises(UserError, match="square images whose side is divisible by 4"):
+        models.build_generator(8, image_shape=(30, 30, 1))
