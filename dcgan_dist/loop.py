@@ -19,11 +19,13 @@ _PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
 
 
 def _peer_summary(error):
-    """The lost task's name (when TensorFlow gives it) and the error's first line."""
-    message = str(error).strip()
-    task = re.search(r"/job:\w+/replica:\d+/task:\d+", message)
-    first = message.splitlines()[0] if message else type(error).__name__
-    return f"{task.group(0) + ' ' if task else ''}({type(error).__name__}: {first[:200]})"
+    """The lost task's name (when TensorFlow gives it) and what went wrong, in a few words."""
+    task = re.search(r"/job:\w+/replica:\d+/task:\d+", str(error))
+    reason = {
+        tf.errors.UnavailableError: "it stopped answering",
+        tf.errors.DeadlineExceededError: "no answer within --collective_timeout_secs",
+    }.get(type(error), type(error).__name__)
+    return f"{task.group(0) if task else 'a peer'}: {reason}"
 
 
 def _schedule(every_steps, steps_per_epoch, total_steps):
