@@ -72,6 +72,10 @@ class Config:
             raise UserError(f"--d_dropout={self.d_dropout} must be in [0, 1)")
         if not 0 <= self.adam_beta1 < 1:
             raise UserError(f"--adam_beta1={self.adam_beta1} must be in [0, 1)")
+        if self.jit_compile and self.sync_batchnorm:
+            raise UserError("--jit_compile cannot be combined with --sync_batchnorm: the "
+                            "batch-norm all-reduce cannot run inside the XLA-compiled replica "
+                            "function; drop one of the two")
         if self.strategy == "tpu" or (self.strategy == "auto" and self.tpu):
             for name in ("workdir", "data_dir"):
                 path = getattr(self, name)

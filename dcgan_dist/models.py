@@ -70,11 +70,14 @@ class Discriminator(keras.Model):
             return x
         if seed is None:
             raise ValueError("Discriminator(training=True) with dropout needs a dropout_seed")
-        return tf.nn.experimental.stateless_dropout(x, rate=self.dropout, seed=seed)
+        # Philox by name: the default "auto_select" picks another generator under XLA, and
+        # jit-compiled runs would then draw other masks than plain TensorFlow.
+        keep = tf.random.stateless_uniform(tf.shape(x), seed=seed, alg="philox") >= self.dropout
+        return tf.where(keep, x / (1.0 - self.dropout), tf.zeros_like(x))
 
     def call(self, images, training=False, dropout_seed=None):
         seeds = [None, None] if dropout_seed is None else [
-            tf.random.experimental.stateless_fold_in(dropout_seed, i) for i in range(2)]
+            tf.random.experimental.stateless_fold_in(dropout_seed, i, alg="philox") for i in range(2)]
         x = self._drop(self.act1(self.conv1(images)), training, seeds[0])
         x = self._drop(self.act2(self.conv2(x)), training, seeds[1])
         return self.logits(self.flatten(x))

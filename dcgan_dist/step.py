@@ -16,13 +16,14 @@ _NOISE, _DROPOUT_REAL, _DROPOUT_FAKE = 1, 2, 3
 def _seed(seed, *keys):
     out = tf.constant([seed, 0], dtype=tf.int64)
     for key in keys:
-        out = tf.random.experimental.stateless_fold_in(out, tf.cast(key, tf.int64))
+        out = tf.random.experimental.stateless_fold_in(out, tf.cast(key, tf.int64), alg="philox")
     return out
 
 
 def replica_noise(seed, step, global_batch_size, noise_dim, replica_id, per_replica_batch_size):
     """This replica's rows of the step's global noise matrix."""
-    z = tf.random.stateless_normal([global_batch_size, noise_dim], seed=_seed(seed, _NOISE, step))
+    z = tf.random.stateless_normal([global_batch_size, noise_dim], seed=_seed(seed, _NOISE, step),
+                                   alg="philox")
     return tf.slice(z, [replica_id * per_replica_batch_size, 0], [per_replica_batch_size, noise_dim])
 
 

@@ -65,6 +65,8 @@ def test_flagfile_written_by_a_run_replays_it(tmp_path):
     (dict(log_every_steps=0), "--log_every_steps=0 must be greater than 0"),
     (dict(d_dropout=1.0), r"--d_dropout=1.0 must be in \[0, 1\)"),
     (dict(workdir=""), "--workdir is required"),
+    (dict(jit_compile=True, sync_batchnorm=True), "--jit_compile cannot be combined with --sync_batchnorm"),
+    (dict(collective="mpi"), "--collective=mpi is unknown; use one of auto, ring, nccl"),
     (dict(strategy="tpu", tpu="t", workdir="/local"), "--workdir=/local must be a gs:// path on TPU"),
 ])
 def test_bad_values_are_refused_with_the_fix(overrides, message, tmp_path):
