@@ -25,3 +25,9 @@ class PeerLostError(DcganError):
     """A multi-worker peer stopped answering within the collective timeout. Exit code 4."""
 
     exit_code = 4
+
+
+class PreemptedError(DcganError):
+    """SIGTERM arrived; a checkpoint of the current step was saved. Exit code 42."""
+
+    exit_code = 42

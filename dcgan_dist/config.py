@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import tempfile
 
 from dcgan_dist import UserError
 from dcgan_dist import flags as flag_defs
@@ -122,8 +123,12 @@ def check_local_workdir(workdir):
         return
     if os.path.exists(workdir) and not os.path.isdir(workdir):
         raise UserError(f"--workdir={workdir} is a file; pass a directory (it is created if missing)")
-    parent = workdir
+    parent = os.path.abspath(workdir)
     while not os.path.exists(parent):
-        parent = os.path.dirname(os.path.abspath(parent))
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise UserError(f"--workdir={workdir} is not writable; choose a directory you can write to")
+        parent = os.path.dirname(parent)
+    try:  # Try it: permission bits say nothing to root, and some file systems are read-only.
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as e:
+        raise UserError(f"--workdir={workdir} is not writable ({e.strerror}); choose a directory "
+                        "you can write to") from e

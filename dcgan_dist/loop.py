@@ -3,12 +3,14 @@ with logging, sample grids and checkpoints each on their own schedule, and a fin
 
 import math
 import re
+import signal
+import threading
 
 from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from dcgan_dist import DivergedError, PeerLostError, UserError
+from dcgan_dist import DivergedError, PeerLostError, PreemptedError, UserError
 from dcgan_dist import data, metrics, samples, state as state_lib, step as step_lib
 from dcgan_dist import strategy as strategy_lib
 
@@ -26,6 +28,25 @@ def _peer_summary(error):
         tf.errors.DeadlineExceededError: "no answer within --collective_timeout_secs",
     }.get(type(error), type(error).__name__)
     return f"{task.group(0) if task else 'a peer'}: {reason}"
+
+
+class _SigtermFlag:
+    """Turns SIGTERM (how preemptible VMs and TPU maintenance end a job) into a request to
+    save a checkpoint and exit at the next step boundary, instead of dying mid-step."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum, frame):
+        del signum, frame
+        self.requested = True
+
+    def close(self):
+        if self._previous is not None:
+            signal.signal(signal.SIGTERM, self._previous)
 
 
 def _schedule(every_steps, steps_per_epoch, total_steps):
@@ -90,9 +111,9 @@ def train(config, *, strategy=None, dataset_fn=None):
     tf.io.gfile.makedirs(workdir)
     state = state_lib.build_state(config, strategy, image_shape, precision)
     manager = state_lib.make_checkpoint_manager(state, f"{workdir}/ckpt", config.keep_checkpoints)
-    start_step = state_lib.restore_latest(state, manager)
-    if start_step:
-        logging.info("Resumed from %s at step %d", manager.latest_checkpoint, start_step)
+    start_step, restored = state_lib.restore_latest(state, manager)
+    if restored:
+        logging.info("Resumed from %s at step %d", restored, start_step)
     if not chief:
         # TensorFlow's multi-worker rule: every worker saves (the save may synchronise), and
         # non-chiefs save to a private folder that is removed afterwards.
@@ -119,46 +140,55 @@ def train(config, *, strategy=None, dataset_fn=None):
     ckpt_every = _schedule(config.ckpt_every_steps, steps_per_epoch, total_steps)
     step, last_log_step = start_step, start_step
     sums = {"g_loss": 0.0, "d_loss": 0.0, "skipped_steps": 0.0}
-    while step < total_steps:
-        num_steps = _steps_until_boundary(step, total_steps, config.steps_per_execution,
-                                          [log_every, sample_every, ckpt_every])
-        try:
-            out = train_fn(iterator, tf.constant(num_steps, tf.int32))
-            g_loss, d_loss = float(out["g_loss"]), float(out["d_loss"])
-        except _PEER_ERRORS as e:
-            if strategy_lib.resolve_kind(config) != "multi_worker":
-                raise
-            raise PeerLostError(
-                f"lost a peer worker during steps {step + 1}-{step + num_steps}: "
-                f"{_peer_summary(e)}; the last checkpoint {manager.latest_checkpoint} is kept: "
-                "restart every worker with the same command to resume") from e
-        if not (math.isfinite(g_loss) and math.isfinite(d_loss)):
-            raise DivergedError(
-                f"non-finite loss between steps {step + 1} and {step + num_steps} (g_loss "
-                f"{g_loss}, d_loss {d_loss}); the last good checkpoint {manager.latest_checkpoint} "
-                "is kept: lower the learning rates or use --precision=float32")
-        sums["g_loss"] += g_loss * num_steps
-        sums["d_loss"] += d_loss * num_steps
-        sums["skipped_steps"] += float(out["skipped"])
-        step += num_steps
-        done = step == total_steps
-        if step % log_every == 0 or done:
-            span = step - last_log_step
-            scalars = {"g_loss": sums["g_loss"] / span, "d_loss": sums["d_loss"] / span}
-            if state.loss_scaling:
-                scalars["skipped_steps"] = sums["skipped_steps"]
-            writer.log(step, scalars)
-            sums = dict.fromkeys(sums, 0.0)
-            last_log_step = step
-        if chief and (step % sample_every == 0 or done):
-            images = strategy.experimental_local_results(sample_fn())[0]
-            writer.image(step, samples.write_grid(workdir, step, np.asarray(images)))
-            samples.write_gif(workdir)
-        if step % ckpt_every == 0 or done:
-            manager.save(checkpoint_number=step)
-            if not chief:
-                tf.io.gfile.rmtree(manager.directory)
-    writer.close()
+    sigterm = _SigtermFlag()
+    try:
+        while step < total_steps:
+            num_steps = _steps_until_boundary(step, total_steps, config.steps_per_execution,
+                                              [log_every, sample_every, ckpt_every])
+            try:
+                out = train_fn(iterator, tf.constant(num_steps, tf.int32))
+                g_loss, d_loss = float(out["g_loss"]), float(out["d_loss"])
+            except _PEER_ERRORS as e:
+                if strategy_lib.resolve_kind(config) != "multi_worker":
+                    raise
+                raise PeerLostError(
+                    f"lost a peer worker during steps {step + 1}-{step + num_steps}: "
+                    f"{_peer_summary(e)}; the last checkpoint {manager.latest_checkpoint} is kept: "
+                    "restart every worker with the same command to resume") from e
+            if not (math.isfinite(g_loss) and math.isfinite(d_loss)):
+                raise DivergedError(
+                    f"non-finite loss between steps {step + 1} and {step + num_steps} (g_loss "
+                    f"{g_loss}, d_loss {d_loss}); the last good checkpoint {manager.latest_checkpoint} "
+                    "is kept: lower the learning rates or use --precision=float32")
+            sums["g_loss"] += g_loss * num_steps
+            sums["d_loss"] += d_loss * num_steps
+            sums["skipped_steps"] += float(out["skipped"])
+            step += num_steps
+            done = step == total_steps
+            if step % log_every == 0 or done:
+                span = step - last_log_step
+                scalars = {"g_loss": sums["g_loss"] / span, "d_loss": sums["d_loss"] / span}
+                if state.loss_scaling:
+                    scalars["skipped_steps"] = sums["skipped_steps"]
+                writer.log(step, scalars)
+                sums = dict.fromkeys(sums, 0.0)
+                last_log_step = step
+            if chief and (step % sample_every == 0 or done):
+                images = strategy.experimental_local_results(sample_fn())[0]
+                writer.image(step, samples.write_grid(workdir, step, np.asarray(images)))
+                samples.write_gif(workdir)
+            if step % ckpt_every == 0 or done:
+                manager.save(checkpoint_number=step)
+                if not chief:
+                    tf.io.gfile.rmtree(manager.directory)
+            if sigterm.requested:
+                if step % ckpt_every and not done:
+                    manager.save(checkpoint_number=step)
+                raise PreemptedError(f"SIGTERM at step {step}: checkpoint saved in "
+                                     f"{workdir}/ckpt; rerun the same command to resume")
+    finally:
+        sigterm.close()
+        writer.close()
     logging.info("Done: %d steps. Samples in %s/samples, GIF %s/samples.gif, checkpoints in "
                  "%s/ckpt, TensorBoard: tensorboard --logdir %s", step, workdir, workdir,
                  workdir, workdir)

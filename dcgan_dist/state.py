@@ -61,7 +61,8 @@ def make_checkpoint_manager(state, directory, max_to_keep):
 
 
 def restore_latest(state, manager):
-    """Restores the newest checkpoint in `manager.directory`; returns the restored step or 0.
+    """Restores the newest readable checkpoint in `manager.directory`; returns (step, path),
+    or (0, None) when there is none.
 
     A checkpoint of another model (other shapes) is refused without touching it; an
     unreadable newest checkpoint falls back to the previous good one, with a warning.
@@ -74,16 +75,15 @@ def restore_latest(state, manager):
         except (ValueError, AssertionError) as e:
             raise UserError(f"the checkpoint {path} belongs to a different model ({_first_line(e)}); "
                             "use another --workdir or the flags that trained it") from e
-        except (tf.errors.DataLossError, tf.errors.NotFoundError, tf.errors.OutOfRangeError,
-                tf.errors.InvalidArgumentError) as e:
+        except (tf.errors.OpError, IndexError) as e:  # truncated or corrupted files
             if i + 1 == len(candidates):
                 raise UserError(f"no readable checkpoint in {manager.directory}: {path} is "
                                 f"damaged ({_first_line(e)}); move it away to start over") from e
             logging.warning("Checkpoint %s is damaged (%s); falling back to %s", path,
                             _first_line(e), candidates[i + 1])
             continue
-        return int(state.step.numpy())
-    return 0
+        return int(state.step.numpy()), path
+    return 0, None
 
 
 def _first_line(error):

@@ -1,0 +1,222 @@
+"""One measured process of benchmarks/throughput.py: builds one variant, warms it up, then times
+it each time the orchestrator writes `run` on stdin, answering with a `BENCH {json}` line.
+
+Each variant lives in its own process so that process-wide settings (a CPU split into logical
+devices, one core and one thread for the scaling workers, TF_CONFIG) touch only that variant,
+and so that all variants can stay built while the orchestrator alternates between them.
+"""
+
+import json
+import os
+import sys
+import tempfile
+import time
+
+MATMUL_SIZE = 2048
+
+
+def emit(message):
+    """The protocol line; anything else a library prints to stdout is ignored by the reader."""
+    print("BENCH " + json.dumps(message), flush=True)
+
+
+def load_mnist_float(spec):
+    """The tutorial's train_images: float32 in [-1, 1], shape (60000, 28, 28, 1)."""
+    import numpy as np
+    if spec["synthetic_data"]:
+        return np.random.default_rng(0).uniform(-1, 1, (60000, 28, 28, 1)).astype("float32")
+    import tensorflow_datasets as tfds
+    if not tfds.builder("mnist", data_dir=spec["data_dir"]).is_prepared():
+        sys.exit(f"no MNIST in {spec['data_dir']}; run: .venv/bin/dcgan-data prepare mnist "
+                 f"--data_dir={spec['data_dir']}")
+    images = tfds.as_numpy(tfds.load("mnist", split="train", data_dir=spec["data_dir"],
+                                     batch_size=-1, download=False))["image"]
+    return (images.astype("float32") - 127.5) / 127.5
+
+
+def build_tutorial_discriminator():
+    """The tutorial's make_discriminator_model(), Keras dropout and all."""
+    import tensorflow as tf
+    layers = tf.keras.layers
+    return tf.keras.Sequential([
+        tf.keras.Input(shape=(28, 28, 1)),  # the tutorial's input_shape=, in Keras 3 spelling
+        layers.Conv2D(64, (5, 5), strides=(2, 2), padding="same"),
+        layers.LeakyReLU(),
+        layers.Dropout(0.3),
+        layers.Conv2D(128, (5, 5), strides=(2, 2), padding="same"),
+        layers.LeakyReLU(),
+        layers.Dropout(0.3),
+        layers.Flatten(),
+        layers.Dense(1),
+    ])
+
+
+def setup_tutorial(spec):
+    """Variant (a): the tutorial's loop as it is written, returns `run(num_steps) -> images`."""
+    import tensorflow as tf
+    from dcgan_dist.models import build_generator  # layer for layer the tutorial's generator
+    BUFFER_SIZE, BATCH_SIZE, noise_dim = 60000, 256, 100
+    train_images = load_mnist_float(spec)
+    train_dataset = tf.data.Dataset.from_tensor_slices(train_images).shuffle(BUFFER_SIZE).batch(
+        BATCH_SIZE)
+    generator, discriminator = build_generator(), build_tutorial_discriminator()
+    cross_entropy = tf.keras.losses.BinaryCrossentropy(from_logits=True)
+    generator_optimizer = tf.keras.optimizers.Adam(1e-4)
+    discriminator_optimizer = tf.keras.optimizers.Adam(1e-4)
+
+    def discriminator_loss(real_output, fake_output):
+        real_loss = cross_entropy(tf.ones_like(real_output), real_output)
+        fake_loss = cross_entropy(tf.zeros_like(fake_output), fake_output)
+        return real_loss + fake_loss
+
+    def generator_loss(fake_output):
+        return cross_entropy(tf.ones_like(fake_output), fake_output)
+
+    @tf.function
+    def train_step(images):
+        noise = tf.random.normal([BATCH_SIZE, noise_dim])
+        with tf.GradientTape() as gen_tape, tf.GradientTape() as disc_tape:
+            generated_images = generator(noise, training=True)
+            real_output = discriminator(images, training=True)
+            fake_output = discriminator(generated_images, training=True)
+            gen_loss = generator_loss(fake_output)
+            disc_loss = discriminator_loss(real_output, fake_output)
+        gradients_of_generator = gen_tape.gradient(gen_loss, generator.trainable_variables)
+        gradients_of_discriminator = disc_tape.gradient(disc_loss,
+                                                        discriminator.trainable_variables)
+        generator_optimizer.apply_gradients(zip(gradients_of_generator,
+                                                generator.trainable_variables))
+        discriminator_optimizer.apply_gradients(zip(gradients_of_discriminator,
+                                                    discriminator.trainable_variables))
+
+    def epochs():
+        while True:  # the tutorial's `for epoch in range(epochs): for image_batch in dataset:`
+            yield from train_dataset
+
+    batches = epochs()
+
+    def run(num_steps):
+        images = 0
+        for _ in range(num_steps):
+            image_batch = next(batches)
+            train_step(image_batch)
+            # Count what was fed: the last batch of an epoch has 96 images (not reached at
+            # the default step counts: an epoch is 235 steps).
+            images += int(image_batch.shape[0])
+        int(generator_optimizer.iterations)  # a read after the last step: nothing is pending
+        return images
+
+    return run, {}
+
+
+def setup_package(spec):
+    """Variants (b)-(g) and the scaling workers: dcgan-dist's own pieces, no outer loop."""
+    import tensorflow as tf
+    if spec.get("one_thread"):
+        # Before any op: afterwards TensorFlow's thread pools exist and these calls fail.
+        tf.config.threading.set_intra_op_parallelism_threads(1)
+        tf.config.threading.set_inter_op_parallelism_threads(1)
+    from dcgan_dist import config as config_lib, data, state as state_lib, step as step_lib
+    from dcgan_dist import strategy as strategy_lib
+    workdir = tempfile.mkdtemp(prefix="dcgan-bench-")  # validated by Config, never written
+    config = config_lib.Config(
+        workdir=workdir, data_dir=spec["data_dir"], global_batch_size=spec["global_batch_size"],
+        precision="float32", synthetic_data=spec["synthetic_data"], **spec["overrides"])
+    strategy = strategy_lib.make_strategy(config)  # first op: it may split the CPU or read TF_CONFIG
+    per_replica = config.per_replica_batch_size(strategy.num_replicas_in_sync)
+    info = data.load_info(config)
+    state = state_lib.build_state(config, strategy, info.image_shape, "float32")
+    iterator = iter(strategy.distribute_datasets_from_function(
+        data.make_dataset_fn(config, info)))
+    train_fn = step_lib.make_train_fn(strategy, state, config, per_replica)
+    spe = config.steps_per_execution
+
+    def run(num_steps):
+        done = 0
+        while done < num_steps:
+            n = min(spe, num_steps - done)
+            # As the outer loop does: one call per execution, a float() of its loss to sync.
+            float(train_fn(iterator, tf.constant(n, tf.int32))["g_loss"])
+            done += n
+        return done * config.global_batch_size
+
+    return run, {"replicas": strategy.num_replicas_in_sync,
+                 "strategy": strategy_lib.describe(strategy)}
+
+
+def layer_macs(layer):
+    """Multiply-adds of one layer's forward pass for one image; 0 for elementwise layers."""
+    import keras
+    if isinstance(layer, keras.layers.Conv2DTranspose):
+        # Every input pixel scatters a k x k x c_out patch per input channel.
+        height, width, c_in = layer.input.shape[1:]
+        return height * width * layer.kernel_size[0] * layer.kernel_size[1] * c_in * layer.filters
+    if isinstance(layer, keras.layers.Conv2D):
+        # Every output pixel gathers a k x k x c_in patch per output channel.
+        height, width, c_out = layer.output.shape[1:]
+        c_in = layer.input.shape[-1]
+        return height * width * layer.kernel_size[0] * layer.kernel_size[1] * c_in * c_out
+    if isinstance(layer, keras.layers.Dense):
+        return layer.input.shape[-1] * layer.units
+    return 0
+
+
+def count_flops():
+    """Training FLOPs per image, counted from the two models' layer shapes (see throughput.py)."""
+    from dcgan_dist.models import build_generator
+    g_macs = [m for m in map(layer_macs, build_generator().layers) if m]
+    d_macs = [m for m in map(layer_macs, build_tutorial_discriminator().layers) if m]
+    g_fwd, d_fwd = sum(g_macs), sum(d_macs)
+    forward = g_fwd + 2 * d_fwd  # G once; D on the real and on the generated images
+    # Backward of a layer: input gradient + weight gradient, each about its forward cost.
+    backward = (
+        2 * g_fwd - g_macs[0]        # G for g_loss; no gradient into the noise
+        + 2 * (2 * d_fwd - d_macs[0])  # D(real), D(fake) for d_loss; none into the images
+        + d_fwd)                     # D(fake) for g_loss: input gradients only, down into G
+    return {"g_fwd_flops": 2 * g_fwd, "d_fwd_flops": 2 * d_fwd, "fwd_flops": 2 * forward,
+            "bwd_flops": 2 * backward, "g_first_flops": 2 * g_macs[0],
+            "d_first_flops": 2 * d_macs[0]}
+
+
+def setup_matmul(spec):
+    """The machine's float32 matmul rate, the yardstick for 'fraction of the limit'."""
+    import tensorflow as tf
+    a = tf.random.normal([MATMUL_SIZE, MATMUL_SIZE])
+    b = tf.random.normal([MATMUL_SIZE, MATMUL_SIZE])
+    float(tf.matmul(a, b)[0, 0])  # warm-up: thread pools and kernel selection
+
+    def run(num_reps):
+        for _ in range(num_reps):
+            c = tf.matmul(a, b)  # eager ops run synchronously on CPU: each call waits
+        float(c[0, 0])
+        return 2 * MATMUL_SIZE ** 3 * num_reps
+
+    return run, count_flops()
+
+
+SETUPS = {"tutorial": setup_tutorial, "package": setup_package, "matmul": setup_matmul}
+
+
+def main(spec):
+    if "core" in spec:
+        # Before TensorFlow starts: its thread pools and every later thread inherit the core.
+        os.sched_setaffinity(0, {spec["core"]})
+    import tensorflow as tf
+    import keras
+    run, info = SETUPS[spec["kind"]](spec)
+    started = time.perf_counter()
+    if spec["kind"] != "matmul":  # (the matmul warms up in its setup)
+        # At least one step: the first call traces the tf.function (and compiles under XLA).
+        run(max(spec["warmup_steps"], 1))
+    emit({"ready": True, "warmup_secs": time.perf_counter() - started,
+          "tf_version": tf.__version__, "keras_version": keras.__version__, **info})
+    for line in sys.stdin:
+        if line.strip() != "run":
+            break
+        started = time.perf_counter()
+        work = run(spec["steps"])
+        emit({"work": work, "secs": time.perf_counter() - started})
+
+
+if __name__ == "__main__":
+    main(json.loads(sys.argv[1]))

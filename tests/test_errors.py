@@ -1,0 +1,106 @@
+"""Bad input through the real entry points: one line that names the fix, a non-zero exit, no
+traceback (unless --verbose), and nothing in the work directory changed."""
+
+import shutil
+
+import pytest
+
+from cli import run_cli, snapshot
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A work directory holding a finished 2-step run of the default model."""
+    base = tmp_path_factory.mktemp("finished")
+    workdir = base / "run"
+    result = run_cli(_args(workdir, base))
+    assert result.returncode == 0, result.stderr[-2000:]
+    return workdir
+
+
+def _args(workdir, tmp, *extra):
+    return [f"--workdir={workdir}", "--synthetic_data", f"--data_dir={tmp}/no_data",
+            "--global_batch_size=4", "--train_steps=2", *extra]
+
+
+CASES = [
+    (["--strategy=gpus"], "--strategy=gpus is unknown; use one of auto, cpu"),
+    (["--precision=fp8"], "--precision=fp8 is unknown; use one of"),
+    (["--dataset=no_such_dataset"], "--dataset=no_such_dataset is not a TFDS dataset"),
+    (["--dataset=imdb_reviews"], "--dataset=imdb_reviews has no image feature"),
+    (["--strategy=mirrored", "--num_cpu_devices=2", "--global_batch_size=3"],
+     "--global_batch_size=3 is not divisible by the 2 replicas; use a multiple such as 2"),
+    (["--strategy=mirrored", "--num_cpu_devices=2", "--global_batch_size=1"],
+     "--global_batch_size=1 is not divisible by the 2 replicas"),
+    (["--train_steps=-1"], "--train_steps=-1 must not be negative"),
+    (["--train_steps=0", "--epochs=0"], "leave nothing to train"),
+    (["--g_lr=0"], "--g_lr=0.0 must be greater than 0"),
+    (["--d_lr=-0.1"], "--d_lr=-0.1 must be greater than 0"),
+    (["--ckpt_every_steps=-2"], "--ckpt_every_steps=-2 must not be negative"),
+    (["--strategy=tpu", "--tpu=my-tpu"], "must be a gs:// path on TPU"),
+    (["--noise_dim=50"], "belongs to a different model (Received incompatible tensor"),
+    (["--no_such_flag=1"], "Unknown command line flag 'no_such_flag'"),
+    (["--flagfile=/nonexistent.cfg"], "Unable to open flagfile"),
+    (["--flagfile=MALFORMED"], "unexpected arguments this is not a flag; flags look like"),
+    (["--global_batch_size=many"], "flag --global_batch_size=many: invalid literal"),
+    (["positional"], "unexpected arguments positional"),
+]
+
+
+@pytest.mark.parametrize("extra, message", CASES, ids=[c[1][:40] for c in CASES])
+def test_bad_input_is_one_line_and_changes_nothing(extra, message, finished_run, tmp_path):
+    workdir = tmp_path / "run"
+    shutil.copytree(finished_run, workdir)
+    malformed = tmp_path / "malformed.cfg"
+    malformed.write_text("this is not a flag\n")
+    extra = [e.replace("MALFORMED", str(malformed)) for e in extra]
+    before = snapshot(workdir)
+    result = run_cli(_args(workdir, tmp_path, *extra))
+    last = result.stderr.strip().splitlines()[-1]
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert last.startswith("dcgan-train: error: ") and message in last, last
+    assert "Traceback" not in result.stderr
+    assert snapshot(workdir) == before
+
+
+def test_workdir_that_is_a_file_or_not_writable(tmp_path):
+    path = tmp_path / "a_file"
+    path.write_text("keep")
+    for workdir, message in [(path, "is a file; pass a directory"),
+                             ("/proc/dcgan_run", "is not writable")]:
+        result = run_cli(_args(workdir, tmp_path))
+        assert result.returncode == 2
+        assert message in result.stderr.strip().splitlines()[-1]
+    assert path.read_text() == "keep"
+
+
+def test_verbose_shows_the_traceback(tmp_path):
+    result = run_cli(_args(tmp_path / "run", tmp_path, "--dataset=no_such_dataset", "--verbose"))
+    assert result.returncode != 0
+    assert "Traceback" in result.stderr and "UserError" in result.stderr
+
+
+def test_mixed_float16_on_cpu_warns_and_trains(tmp_path):
+    result = run_cli(_args(tmp_path / "run", tmp_path, "--precision=mixed_float16", "--train_steps=1"))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "--precision=mixed_float16 on a CPU is slower than float32" in result.stderr
+
+
+def test_dcgan_data_prepare_refuses_bad_sources(tmp_path):
+    from conftest import tiny_idx_files
+    source = tmp_path / "idx"
+    source.mkdir()
+    files = tiny_idx_files()
+    for name, data in files.items():
+        (source / name).write_bytes(data)
+    data_dir = tmp_path / "tfds"
+    result = run_cli(["prepare", "mnist", f"--data_dir={data_dir}", f"--source={source}"],
+                     module="dcgan_dist.data_cli")
+    assert result.returncode == 2
+    assert "has SHA-256" in result.stderr.splitlines()[-1]
+    (source / "t10k-labels-idx1-ubyte").unlink()
+    result = run_cli(["prepare", "mnist", f"--data_dir={data_dir}", f"--source={source}"],
+                     module="dcgan_dist.data_cli")
+    assert result.returncode == 2
+    assert "has no t10k-labels-idx1-ubyte" in result.stderr.splitlines()[-1]
+    assert not data_dir.exists()
