@@ -1,34 +1,36 @@
 """Training throughput on this machine, every variant side by side in one invocation.
 
-    .venv/bin/python benchmarks/throughput.py --data_dir=data            # ~10-15 min on 2 cores
-    .venv/bin/python benchmarks/throughput.py --data_dir=data --quick    # smoke check, ~3 min
+    .venv/bin/python benchmarks/throughput.py --data_dir=data          # < 15 min on 2 cores
+    .venv/bin/python benchmarks/throughput.py --data_dir=data --quick  # smoke check, ~3 min
 
 Every variant runs in its own worker process (throughput_worker.py), built, traced and warmed
 up once; then the variants take turns, round-robin, each timing --steps steps per turn, for
 --repeats turns, so slow drift of the machine (thermal, other load) spreads over all of them
-instead of biasing whichever ran last. Idle workers wait on stdin and use no CPU. Progress
-goes to stderr, the markdown report to stdout.
+instead of biasing whichever ran last. Idle workers wait on stdin and use no CPU; the report
+says how much CPU anything else took while a variant was timed. Progress goes to stderr, the
+markdown report to stdout.
 """
 
 import argparse
 import glob
-import importlib.metadata
 import json
 import os
-import platform
 import shlex
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
+
+import throughput_report
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 WORKER = os.path.join(HERE, "throughput_worker.py")
 GLOBAL_BATCH_SIZE = 256  # the tutorial's
 STARTED = time.monotonic()
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+NUM_CPUS = os.cpu_count()  # /proc/stat counts every CPU of the machine
 
 
 def progress(message):
@@ -41,7 +43,7 @@ def parse_args():
     parser.add_argument("--synthetic_data", action="store_true",
                         help="random images instead of MNIST everywhere (no prepared data needed)")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per repetition")
-    parser.add_argument("--warmup_steps", type=int, default=3,
+    parser.add_argument("--warmup_steps", type=int, default=2,
                         help="untimed steps after tracing, before the first repetition")
     parser.add_argument("--repeats", type=int, default=3, help="timed repetitions per variant")
     parser.add_argument("--steps_per_execution", type=int, default=10, help="for variant (f)")
@@ -69,20 +71,15 @@ def make_groups(args):
               "synthetic_data": args.synthetic_data, "global_batch_size": GLOBAL_BATCH_SIZE}
     spe = min(args.steps_per_execution, args.steps)
 
-    def package(**overrides):
-        spec = dict(common, kind="package", overrides={"strategy": "cpu"})
-        if overrides.pop("synthetic_data", False):
-            spec["synthetic_data"] = True
-        spec.update(steps=overrides.pop("steps", args.steps))
-        spec["overrides"].update(overrides)
-        return [(spec, {})]
+    def package(steps=args.steps, synthetic_data=args.synthetic_data, **overrides):
+        return [(dict(common, kind="package", steps=steps, synthetic_data=synthetic_data,
+                      overrides={"strategy": "cpu", **overrides}), {})]
 
     mirrored = {"strategy": "mirrored", "num_cpu_devices": 2}
     groups = [
-        ("matmul", "float32 matmul 2048x2048", [(dict(
-            kind="matmul", steps=args.matmul_reps, warmup_steps=0), {})]),
-        ("a", "(a) the TF tutorial's loop and tf.data pipeline", [(dict(common, kind="tutorial"),
-                                                                  {})]),
+        ("matmul", "float32 matmul", [(dict(kind="matmul", steps=args.matmul_reps,
+                                             warmup_steps=0), {})]),
+        ("a", "(a) the TF tutorial's loop and pipeline", [(dict(common, kind="tutorial"), {})]),
         ("b", "(b) dcgan-dist, OneDeviceStrategy (CPU)", package()),
         ("c", "(c) (b) with synthetic_data", package(synthetic_data=True)),
         ("d", "(d) (b) with jit_compile", package(jit_compile=True)),
@@ -108,8 +105,7 @@ def make_groups(args):
                              "task": {"type": "worker", "index": index}}
                 workers.append((spec, {"TF_CONFIG": json.dumps(tf_config)}))
             groups.append((f"w{num_workers}", f"{num_workers} worker(s)", workers))
-    return [g for g in groups if g[0] not in args.skip and not (
-        g[0].startswith("w") and "scaling" in args.skip)]
+    return [g for g in groups if g[0] not in args.skip]
 
 
 def free_ports(n):
@@ -146,18 +142,39 @@ class Worker:
         sys.exit(f"worker {self.name} failed (exit {self.proc.wait()}); the end of "
                  f"{self.log_path}:\n{tail}")
 
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()  # end of input: the worker exits
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+    def cpu_ticks(self):
+        """This worker's user + system CPU time so far, all threads, in clock ticks."""
+        with open(f"/proc/{self.proc.pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])
+
+
+def machine_busy_ticks():
+    """CPU time every process on the machine has used so far (user, nice, system, irq, steal)."""
+    with open("/proc/stat") as f:
+        ticks = [int(t) for t in f.readline().split()[1:9]]
+    return sum(ticks) - ticks[3] - ticks[4]  # minus idle and iowait
+
+
+def stop_all(workers):
+    for w in workers:
+        if w.proc.poll() is None:
+            w.proc.stdin.close()  # end of input: the worker exits
+    deadline = time.monotonic() + 30
+    for w in workers:
+        try:
+            w.proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            w.proc.kill()
+            w.proc.wait()
 
 
 def measure(groups, args, log_dir):
-    """Starts every worker, then times the groups round-robin; returns ({key: [rate]}, ready)."""
+    """Starts every worker, then times the groups round-robin.
+
+    Returns ({key: [rate per repetition]}, {key: [ready messages]}, the fraction of the
+    machine's CPU that other processes used while a group was timed).
+    """
     workers = {key: [Worker(f"{key}-{i}", spec, env, log_dir)
                      for i, (spec, env) in enumerate(specs)] for key, _, specs in groups}
     try:
@@ -166,21 +183,32 @@ def measure(groups, args, log_dir):
         ready = {}
         for key, group in workers.items():
             ready[key] = [w.read() for w in group]
-            progress(f"{key} ready ({ready[key][0]['warmup_secs']:.0f} s to build and warm up)")
+            progress(f"{key} ready: {ready[key][0].get('strategy', 'no strategy')}, "
+                     f"{ready[key][0]['warmup_secs']:.0f} s to build and warm up")
         rates = {key: [] for key in workers}
+        other_ticks = capacity_ticks = 0
+        timing_started = time.monotonic()
         for rep in range(args.repeats):
             for key, group in workers.items():
+                # Account for the CPU time others used meanwhile: other users of the machine,
+                # or idle workers that are not idle, would slow the variant being timed.
+                before, own_before = machine_busy_ticks(), sum(w.cpu_ticks() for w in group)
+                started = time.monotonic()
                 for w in group:
                     w.send("run")
                 results = [w.read() for w in group]
+                own = sum(w.cpu_ticks() for w in group) - own_before
+                other_ticks += machine_busy_ticks() - before - own
+                capacity_ticks += (time.monotonic() - started) * CLOCK_TICKS * NUM_CPUS
                 # Every worker reports the global work; peers finish together (all-reduce).
                 rates[key].append(results[0]["work"] / max(r["secs"] for r in results))
                 progress(f"repetition {rep + 1}/{args.repeats} {key}: {rates[key][-1]:.1f}/s")
+            if rep == 0 and args.repeats > 1:
+                round_secs = time.monotonic() - timing_started
+                progress(f"about {round_secs * (args.repeats - 1) / 60:.0f} min of timing left")
     finally:
-        for group in workers.values():
-            for w in group:
-                w.close()
-    return rates, ready
+        stop_all([w for group in workers.values() for w in group])
+    return rates, ready, max(other_ticks, 0) / max(capacity_ticks, 1)
 
 
 def measure_memory(args, tmp):
@@ -205,106 +233,21 @@ def measure_memory(args, tmp):
     return usage.ru_maxrss / 1024, time.monotonic() - started  # ru_maxrss is KiB on Linux
 
 
-def machine_line():
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f
-                         if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    versions = ", ".join(f"{name} {importlib.metadata.version(name)}"
-                         for name in ("tensorflow", "keras"))
-    return (f"{model}, {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), "
-            f"{platform.system()} {platform.machine()}; {versions}; Python "
-            f"{platform.python_version()}")
-
-
-def command_line():
-    exe = os.path.relpath(sys.executable)
-    return shlex.join([exe if not exe.startswith("..") else sys.executable] + sys.argv)
-
-
-def spread(rates, scale=1.0):
-    return f"{min(rates) / scale:.1f}–{max(rates) / scale:.1f}"
-
-
-def report(groups, rates, ready, memory, args):
-    labels = {key: label for key, label, _ in groups}
-    median = {key: statistics.median(r) for key, r in rates.items()}
-    flops = ready["matmul"][0] if "matmul" in ready else None
-    per_image = (flops["fwd_flops"] + flops["bwd_flops"]) if flops else None
-    data = "synthetic images" if args.synthetic_data else f"MNIST from TFDS ({args.data_dir})"
-    out = ["## dcgan-dist training throughput", "",
-           f"Machine: {machine_line()}  ", f"Command: `{command_line()}`  ",
-           f"Global batch {GLOBAL_BATCH_SIZE}, float32, {data}; {args.steps} timed steps per "
-           f"repetition after tracing and {args.warmup_steps} warm-up step(s); "
-           f"{args.repeats} repetition(s), variants round-robin; each variant in its own "
-           "process (so the 2-device CPU split of (e)/(g) does not touch the others).", "",
-           "| variant | images/s (median) | min–max | × (a) | % of matmul rate |",
-           "|---|---:|---:|---:|---:|"]
-    for key in "abcdefg":
-        if key not in median:
-            continue
-        ratio = f"{median[key] / median['a']:.2f}" if "a" in median else "–"
-        limit = (f"{100 * per_image * median[key] / median['matmul']:.1f}%"
-                 if flops and "matmul" in median else "–")
-        out.append(f"| {labels[key]} | {median[key]:.1f} | {spread(rates[key])} | {ratio} | "
-                   f"{limit} |")
-    out.append("")
-    if "b" in median and "c" in median:
-        note = " (both synthetic here: --synthetic_data)" if args.synthetic_data else ""
-        out.append(f"- Input-pipeline overhead, 1 − (b)/(c): "
-                   f"{100 * (1 - median['b'] / median['c']):.1f}%{note}.")
-    if flops:
-        m = {k: v / 1e6 for k, v in flops.items() if k.endswith("flops")}
-        out.append(
-            f"- Training FLOPs per image, counted from the layer shapes (multiply-adds × 2 of "
-            f"conv, transposed conv and dense layers): forward G {m['g_fwd_flops']:.1f} M, "
-            f"D {m['d_fwd_flops']:.1f} M; forward G + 2·D (real and generated images) = "
-            f"{m['fwd_flops']:.1f} M. Backward, each layer's input and weight gradient ≈ its "
-            f"forward: G 2·G − first layer (no gradient into the noise, "
-            f"{m['g_first_flops']:.1f} M), D(real) and D(fake) for d_loss 2·D − first layer "
-            f"each ({m['d_first_flops']:.1f} M: none into the images), D(fake) for g_loss "
-            f"1·D (input gradients only) = {m['bwd_flops']:.1f} M. Total "
-            f"**{per_image / 1e9:.3f} GFLOP/image** (the issue's ~0.46 is 3·G + 7·D without "
-            f"the first-layer savings: {(3 * m['g_fwd_flops'] + 7 * m['d_fwd_flops']) / 1e3:.3f}"
-            f"; the rule of thumb 3 × forward gives {3 * m['fwd_flops'] / 1e3:.3f}). Batch "
-            "norm, activations, dropout, losses and Adam are left out (<1%).")
-    if "matmul" in median:
-        out.append(f"- float32 `tf.matmul` 2048×2048, {args.matmul_reps} per repetition: "
-                   f"{median['matmul'] / 1e9:.1f} GFLOP/s (min–max "
-                   f"{spread(rates['matmul'], 1e9)}), the limit in the last column.")
-    if "w1" in median and "w2" in median:
-        efficiency = median["w2"] / (2 * median["w1"])
-        out += ["", f"Multi-worker weak scaling: MultiWorkerMirroredStrategy on 127.0.0.1, "
-                f"synthetic data, per-worker batch {args.scaling_batch}, each worker pinned to "
-                "one core with 1 intra-op and 1 inter-op thread; the 1-worker baseline is "
-                "MultiWorkerMirroredStrategy with a 1-worker TF_CONFIG.", "",
-                "| workers | images/s (median) | min–max |", "|---:|---:|---:|",
-                f"| 1 | {median['w1']:.1f} | {spread(rates['w1'])} |",
-                f"| 2 | {median['w2']:.1f} | {spread(rates['w2'])} |", "",
-                f"- Efficiency 2-worker / (2 × 1-worker): **{100 * efficiency:.0f}%**."]
-    if memory:
-        out.append(f"- Peak RSS of the CPU smoke run (`dcgan-train --flagfile=configs/"
-                   f"cpu_smoke.cfg --train_steps={args.memory_steps}`): **{memory[0]:.0f} MiB** "
-                   f"({memory[1]:.0f} s wall).")
-    return "\n".join(out)
-
-
 def main():
     args = parse_args()
     if not args.synthetic_data and not glob.glob(
             os.path.join(args.data_dir, "mnist", "*", "dataset_info.json")):
         sys.exit(f"no MNIST in {args.data_dir}: run `.venv/bin/dcgan-data prepare mnist "
-                 f"--data_dir={os.path.relpath(args.data_dir)}` (offline), or pass "
-                 "--synthetic_data")
+                 f"--data_dir={args.data_dir}` (offline), or pass --synthetic_data")
+    load_at_start = os.getloadavg()[0]
     groups = make_groups(args)
     with tempfile.TemporaryDirectory(prefix="dcgan-throughput-") as tmp:
-        rates, ready = measure(groups, args, tmp)
+        rates, ready, other_cpu = measure(groups, args, tmp)
         memory = None if "memory" in args.skip else measure_memory(args, tmp)
     progress("done")
-    print(report(groups, rates, ready, memory, args))
+    print(throughput_report.render(
+        {key: label for key, label, _ in groups}, rates, ready, memory, args,
+        global_batch_size=GLOBAL_BATCH_SIZE, other_cpu=other_cpu, load_at_start=load_at_start))
 
 
 if __name__ == "__main__":

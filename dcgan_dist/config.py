@@ -19,6 +19,7 @@ class Config:
     synthetic_data: bool = False
     noise_dim: int = 100
     d_dropout: float = 0.3
+    g_ema_decay: float = 0.0
     sync_batchnorm: bool = False
     global_batch_size: int = 256
     g_lr: float = 1e-4
@@ -40,6 +41,8 @@ class Config:
     log_every_steps: int = 100
     sample_every_steps: int = 0
     ckpt_every_steps: int = 0
+    eval_every_steps: int = 0
+    eval_num_images: int = 2000
     keep_checkpoints: int = 3
     verbose: bool = False
 
@@ -58,9 +61,9 @@ class Config:
                 raise UserError(f"--{name}={getattr(self, name)} is unknown; use one of "
                                 f"{', '.join(allowed)}")
         positive = ["global_batch_size", "noise_dim", "g_lr", "d_lr", "steps_per_execution",
-                    "num_cpu_devices", "log_every_steps", "keep_checkpoints"]
+                    "num_cpu_devices", "log_every_steps", "keep_checkpoints", "eval_num_images"]
         non_negative = ["train_steps", "epochs", "sample_every_steps", "ckpt_every_steps",
-                        "collective_timeout_secs"]
+                        "collective_timeout_secs", "eval_every_steps"]
         for name in positive:
             if getattr(self, name) <= 0:
                 raise UserError(f"--{name}={getattr(self, name)} must be greater than 0")
@@ -71,6 +74,8 @@ class Config:
             raise UserError("--train_steps=0 and --epochs=0 leave nothing to train; set one of them")
         if not 0 <= self.d_dropout < 1:
             raise UserError(f"--d_dropout={self.d_dropout} must be in [0, 1)")
+        if not 0 <= self.g_ema_decay < 1:
+            raise UserError(f"--g_ema_decay={self.g_ema_decay} must be in [0, 1); 0 turns it off")
         if not 0 <= self.adam_beta1 < 1:
             raise UserError(f"--adam_beta1={self.adam_beta1} must be in [0, 1)")
         if self.jit_compile and self.sync_batchnorm:
@@ -93,6 +98,27 @@ class Config:
         flag_values = flag_values or flag_defs.FLAGS
         fields = {f.name for f in dataclasses.fields(cls)}
         return cls(**{name: flag_values[name].value for name in fields})
+
+    @classmethod
+    def from_flagfile(cls, path, **overrides):
+        """Reads a flagfile this class wrote (`workdir/flags.txt`), for tools that reopen a run."""
+        import tensorflow as tf  # gfile: the run may live on gs://
+        if not tf.io.gfile.exists(path):
+            raise UserError(f"{path} not found: is this the work directory of a dcgan-train run?")
+        types = {f.name: f.type for f in dataclasses.fields(cls)}
+        values = {}
+        with tf.io.gfile.GFile(path) as f:
+            for line in f.read().split():
+                name, _, value = line.lstrip("-").partition("=")
+                if name.startswith("no") and name[2:] in types and not value:
+                    values[name[2:]] = False
+                elif name in types:
+                    kind = types[name]
+                    values[name] = (True if not value else
+                                    int(value) if kind in (int, "int") else
+                                    float(value) if kind in (float, "float") else value)
+        values.update(overrides)
+        return cls(**values)
 
     def per_replica_batch_size(self, num_replicas):
         """The global batch split over replicas; fails early if it does not divide evenly."""

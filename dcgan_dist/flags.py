@@ -19,6 +19,8 @@ flags.DEFINE_bool("synthetic_data", False, "Feed random images of the dataset's 
 # --- model ------------------------------------------------------------------------------
 flags.DEFINE_integer("noise_dim", 100, "Length of the generator's noise vector z.")
 flags.DEFINE_float("d_dropout", 0.3, "Dropout rate after each discriminator conv block.")
+flags.DEFINE_float("g_ema_decay", 0.0, "Keep an exponential moving average of the generator's "
+                   "weights with this decay per step, for samples and evaluation; 0 = off.")
 flags.DEFINE_bool("sync_batchnorm", False, "Generator batch norm statistics over the global "
                   "batch instead of each replica's slice.")
 
@@ -54,6 +56,9 @@ flags.DEFINE_integer("epochs", 50, "Epochs when --train_steps=0 (epoch = example
 flags.DEFINE_integer("log_every_steps", 100, "Steps between progress lines and stats.")
 flags.DEFINE_integer("sample_every_steps", 0, "Steps between sample grids; 0 = once an epoch.")
 flags.DEFINE_integer("ckpt_every_steps", 0, "Steps between checkpoints; 0 = once an epoch.")
+flags.DEFINE_integer("eval_every_steps", 0, "Steps between evaluations (classifier score, "
+                     "Frechet and kernel distances) into stats.jsonl and TensorBoard; 0 = off.")
+flags.DEFINE_integer("eval_num_images", 2000, "Generated images per periodic evaluation.")
 flags.DEFINE_integer("keep_checkpoints", 3, "Checkpoints kept in workdir/ckpt.")
 
 # --- output -----------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """The outer training loop: restore, then train in executions of steps_per_execution steps,
 with logging, sample grids and checkpoints each on their own schedule, and a final save."""
 
+import dataclasses
 import math
 import re
 import signal
@@ -11,7 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from dcgan_dist import DivergedError, PeerLostError, PreemptedError, UserError
-from dcgan_dist import data, metrics, samples, state as state_lib, step as step_lib
+from dcgan_dist import data, evaluation, metrics, samples, state as state_lib, step as step_lib
 from dcgan_dist import strategy as strategy_lib
 
 
@@ -127,69 +128,116 @@ def train(config, *, strategy=None, dataset_fn=None):
 
     if chief:
         samples.remove_samples_after(workdir, start_step)
-    writer = metrics.MetricsWriter(workdir, total_steps, config.global_batch_size, start_step,
-                                   is_chief=chief)
-    dist_ds = strategy.distribute_datasets_from_function(lambda ctx: dataset_fn(ctx, start_step))
-    iterator = iter(dist_ds)
-    train_fn = step_lib.make_train_fn(strategy, state, config, per_replica)
-    sample_fn = tf.function(lambda: strategy.run(
-        lambda: state.generator(state.sample_noise, training=False)))
-
-    log_every = config.log_every_steps
-    sample_every = _schedule(config.sample_every_steps, steps_per_epoch, total_steps)
-    ckpt_every = _schedule(config.ckpt_every_steps, steps_per_epoch, total_steps)
-    step, last_log_step = start_step, start_step
-    sums = {"g_loss": 0.0, "d_loss": 0.0, "skipped_steps": 0.0}
+    evaluator = None
+    if config.eval_every_steps and chief:
+        evaluator = evaluation.Evaluator(config.data_dir)
+    run = _Run(
+        config=config, strategy=strategy, state=state, manager=manager, chief=chief,
+        total_steps=total_steps, evaluator=evaluator,
+        writer=metrics.MetricsWriter(workdir, total_steps, config.global_batch_size, start_step,
+                                     is_chief=chief),
+        train_fn=step_lib.make_train_fn(strategy, state, config, per_replica),
+        sample_fn=tf.function(lambda: strategy.run(
+            lambda: state.sampling_generator(state.sample_noise, training=False))),
+        sample_every=_schedule(config.sample_every_steps, steps_per_epoch, total_steps),
+        ckpt_every=_schedule(config.ckpt_every_steps, steps_per_epoch, total_steps))
+    iterator = iter(strategy.distribute_datasets_from_function(
+        lambda ctx: dataset_fn(ctx, start_step)))
     sigterm = _SigtermFlag()
     try:
-        while step < total_steps:
-            num_steps = _steps_until_boundary(step, total_steps, config.steps_per_execution,
-                                              [log_every, sample_every, ckpt_every])
-            try:
-                out = train_fn(iterator, tf.constant(num_steps, tf.int32))
-                g_loss, d_loss = float(out["g_loss"]), float(out["d_loss"])
-            except _PEER_ERRORS as e:
-                if strategy_lib.resolve_kind(config) != "multi_worker":
-                    raise
-                raise PeerLostError(
-                    f"lost a peer worker during steps {step + 1}-{step + num_steps}: "
-                    f"{_peer_summary(e)}; the last checkpoint {manager.latest_checkpoint} is kept: "
-                    "restart every worker with the same command to resume") from e
-            if not (math.isfinite(g_loss) and math.isfinite(d_loss)):
-                raise DivergedError(
-                    f"non-finite loss between steps {step + 1} and {step + num_steps} (g_loss "
-                    f"{g_loss}, d_loss {d_loss}); the last good checkpoint {manager.latest_checkpoint} "
-                    "is kept: lower the learning rates or use --precision=float32")
-            sums["g_loss"] += g_loss * num_steps
-            sums["d_loss"] += d_loss * num_steps
-            sums["skipped_steps"] += float(out["skipped"])
-            step += num_steps
-            done = step == total_steps
-            if step % log_every == 0 or done:
-                span = step - last_log_step
-                scalars = {"g_loss": sums["g_loss"] / span, "d_loss": sums["d_loss"] / span}
-                if state.loss_scaling:
-                    scalars["skipped_steps"] = sums["skipped_steps"]
-                writer.log(step, scalars)
-                sums = dict.fromkeys(sums, 0.0)
-                last_log_step = step
-            if chief and (step % sample_every == 0 or done):
-                images = strategy.experimental_local_results(sample_fn())[0]
-                writer.image(step, samples.write_grid(workdir, step, np.asarray(images)))
-                samples.write_gif(workdir)
-            if step % ckpt_every == 0 or done:
-                manager.save(checkpoint_number=step)
-                if not chief:
-                    tf.io.gfile.rmtree(manager.directory)
-            if sigterm.requested:
-                if step % ckpt_every and not done:
-                    manager.save(checkpoint_number=step)
-                raise PreemptedError(f"SIGTERM at step {step}: checkpoint saved in "
-                                     f"{workdir}/ckpt; rerun the same command to resume")
+        _train_loop(run, iterator, start_step, sigterm)
     finally:
         sigterm.close()
-        writer.close()
+        run.writer.close()
     logging.info("Done: %d steps. Samples in %s/samples, GIF %s/samples.gif, checkpoints in "
-                 "%s/ckpt, TensorBoard: tensorboard --logdir %s", step, workdir, workdir,
+                 "%s/ckpt, TensorBoard: tensorboard --logdir %s", total_steps, workdir, workdir,
                  workdir, workdir)
     return state
+
+
+@dataclasses.dataclass
+class _Run:
+    """What the outer loop works with, built once by `train`."""
+    config: object
+    strategy: tf.distribute.Strategy
+    state: state_lib.TrainState
+    manager: tf.train.CheckpointManager
+    writer: metrics.MetricsWriter
+    evaluator: object
+    chief: bool
+    total_steps: int
+    train_fn: object
+    sample_fn: object
+    sample_every: int
+    ckpt_every: int
+
+    @property
+    def schedules(self):
+        every = [self.config.log_every_steps, self.sample_every, self.ckpt_every]
+        return every + ([self.config.eval_every_steps] if self.evaluator else [])
+
+
+def _train_loop(run, iterator, step, sigterm):
+    """Executions of up to steps_per_execution steps, each followed by what is due."""
+    sums = {"g_loss": 0.0, "d_loss": 0.0, "skipped_steps": 0.0}
+    last_log_step = step
+    while step < run.total_steps:
+        num_steps = _steps_until_boundary(step, run.total_steps,
+                                          run.config.steps_per_execution, run.schedules)
+        out = _execute(run, iterator, step, num_steps)
+        for name in sums:
+            sums[name] += out[name] * (1 if name == "skipped_steps" else num_steps)
+        step += num_steps
+        done = step == run.total_steps
+
+        def due(every):
+            return every and (step % every == 0 or done)
+
+        evaluating = run.evaluator is not None and due(run.config.eval_every_steps)
+        if due(run.config.log_every_steps) or evaluating:
+            span = step - last_log_step
+            scalars = {"g_loss": sums["g_loss"] / span, "d_loss": sums["d_loss"] / span}
+            if run.state.loss_scaling:
+                scalars["skipped_steps"] = sums["skipped_steps"]
+            run.writer.log(step, scalars, _evaluate(run) if evaluating else None)
+            sums, last_log_step = dict.fromkeys(sums, 0.0), step
+        if run.chief and due(run.sample_every):
+            images = run.strategy.experimental_local_results(run.sample_fn())[0]
+            run.writer.image(step, samples.write_grid(run.config.workdir, step, np.asarray(images)))
+            samples.write_gif(run.config.workdir)
+        if due(run.ckpt_every) or sigterm.requested:
+            run.manager.save(checkpoint_number=step)
+            if not run.chief:
+                tf.io.gfile.rmtree(run.manager.directory)
+        if sigterm.requested:
+            raise PreemptedError(f"SIGTERM at step {step}: checkpoint saved in "
+                                 f"{run.config.workdir}/ckpt; rerun the same command to resume")
+
+
+def _execute(run, iterator, step, num_steps):
+    """Runs num_steps steps; turns a lost peer or a non-finite loss into a clear error."""
+    try:
+        out = run.train_fn(iterator, tf.constant(num_steps, tf.int32))
+        out = {"g_loss": float(out["g_loss"]), "d_loss": float(out["d_loss"]),
+               "skipped_steps": float(out["skipped"])}
+    except _PEER_ERRORS as e:
+        if strategy_lib.resolve_kind(run.config) != "multi_worker":
+            raise
+        raise PeerLostError(
+            f"lost a peer worker during steps {step + 1}-{step + num_steps}: "
+            f"{_peer_summary(e)}; the last checkpoint {run.manager.latest_checkpoint} is kept: "
+            "restart every worker with the same command to resume") from e
+    if not (math.isfinite(out["g_loss"]) and math.isfinite(out["d_loss"])):
+        raise DivergedError(
+            f"non-finite loss between steps {step + 1} and {step + num_steps} (g_loss "
+            f"{out['g_loss']}, d_loss {out['d_loss']}); the last good checkpoint "
+            f"{run.manager.latest_checkpoint} is kept: lower the learning rates or use "
+            "--precision=float32")
+    return out
+
+
+def _evaluate(run):
+    """Scores eval_num_images samples of the (EMA) generator; flat numbers for stats.jsonl."""
+    images = evaluation.generate(run.state.sampling_generator, run.config.eval_num_images,
+                                 run.config.noise_dim)
+    return run.evaluator.score(images)

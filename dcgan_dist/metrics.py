@@ -59,8 +59,11 @@ class MetricsWriter:
     def elapsed_secs(self):
         return self._elapsed_before + time.monotonic() - self._start_time
 
-    def log(self, step, scalars):
-        """Logs losses and throughput since the previous call; appends one stats record."""
+    def log(self, step, scalars, evaluation=None):
+        """Logs losses and throughput since the previous call; appends one stats record.
+
+        `evaluation`: metrics from `evaluation.Evaluator.score`, added to the same record.
+        """
         now = time.monotonic()
         images_per_sec = ((step - self._last_step) * self.global_batch_size
                           / max(now - self._last_time, 1e-9))
@@ -70,7 +73,12 @@ class MetricsWriter:
         record = {"step": step, **{k: float(v) for k, v in scalars.items()},
                   "images_per_sec": round(images_per_sec, 2),
                   "elapsed_secs": round(self.elapsed_secs(), 3)}
+        if evaluation:
+            record.update({f"eval/{k}": v for k, v in evaluation.items()})
         losses = "  ".join(f"{k} {float(v):.4f}" for k, v in scalars.items() if "loss" in k)
+        if evaluation:
+            losses += (f"  score {evaluation['classifier_score']:.2f}"
+                       f"  fd {evaluation['frechet_distance']:.2f}")
         logging.info("step %d/%d  %s  %.1f img/s  elapsed %s  eta %s", step, self.total_steps,
                      losses, images_per_sec, _format_secs(record["elapsed_secs"]),
                      _format_secs(eta) if np.isfinite(eta) else "?")
@@ -80,7 +88,7 @@ class MetricsWriter:
             f.write(json.dumps(record) + "\n")
         with self._writer.as_default(step=step):
             for name, value in record.items():
-                if name != "step":
+                if name != "step" and np.isscalar(value):
                     tf.summary.scalar(name, value)
         return record
 

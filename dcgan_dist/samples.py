@@ -43,6 +43,10 @@ def write_atomic(path, data):
     tf.io.gfile.rename(tmp, path, overwrite=True)
 
 
+def encode_png(image_uint8):
+    return iio.imwrite("<bytes>", image_uint8, extension=".png")
+
+
 def sample_path(workdir, step):
     return f"{workdir}/samples/step_{step:06d}.png"
 
@@ -51,7 +55,7 @@ def write_grid(workdir, step, images):
     """Writes samples/step_NNNNNN.png; returns the grid as uint8."""
     grid_uint8 = make_grid(images)
     tf.io.gfile.makedirs(f"{workdir}/samples")
-    write_atomic(sample_path(workdir, step), iio.imwrite("<bytes>", grid_uint8, extension=".png"))
+    write_atomic(sample_path(workdir, step), encode_png(grid_uint8))
     return grid_uint8
 
 

@@ -21,15 +21,32 @@ class TrainState:
     step: tf.Variable
     sample_noise: tf.Variable
     precision: str
+    g_ema: keras.Model | None = None  # moving average of the generator's weights
 
     @property
     def loss_scaling(self):
         return self.precision == "mixed_float16"
 
+    @property
+    def sampling_generator(self):
+        """The generator for samples and evaluation: the EMA one when there is one."""
+        return self.g_ema if self.g_ema is not None else self.generator
+
     def checkpoint(self):
+        extra = {} if self.g_ema is None else {"g_ema": self.g_ema}
         return tf.train.Checkpoint(
             generator=self.generator, discriminator=self.discriminator, g_opt=self.g_opt,
-            d_opt=self.d_opt, step=self.step, sample_noise=self.sample_noise)
+            d_opt=self.d_opt, step=self.step, sample_noise=self.sample_noise, **extra)
+
+
+def update_ema(g_ema, generator, decay):
+    """g_ema <- decay * g_ema + (1 - decay) * generator, for every weight (BN statistics too).
+
+    Called in cross-replica context after each step: the generator's replicas are equal
+    after the all-reduce, so one update serves them all.
+    """
+    for ema_var, var in zip(g_ema.weights, generator.weights):
+        ema_var.assign(decay * ema_var + (1.0 - decay) * tf.cast(var, ema_var.dtype))
 
 
 def build_state(config, strategy, image_shape, precision):
@@ -52,7 +69,12 @@ def build_state(config, strategy, image_shape, precision):
         sample_noise = tf.Variable(
             tf.random.stateless_normal([NUM_SAMPLES, config.noise_dim], seed=[config.seed, 7]),
             trainable=False, name="sample_noise")
-    return TrainState(generator, discriminator, g_opt, d_opt, step, sample_noise, precision)
+        g_ema = None
+        if config.g_ema_decay > 0:
+            g_ema = models.build_generator(config.noise_dim, image_shape, config.sync_batchnorm)
+            g_ema.set_weights(generator.get_weights())
+    return TrainState(generator, discriminator, g_opt, d_opt, step, sample_noise, precision,
+                      g_ema)
 
 
 def make_checkpoint_manager(state, directory, max_to_keep):

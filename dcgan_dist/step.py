@@ -8,7 +8,7 @@ by (seed, s, replica).
 
 import tensorflow as tf
 
-from dcgan_dist import losses
+from dcgan_dist import losses, state as state_lib
 
 _NOISE, _DROPOUT_REAL, _DROPOUT_FAKE = 1, 2, 3
 
@@ -109,6 +109,8 @@ def make_train_fn(strategy, state, config, per_replica_batch_size):
                 "skipped": totals["skipped"] + strategy.reduce(
                     tf.distribute.ReduceOp.MEAN, out["skipped"], None),
             }
+            if state.g_ema is not None:
+                state_lib.update_ema(state.g_ema, state.generator, config.g_ema_decay)
             state.step.assign_add(1)
         steps = tf.cast(num_steps, tf.float32)
         return {"g_loss": totals["g_loss"] / steps, "d_loss": totals["d_loss"] / steps,

@@ -1,0 +1,107 @@
+"""The markdown report of benchmarks/throughput.py: what ran where, the table, and the notes
+that turn images/s into fractions of what the machine can do."""
+
+import importlib.metadata
+import os
+import platform
+import shlex
+import statistics
+import sys
+
+
+def machine_line():
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(line.split(":", 1)[1].strip() for line in f
+                         if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    versions = ", ".join(f"{name} {importlib.metadata.version(name)}"
+                         for name in ("tensorflow", "keras"))
+    return (f"{model}, {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), "
+            f"{platform.system()} {platform.machine()}; {versions}; Python "
+            f"{platform.python_version()}")
+
+
+def command_line():
+    exe = os.path.relpath(sys.executable)
+    return shlex.join([sys.executable if exe.startswith("..") else exe] + sys.argv)
+
+
+def spread(rates, scale=1.0):
+    return f"{min(rates) / scale:.1f}–{max(rates) / scale:.1f}"
+
+
+def flops_lines(flops):
+    """How the FLOPs per training image were counted (see throughput_worker.count_flops)."""
+    m = {k: v / 1e6 for k, v in flops.items() if k.endswith("flops")}
+    total = m["fwd_flops"] + m["bwd_flops"]
+    return [
+        f"- Training FLOPs per image: **{total / 1e3:.3f} GFLOP**, counted from the models' "
+        "layer shapes (2 × multiply-adds of the conv, transposed-conv and dense layers):",
+        f"  - forward: G {m['g_fwd_flops']:.1f} M once + D {m['d_fwd_flops']:.1f} M twice "
+        f"(real and generated images) = {m['fwd_flops']:.1f} M;",
+        f"  - backward, a layer's input gradient and its weight gradient each ≈ its forward: "
+        f"G 2·G less the first layer's input gradient (the noise; {m['g_first_flops']:.1f} M) + "
+        f"D(real) and D(fake) for d_loss, 2·D each less the first layer's input gradient "
+        f"({m['d_first_flops']:.1f} M) + D(fake) for g_loss, input gradients only, 1·D = "
+        f"{m['bwd_flops']:.1f} M;",
+        f"  - the issue's \"about 0.46\" checks out: it is 3·G + 7·D without the first-layer "
+        f"savings ({(3 * m['g_fwd_flops'] + 7 * m['d_fwd_flops']) / 1e3:.3f}); the rule of "
+        f"thumb 3 × forward would say {3 * m['fwd_flops'] / 1e3:.3f}. Left out: batch norm, "
+        "activations, dropout, losses, Adam (together < 1%).",
+    ]
+
+
+def render(labels, rates, ready, memory, args, *, global_batch_size, other_cpu, load_at_start):
+    """The whole report as markdown; `rates` maps variant key -> rate per repetition."""
+    median = {key: statistics.median(r) for key, r in rates.items()}
+    flops = ready["matmul"][0] if "matmul" in ready else None
+    per_image = flops["fwd_flops"] + flops["bwd_flops"] if flops else None
+    data = "synthetic images" if args.synthetic_data else f"MNIST from TFDS ({args.data_dir})"
+    out = ["## dcgan-dist training throughput", "",
+           f"Machine: {machine_line()}  ", f"Command: `{command_line()}`  ",
+           f"Global batch {global_batch_size}, float32, {data}. {args.steps} timed steps per "
+           f"repetition after tracing and {args.warmup_steps} warm-up step(s), "
+           f"{args.repeats} repetition(s), variants round-robin. Each variant runs in its own "
+           "process, so the 2-device CPU split of (e) and (g) does not touch the others.", "",
+           "| variant | images/s (median) | min–max | × (a) | % of matmul rate |",
+           "|---|---:|---:|---:|---:|"]
+    for key in "abcdefg":
+        if key in median:
+            ratio = f"{median[key] / median['a']:.2f}" if "a" in median else "–"
+            limit = (f"{100 * per_image * median[key] / median['matmul']:.0f}%"
+                     if flops and "matmul" in median else "–")
+            out.append(f"| {labels[key]} | {median[key]:.1f} | {spread(rates[key])} | {ratio} "
+                       f"| {limit} |")
+    out.append("")
+    if "b" in median and "c" in median:
+        note = " (meaningless here: --synthetic_data feeds both)" if args.synthetic_data else ""
+        out.append(f"- Input-pipeline overhead, 1 − (b)/(c): "
+                   f"{100 * (1 - median['b'] / median['c']):.1f}%{note}.")
+    if flops:
+        out += flops_lines(flops)
+    if "matmul" in median:
+        out.append(f"- float32 `tf.matmul` 2048×2048 ({args.matmul_reps} per repetition): "
+                   f"{median['matmul'] / 1e9:.1f} GFLOP/s (min–max "
+                   f"{spread(rates['matmul'], 1e9)}), the limit in the last column: "
+                   "FLOPs/image × images/s ÷ this rate.")
+    out.append(f"- Other processes used {100 * other_cpu:.1f}% of the machine's CPU while "
+               f"variants were timed (1-min load average {load_at_start:.1f} at the start); "
+               "more than a few percent means the numbers above are disturbed.")
+    if "w1" in median and "w2" in median:
+        out += ["", "Multi-worker weak scaling: MultiWorkerMirroredStrategy on 127.0.0.1 "
+                f"(TF_CONFIG), synthetic data, per-worker batch {args.scaling_batch}, each worker "
+                "pinned to its own core with 1 intra-op and 1 inter-op thread. The 1-worker "
+                "baseline is MultiWorkerMirroredStrategy with a 1-worker TF_CONFIG.", "",
+                "| workers | images/s (median) | min–max |", "|---:|---:|---:|",
+                f"| 1 | {median['w1']:.1f} | {spread(rates['w1'])} |",
+                f"| 2 | {median['w2']:.1f} | {spread(rates['w2'])} |", "",
+                f"- Efficiency, 2-worker ÷ (2 × 1-worker): "
+                f"**{100 * median['w2'] / (2 * median['w1']):.0f}%**."]
+    if memory:
+        out.append(f"- Peak resident memory of the CPU smoke run (`dcgan-train --flagfile="
+                   f"configs/cpu_smoke.cfg --train_steps={args.memory_steps}`, batch 64): "
+                   f"**{memory[0]:.0f} MiB** ({memory[1]:.0f} s).")
+    return "\n".join(out)
