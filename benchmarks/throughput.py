@@ -184,7 +184,7 @@ def measure(groups, args, log_dir):
         for key, group in workers.items():
             ready[key] = [w.read() for w in group]
             progress(f"{key} ready: {ready[key][0].get('strategy', 'no strategy')}, "
-                     f"{ready[key][0]['warmup_secs']:.0f} s to build and warm up")
+                     f"{ready[key][0]['setup_secs']:.0f} s to build and warm up")
         rates = {key: [] for key in workers}
         other_ticks = capacity_ticks = 0
         timing_started = time.monotonic()

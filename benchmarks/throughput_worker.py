@@ -164,7 +164,11 @@ def layer_macs(layer):
 
 
 def count_flops():
-    """Training FLOPs per image, counted from the two models' layer shapes (see throughput.py)."""
+    """Training FLOPs per image from the models' layer shapes (throughput_report explains it).
+
+    The tutorial's discriminator stands in for dcgan-dist's: the same layers, and a Sequential
+    model knows each layer's input and output shapes.
+    """
     from dcgan_dist.models import build_generator
     g_macs = [m for m in map(layer_macs, build_generator().layers) if m]
     d_macs = [m for m in map(layer_macs, build_tutorial_discriminator().layers) if m]
@@ -205,12 +209,12 @@ def main(spec):
         os.sched_setaffinity(0, {spec["core"]})
     import tensorflow as tf
     import keras
-    run, info = SETUPS[spec["kind"]](spec)
     started = time.perf_counter()
+    run, info = SETUPS[spec["kind"]](spec)
     if spec["kind"] != "matmul":  # (the matmul warms up in its setup)
         # At least one step: the first call traces the tf.function (and compiles under XLA).
         run(max(spec["warmup_steps"], 1))
-    emit({"ready": True, "warmup_secs": time.perf_counter() - started,
+    emit({"ready": True, "setup_secs": time.perf_counter() - started,
           "tf_version": tf.__version__, "keras_version": keras.__version__, **info})
     for line in sys.stdin:
         if line.strip() != "run":

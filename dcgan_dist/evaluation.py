@@ -73,16 +73,16 @@ def class_histogram(probs, num_classes=10):
 # --- the classifier ---------------------------------------------------------------------
 
 def build_classifier(image_shape=(28, 28, 1), num_classes=10):
-    """A small CNN (>99% on MNIST in two epochs); its 128-unit layer gives the features."""
+    """A small CNN (99% on MNIST in four epochs); its 128-unit layer gives the features."""
     return keras.Sequential([
         keras.Input(image_shape),
-        keras.layers.Conv2D(32, 3, activation="relu"),
-        keras.layers.Conv2D(64, 3, activation="relu"),
+        keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
         keras.layers.MaxPooling2D(),
-        keras.layers.Dropout(0.25),
+        keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
+        keras.layers.MaxPooling2D(),
         keras.layers.Flatten(),
+        keras.layers.Dropout(0.3),
         keras.layers.Dense(128, activation="relu", name=FEATURES_LAYER),
-        keras.layers.Dropout(0.5),
         keras.layers.Dense(num_classes),
     ], name="eval_classifier")
 
@@ -98,11 +98,13 @@ def load_split(data_dir, split, dataset="mnist"):
     return images, data["label"].numpy()
 
 
-def train_classifier(train, test, epochs=2, seed=0):
+def train_classifier(train, test, epochs=4, seed=0):
     """Trains the evaluation classifier; returns (model, test accuracy)."""
     keras.utils.set_random_seed(seed)
     model = build_classifier(train[0].shape[1:])
-    model.compile(keras.optimizers.Adam(1e-3),
+    # Cosine decay to zero: the last epoch settles at a lower loss than a constant rate.
+    decay_steps = epochs * -(-len(train[0]) // 128)
+    model.compile(keras.optimizers.Adam(keras.optimizers.schedules.CosineDecay(2e-3, decay_steps)),
                   keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                   metrics=["accuracy"])
     model.fit(train[0], train[1], batch_size=128, epochs=epochs, verbose=2)
