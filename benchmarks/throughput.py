@@ -80,7 +80,7 @@ def make_groups(args):
         ("matmul", "float32 matmul", [(dict(kind="matmul", steps=args.matmul_reps,
                                              warmup_steps=0), {})]),
         ("a", "(a) the TF tutorial's loop and pipeline", [(dict(common, kind="tutorial"), {})]),
-        ("b", "(b) dcgan-dist, OneDeviceStrategy (CPU)", package()),
+        ("b", "(b) dcgan-dist, --strategy=cpu (default strategy)", package()),
         ("c", "(c) (b) with synthetic_data", package(synthetic_data=True)),
         ("d", "(d) (b) with jit_compile", package(jit_compile=True)),
         ("e", "(e) (b) under Mirrored, 2 logical CPUs", package(**mirrored)),

@@ -78,6 +78,9 @@ class Config:
             raise UserError(f"--g_ema_decay={self.g_ema_decay} must be in [0, 1); 0 turns it off")
         if not 0 <= self.adam_beta1 < 1:
             raise UserError(f"--adam_beta1={self.adam_beta1} must be in [0, 1)")
+        if self.eval_every_steps and (self.dataset != "mnist" or not self.data_dir):
+            raise UserError("--eval_every_steps scores MNIST digits with the package's MNIST "
+                            "classifier: it needs --dataset=mnist and --data_dir")
         if self.jit_compile and self.sync_batchnorm:
             raise UserError("--jit_compile cannot be combined with --sync_batchnorm: the "
                             "batch-norm all-reduce cannot run inside the XLA-compiled replica "
@@ -108,7 +111,7 @@ class Config:
         types = {f.name: f.type for f in dataclasses.fields(cls)}
         values = {}
         with tf.io.gfile.GFile(path) as f:
-            for line in f.read().split():
+            for line in f.read().splitlines():
                 name, _, value = line.lstrip("-").partition("=")
                 if name.startswith("no") and name[2:] in types and not value:
                     values[name[2:]] = False

@@ -28,13 +28,13 @@ def restore_run(workdir):
     """(config, state) of a run directory's latest checkpoint, on this machine's CPU/GPU."""
     config = config_lib.Config.from_flagfile(f"{workdir}/flags.txt", workdir=workdir,
                                              strategy="auto", tpu=None)
-    latest = tf.train.latest_checkpoint(f"{workdir}/ckpt")
-    if latest is None:
-        raise UserError(f"no checkpoint in {workdir}/ckpt; train first with dcgan-train")
     info = data.load_info(dataclasses.replace(config, synthetic_data=True))
     state = state_lib.build_state(config, tf.distribute.get_strategy(), info.image_shape,
                                   "float32")
-    state.checkpoint().restore(latest).expect_partial()
+    manager = state_lib.make_checkpoint_manager(state, f"{workdir}/ckpt", max_to_keep=None)
+    _, latest = state_lib.restore_latest(state, manager)  # falls back past a damaged one
+    if latest is None:
+        raise UserError(f"no checkpoint in {workdir}/ckpt; train first with dcgan-train")
     logging.info("Restored %s (step %d, %s generator)", latest, int(state.step.numpy()),
                  "EMA" if state.g_ema is not None else "plain")
     return config, state

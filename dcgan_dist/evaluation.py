@@ -19,6 +19,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from dcgan_dist import UserError
+from dcgan_dist import data as data_lib
 
 FEATURES_LAYER = "features"
 
@@ -74,16 +75,17 @@ def class_histogram(probs, num_classes=10):
 
 def build_classifier(image_shape=(28, 28, 1), num_classes=10):
     """A small CNN (99% on MNIST in four epochs); its 128-unit layer gives the features."""
+    # float32 whatever the training policy: scores must not depend on the run's precision.
     return keras.Sequential([
         keras.Input(image_shape),
-        keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
-        keras.layers.MaxPooling2D(),
-        keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
-        keras.layers.MaxPooling2D(),
-        keras.layers.Flatten(),
-        keras.layers.Dropout(0.3),
-        keras.layers.Dense(128, activation="relu", name=FEATURES_LAYER),
-        keras.layers.Dense(num_classes),
+        keras.layers.Conv2D(32, 3, padding="same", activation="relu", dtype="float32"),
+        keras.layers.MaxPooling2D(dtype="float32"),
+        keras.layers.Conv2D(64, 3, padding="same", activation="relu", dtype="float32"),
+        keras.layers.MaxPooling2D(dtype="float32"),
+        keras.layers.Flatten(dtype="float32"),
+        keras.layers.Dropout(0.3, dtype="float32"),
+        keras.layers.Dense(128, activation="relu", name=FEATURES_LAYER, dtype="float32"),
+        keras.layers.Dense(num_classes, dtype="float32"),
     ], name="eval_classifier")
 
 
@@ -94,8 +96,7 @@ def load_split(data_dir, split, dataset="mnist"):
     except Exception as e:  # noqa: BLE001 - TFDS raises many types for a missing dataset.
         raise UserError(f"no {dataset} in --data_dir={data_dir} ({type(e).__name__}); prepare it "
                         f"with: dcgan-data prepare mnist --data_dir={data_dir}") from e
-    images = (data["image"].numpy().astype(np.float32) - 127.5) / 127.5
-    return images, data["label"].numpy()
+    return data_lib.scale_images(data["image"]).numpy(), data["label"].numpy()
 
 
 def train_classifier(train, test, epochs=4, seed=0):
@@ -176,8 +177,7 @@ class Evaluator:
         self._features = keras.Model(classifier.inputs,
                                      [classifier.get_layer(FEATURES_LAYER).output,
                                       classifier.outputs[0]])
-        self.test_images, _ = load_split(data_dir, "test")
-        self._test_features = self.features_and_probs(self.test_images)[0]
+        self._test_features = self.features_and_probs(load_split(data_dir, "test")[0])[0]
         self._reference = None
 
     def features_and_probs(self, images):
@@ -204,11 +204,11 @@ class Evaluator:
         return self._reference
 
 
-def generate(generator, num_images, noise_dim, seed=0, batch_size=500):
+def generate(generator, num_images, noise_dim, seed=0, images_per_call=500):
     """num_images samples in [-1, 1] from fixed, seeded noise."""
     out = []
-    for start in range(0, num_images, batch_size):
-        n = min(batch_size, num_images - start)
+    for start in range(0, num_images, images_per_call):
+        n = min(images_per_call, num_images - start)
         z = tf.random.stateless_normal([n, noise_dim], seed=[seed, 1000 + start])
         out.append(np.asarray(generator(z, training=False)))
     return np.concatenate(out)

@@ -115,22 +115,25 @@ def train(config, *, strategy=None, dataset_fn=None):
     start_step, restored = state_lib.restore_latest(state, manager)
     if restored:
         logging.info("Resumed from %s at step %d", restored, start_step)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        _check_workers_agree(strategy, state)
     if not chief:
         # TensorFlow's multi-worker rule: every worker saves (the save may synchronise), and
         # non-chiefs save to a private folder that is removed afterwards.
         manager = state_lib.make_checkpoint_manager(
             state, f"{workdir}/ckpt/.worker-{strategy_lib.task_id(strategy)}", 1)
-    if chief:
-        samples.write_atomic(f"{workdir}/flags.txt", config.as_flagfile().encode())
     if start_step >= total_steps:
         logging.info("Nothing to do: step %d of %d already reached", start_step, total_steps)
         return state
 
+    # Everything that can still fail on bad input comes before the first change to the
+    # work directory: the input pipeline, the evaluator.
+    iterator = iter(strategy.distribute_datasets_from_function(
+        lambda ctx: dataset_fn(ctx, start_step)))
+    evaluator = evaluation.Evaluator(config.data_dir) if config.eval_every_steps and chief else None
     if chief:
+        samples.write_atomic(f"{workdir}/flags.txt", config.as_flagfile().encode())
         samples.remove_samples_after(workdir, start_step)
-    evaluator = None
-    if config.eval_every_steps and chief:
-        evaluator = evaluation.Evaluator(config.data_dir)
     run = _Run(
         config=config, strategy=strategy, state=state, manager=manager, chief=chief,
         total_steps=total_steps, evaluator=evaluator,
@@ -139,10 +142,8 @@ def train(config, *, strategy=None, dataset_fn=None):
         train_fn=step_lib.make_train_fn(strategy, state, config, per_replica),
         sample_fn=tf.function(lambda: strategy.run(
             lambda: state.sampling_generator(state.sample_noise, training=False))),
-        sample_every=_schedule(config.sample_every_steps, steps_per_epoch, total_steps),
-        ckpt_every=_schedule(config.ckpt_every_steps, steps_per_epoch, total_steps))
-    iterator = iter(strategy.distribute_datasets_from_function(
-        lambda ctx: dataset_fn(ctx, start_step)))
+        sample_every_steps=_schedule(config.sample_every_steps, steps_per_epoch, total_steps),
+        ckpt_every_steps=_schedule(config.ckpt_every_steps, steps_per_epoch, total_steps))
     sigterm = _SigtermFlag()
     try:
         _train_loop(run, iterator, start_step, sigterm)
@@ -168,13 +169,14 @@ class _Run:
     total_steps: int
     train_fn: object
     sample_fn: object
-    sample_every: int
-    ckpt_every: int
+    sample_every_steps: int
+    ckpt_every_steps: int
 
     @property
     def schedules(self):
-        every = [self.config.log_every_steps, self.sample_every, self.ckpt_every]
-        return every + ([self.config.eval_every_steps] if self.evaluator else [])
+        # From the config alone: every worker must cut its executions at the same steps.
+        every = [self.config.log_every_steps, self.sample_every_steps, self.ckpt_every_steps]
+        return every + ([self.config.eval_every_steps] if self.config.eval_every_steps else [])
 
 
 def _train_loop(run, iterator, step, sigterm):
@@ -201,17 +203,37 @@ def _train_loop(run, iterator, step, sigterm):
                 scalars["skipped_steps"] = sums["skipped_steps"]
             run.writer.log(step, scalars, _evaluate(run) if evaluating else None)
             sums, last_log_step = dict.fromkeys(sums, 0.0), step
-        if run.chief and due(run.sample_every):
+        if run.chief and due(run.sample_every_steps):
             images = run.strategy.experimental_local_results(run.sample_fn())[0]
             run.writer.image(step, samples.write_grid(run.config.workdir, step, np.asarray(images)))
             samples.write_gif(run.config.workdir)
-        if due(run.ckpt_every) or sigterm.requested:
+        stop = _stop_requested(run, sigterm)
+        if due(run.ckpt_every_steps) or stop:
             run.manager.save(checkpoint_number=step)
             if not run.chief:
                 tf.io.gfile.rmtree(run.manager.directory)
-        if sigterm.requested:
+        if stop:
             raise PreemptedError(f"SIGTERM at step {step}: checkpoint saved in "
                                  f"{run.config.workdir}/ckpt; rerun the same command to resume")
+
+
+def _stop_requested(run, sigterm):
+    """Whether to save and exit now. Multi-worker: if any worker got SIGTERM, all stop at
+    this step together (a lone worker saving or leaving would hang the others)."""
+    if not isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return sigterm.requested
+    flag = run.strategy.run(lambda: tf.constant(float(sigterm.requested)))
+    return float(run.strategy.reduce(tf.distribute.ReduceOp.SUM, flag, axis=None)) > 0
+
+
+def _check_workers_agree(strategy, state):
+    """Every worker must resume from the same step, or their weights silently differ."""
+    steps = strategy.gather(strategy.run(lambda: tf.reshape(state.step.read_value(), [1])),
+                            axis=0).numpy()
+    if steps.min() != steps.max():
+        raise UserError(f"the workers restored different steps ({sorted(set(steps.tolist()))}); "
+                        "give every worker the same --workdir on shared storage (gs:// or a "
+                        "shared mount)")
 
 
 def _execute(run, iterator, step, num_steps):
@@ -221,7 +243,7 @@ def _execute(run, iterator, step, num_steps):
         out = {"g_loss": float(out["g_loss"]), "d_loss": float(out["d_loss"]),
                "skipped_steps": float(out["skipped"])}
     except _PEER_ERRORS as e:
-        if strategy_lib.resolve_kind(run.config) != "multi_worker":
+        if not isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):
             raise
         raise PeerLostError(
             f"lost a peer worker during steps {step + 1}-{step + num_steps}: "

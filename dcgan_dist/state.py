@@ -42,8 +42,9 @@ class TrainState:
 def update_ema(g_ema, generator, decay):
     """g_ema <- decay * g_ema + (1 - decay) * generator, for every weight (BN statistics too).
 
-    Called in cross-replica context after each step: the generator's replicas are equal
-    after the all-reduce, so one update serves them all.
+    Called in cross-replica context after each step: the generator's trainable weights are
+    equal on all replicas after the all-reduce, so one update serves them all (batch-norm
+    moving statistics are per replica without --sync_batchnorm; this takes the first's).
     """
     for ema_var, var in zip(g_ema.weights, generator.weights):
         ema_var.assign(decay * ema_var + (1.0 - decay) * tf.cast(var, ema_var.dtype))
@@ -90,6 +91,9 @@ def restore_latest(state, manager):
     unreadable newest checkpoint falls back to the previous good one, with a warning.
     """
     candidates = list(reversed(manager.checkpoints))
+    if not candidates and tf.io.gfile.glob(f"{manager.directory}/ckpt-*.index"):
+        raise UserError(f"{manager.directory} holds checkpoints but no readable 'checkpoint' "
+                        "state file; restore it (or move the folder away to start over)")
     for i, path in enumerate(candidates):
         try:
             status = manager.checkpoint.restore(path)

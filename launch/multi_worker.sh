@@ -9,7 +9,7 @@
 #                host, e.g. "10.0.0.1:12345,10.0.0.2:12345"          (required)
 #   TASK_INDEX   this host's position in HOSTS, from 0               (required)
 #   WORKDIR      run directory; give every host the same shared path (gs:// or a shared mount)
-#                so a restart finds the chief's checkpoints          (runs/multi_worker)
+#                so a restart finds the chief's checkpoints          (required)
 #   DATA_DIR     TFDS data directory with mnist prepared, on every host (data)
 #   DCGAN_TRAIN  the trainer command  (.venv/bin/dcgan-train if it exists, else dcgan-train)
 # `--dry_run` as the first argument prints TF_CONFIG and the command without running them.
@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 
 HOSTS="${HOSTS:?set HOSTS=host:port,host:port (every worker, the same list on every host)}"
 TASK_INDEX="${TASK_INDEX:?set TASK_INDEX to the position of this host in HOSTS, from 0}"
-WORKDIR="${WORKDIR:-runs/multi_worker}"
+WORKDIR="${WORKDIR:?set WORKDIR to one path every host shares (gs://... or a shared mount)}"
 DATA_DIR="${DATA_DIR:-data}"
 if [ -x .venv/bin/dcgan-train ]; then DCGAN_TRAIN="${DCGAN_TRAIN:-.venv/bin/dcgan-train}"; fi
 DCGAN_TRAIN="${DCGAN_TRAIN:-dcgan-train}"

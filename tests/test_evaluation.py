@@ -69,7 +69,7 @@ def _separable_digits(n, seed):
 
 def test_classifier_trains_caches_and_hashes(tmp_path):
     model, accuracy = evaluation.train_classifier(_separable_digits(3000, 0),
-                                                  _separable_digits(500, 1), epochs=1)
+                                                  _separable_digits(500, 1), epochs=3)
     assert accuracy > 0.98
     info = evaluation.save_classifier(model, accuracy, str(tmp_path))
     loaded, loaded_info = evaluation.load_classifier(str(tmp_path))

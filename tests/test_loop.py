@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import DivergedError, loop, metrics
+from dcgan_dist import DivergedError, UserError, loop, metrics
+from cli import snapshot
 from conftest import one_replica
 
 
@@ -70,5 +71,26 @@ def test_end_to_end_run_leaves_every_artifact(tmp_path):
     flags_txt = (workdir / "flags.txt").read_text()
     assert "--train_steps=4" in flags_txt and "--synthetic_data" in flags_txt
     # Rerunning the finished run does nothing and changes nothing.
+    before = snapshot(workdir)
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "Nothing to do: step 4 of 4" in again.stderr
+    assert snapshot(workdir) == before
+
+
+def test_checkpoints_without_their_state_file_are_refused(make_config):
+    config = make_config(train_steps=2)
+    loop.train(config)
+    os.remove(f"{config.workdir}/ckpt/checkpoint")
+    before = snapshot(config.workdir)
+    with pytest.raises(UserError, match="holds checkpoints but no readable 'checkpoint' state"):
+        loop.train(make_config(train_steps=4))
+    assert snapshot(config.workdir) == before
+
+
+def test_an_input_error_after_restore_changes_nothing(make_config):
+    loop.train(make_config(train_steps=2))
+    workdir = make_config().workdir
+    before = snapshot(workdir)
+    with pytest.raises(UserError, match="larger than the 64 examples"):
+        loop.train(make_config(train_steps=4, global_batch_size=128, keep_checkpoints=1))
+    assert snapshot(workdir) == before

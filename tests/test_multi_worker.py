@@ -24,14 +24,14 @@ def _free_ports(n):
     return ports
 
 
-def _start_workers(tmp_path, flags, cmd_of):
+def _start_workers(tmp_path, flags, cmd_of, extra_of=lambda index: []):
     workers = [f"127.0.0.1:{p}" for p in _free_ports(2)]
     procs = []
     for index in range(2):
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="1", TF_CONFIG=json.dumps(
             {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}))
         log = open(tmp_path / f"worker{index}.log", "w")
-        procs.append(subprocess.Popen(cmd_of(index) + flags, env=env, stdout=log,
+        procs.append(subprocess.Popen(cmd_of(index) + flags + extra_of(index), env=env, stdout=log,
                                       stderr=subprocess.STDOUT))
     return procs
 
@@ -95,3 +95,19 @@ def test_a_lost_or_hung_worker_ends_the_survivor_with_a_clear_error(tmp_path, si
     assert last.startswith("dcgan-train: error: lost a peer worker during steps"), last
     assert reason in last and "restart every worker" in last
     assert waited < 60, f"survivor took {waited:.0f}s to notice"
+
+
+def test_workers_that_restore_different_steps_refuse_to_train(tmp_path):
+    """A worker without the shared work directory would start from scratch beside the chief."""
+    chief_dir = tmp_path / "shared"
+    first = subprocess.run([sys.executable, "-m", "dcgan_dist.main", *_common_flags(
+        chief_dir, tmp_path, train_steps=2, strategy="cpu")], capture_output=True, text=True,
+        timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    flags = _common_flags(chief_dir, tmp_path, train_steps=4, collective_timeout_secs=60)
+    procs = _start_workers(tmp_path, flags, lambda i: [sys.executable, "-m", "dcgan_dist.main"],
+                           lambda i: [f"--workdir={tmp_path / 'private'}"] if i else [])
+    codes = [p.wait(timeout=300) for p in procs]
+    last = (tmp_path / "worker0.log").read_text().strip().splitlines()[-1]
+    assert codes == [2, 2], last
+    assert "the workers restored different steps ([0, 2])" in last

@@ -45,6 +45,7 @@ def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_p
     assert max(np.max(np.abs(a - b)) for a, b in zip(w1, w2)) < 1e-5
     # Losses are global-batch means on both: a replica dividing by its own slice would
     # report (and differentiate) twice the loss under two replicas.
+    assert len(stats1) == len(stats2) == 3
     for a, b in zip(stats1, stats2):
         assert a["step"] == b["step"]
         np.testing.assert_allclose([a["g_loss"], a["d_loss"]], [b["g_loss"], b["d_loss"]],

@@ -1,0 +1,121 @@
+"""Quality per CPU-minute: the tutorial's settings against configs/mnist_fast.cfg.
+
+    .venv/bin/python benchmarks/quality.py --data_dir=data     # ~50 min on 2 cores
+
+Each config trains for a wall-clock budget (counted from the process start, so imports and
+tracing are paid), stopped by SIGTERM, which makes dcgan-train save the current step. Every
+checkpoint along the way is kept; afterwards the checkpoints nearest to the report times are
+scored with the package's evaluation classifier (classifier score, Frechet distance, KID on
+--num_images generated images against the test split). Training runs one at a time, so the
+two configs never share the cores; they are not alternated, so slow drift is not cancelled.
+Progress goes to stderr, the markdown report to stdout.
+"""
+
+import argparse
+import dataclasses
+import os
+import signal
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+RUNS = [  # name, flagfile, training minutes, checkpoint every N steps
+    ("tutorial", "configs/mnist.cfg", 25, 50),
+    ("fast", "configs/mnist_fast.cfg", 15, 100),
+]
+REPORT_MINUTES = (2, 4, 6, 8, 10, 15, 20, 25)
+
+
+def progress(message):
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def train(name, flagfile, minutes, ckpt_every, args):
+    workdir = os.path.join(args.workroot, name)
+    cmd = [os.path.join(REPO, ".venv/bin/dcgan-train"), f"--flagfile={flagfile}",
+           f"--workdir={workdir}", f"--data_dir={args.data_dir}", "--train_steps=1000000",
+           f"--ckpt_every_steps={ckpt_every}", f"--sample_every_steps={ckpt_every}",
+           "--keep_checkpoints=100000", "--log_every_steps=25"]
+    progress(f"{name}: {minutes} min: {' '.join(cmd)}")
+    with open(os.path.join(args.workroot, f"{name}.log"), "w") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        started = time.monotonic()
+        try:
+            proc.wait(timeout=minutes * 60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGTERM)  # saves the current step, exits 42
+        code = proc.wait()
+    progress(f"{name}: exit {code} after {time.monotonic() - started:.0f} s")
+    return workdir, started
+
+
+def score_run(name, workdir, evaluator, args):
+    """Rows of (name, minutes, step, scores) at the checkpoints nearest to REPORT_MINUTES."""
+    import tensorflow as tf
+    from dcgan_dist import config as config_lib, evaluation, metrics, state as state_lib
+
+    # stats.jsonl counts seconds from the start of training (after imports and tracing).
+    elapsed = {r["step"]: r["elapsed_secs"] for r in metrics.read_stats(workdir)}
+    ckpts = tf.train.get_checkpoint_state(f"{workdir}/ckpt").all_model_checkpoint_paths
+    steps = sorted(int(p.rsplit("-", 1)[1]) for p in ckpts)
+    config = config_lib.Config.from_flagfile(f"{workdir}/flags.txt", workdir=workdir)
+    state = state_lib.build_state(dataclasses.replace(config, strategy="cpu"),
+                                  tf.distribute.get_strategy(), (28, 28, 1), "float32")
+    rows, used = [], set()
+    for minutes in REPORT_MINUTES:
+        timed = [s for s in steps if s in elapsed and elapsed[s] <= minutes * 60]
+        if not timed or timed[-1] in used or (minutes > args.limit_minutes.get(name, 1e9)):
+            continue
+        step = timed[-1]
+        used.add(step)
+        state.checkpoint().restore(f"{workdir}/ckpt/ckpt-{step}").expect_partial()
+        images = evaluation.generate(state.sampling_generator, args.num_images, config.noise_dim)
+        scores = evaluator.score(images)
+        rows.append((name, elapsed[step] / 60, step, scores))
+        progress(f"{name} step {step} ({elapsed[step] / 60:.1f} min): "
+                 f"score {scores['classifier_score']:.2f} fd {scores['frechet_distance']:.2f}")
+    return rows
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data_dir", default="data")
+    parser.add_argument("--workroot", default="/tmp/dcgan_quality")
+    parser.add_argument("--num_images", type=int, default=10000)
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="multiply every training budget (0.1 for a smoke check)")
+    args = parser.parse_args()
+    os.makedirs(args.workroot, exist_ok=True)
+    runs = [(n, f, m * args.scale, c) for n, f, m, c in RUNS]
+    args.limit_minutes = {n: m for n, _, m, _ in runs}
+    workdirs = [(name, train(name, f, m, c, args)[0]) for name, f, m, c in runs]
+
+    from dcgan_dist import evaluation
+    evaluator = evaluation.Evaluator(args.data_dir)
+    reference = evaluator.reference(args.data_dir, args.num_images)
+    rows = [row for name, workdir in workdirs for row in score_run(name, workdir, evaluator, args)]
+    print(f"Classifier {evaluator.info.get('sha256')} (test accuracy "
+          f"{evaluator.info.get('accuracy', 0):.4f}); {args.num_images} generated images vs the "
+          "10,000 test images; minutes of training (after start-up)\n")
+    print("| config | minutes | steps | classifier score | Frechet distance | KID x 1000 |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, minutes, step, s in rows:
+        print(f"| {name} | {minutes:.1f} | {step} | {s['classifier_score']:.2f} | "
+              f"{s['frechet_distance']:.2f} | {1000 * s['kernel_distance']:.2f} ± "
+              f"{1000 * s['kernel_distance_se']:.2f} |")
+    print(f"| real train images | | | {reference['classifier_score']:.2f} | "
+          f"{reference['frechet_distance']:.2f} | {1000 * reference['kernel_distance']:.2f} |")
+    tutorial_final = [r for r in rows if r[0] == "tutorial"][-1]
+    reached = [r for r in rows if r[0] == "fast"
+               and r[3]["frechet_distance"] <= tutorial_final[3]["frechet_distance"]]
+    nine = [r for r in rows if r[0] == "fast" and r[3]["classifier_score"] >= 9]
+    print(f"\nTutorial settings after {tutorial_final[1]:.1f} min: Frechet distance "
+          f"{tutorial_final[3]['frechet_distance']:.2f}. Fast config first at or below it: "
+          + (f"{reached[0][1]:.1f} min ({reached[0][1] / tutorial_final[1]:.2f} of the time)"
+             if reached else "not within its budget") + ". Classifier score 9: "
+          + (f"{nine[0][1]:.1f} min." if nine else "not reached within the budget."))
+
+
+if __name__ == "__main__":
+    main()
