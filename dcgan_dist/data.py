@@ -92,13 +92,14 @@ def make_dataset_fn(config, info, start_step=0):
     """Returns `dataset_fn(input_context)` for `strategy.distribute_datasets_from_function`."""
 
     def dataset_fn(ctx):
-        per_replica = ctx.get_per_replica_batch_size(config.global_batch_size)
+        per_replica_batch_size = ctx.get_per_replica_batch_size(config.global_batch_size)
         if config.synthetic_data:
             # One fixed random batch, repeated: the model sees real shapes at no input cost.
-            images = tf.random.stateless_uniform((per_replica,) + info.image_shape, [config.seed, 3],
-                                                 minval=-1.0, maxval=1.0)
+            images = tf.random.stateless_uniform(
+                (per_replica_batch_size,) + info.image_shape, [config.seed, 3], minval=-1.0,
+                maxval=1.0)
             return tf.data.Dataset.from_tensors(images).repeat().prefetch(tf.data.AUTOTUNE)
-        return _tfds_pipeline(config, info, ctx, per_replica, start_step)
+        return _tfds_pipeline(config, info, ctx, per_replica_batch_size, start_step)
 
     return dataset_fn
 
@@ -108,17 +109,17 @@ def _load_split_uint8(config, info, ctx):
     images = tfds.load(config.dataset, split=config.split, data_dir=config.data_dir,
                        download=False, shuffle_files=False)
     images = images.shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
-    images = images.map(lambda ex: ex[info.image_key], num_parallel_calls=tf.data.AUTOTUNE)
-    return tf.concat(list(images.batch(8192)), axis=0)
+    images_uint8 = images.map(lambda ex: ex[info.image_key], num_parallel_calls=tf.data.AUTOTUNE)
+    return tf.concat(list(images_uint8.batch(8192)), axis=0)
 
 
-def _tfds_pipeline(config, info, ctx, per_replica, start_step):
+def _tfds_pipeline(config, info, ctx, per_replica_batch_size, start_step):
     images_uint8 = _load_split_uint8(config, info, ctx)
     shard_examples = int(images_uint8.shape[0])
     replicas_here = ctx.num_replicas_in_sync // ctx.num_input_pipelines
     # Batches this pipeline yields per epoch: a whole number of steps for its replicas,
     # so step s of every epoch lines up across pipelines and across resumes.
-    epoch_steps = shard_examples // (per_replica * replicas_here)
+    epoch_steps = shard_examples // (per_replica_batch_size * replicas_here)
     if epoch_steps == 0:
         raise UserError(f"--global_batch_size={config.global_batch_size} is larger than the "
                         f"{info.num_examples} examples of {config.dataset}:{config.split}")
@@ -130,7 +131,7 @@ def _tfds_pipeline(config, info, ctx, per_replica, start_step):
             tf.range(shard_examples, dtype=tf.int64),
             seed=tf.random.experimental.stateless_fold_in([config.seed, 5], index))
         return (tf.data.Dataset.from_tensor_slices(order)
-                .batch(per_replica, drop_remainder=True)
+                .batch(per_replica_batch_size, drop_remainder=True)
                 .take(epoch_steps * replicas_here))
 
     start_epoch, step_in_epoch = divmod(start_step, epoch_steps)

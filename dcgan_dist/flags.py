@@ -1,6 +1,7 @@
 """Every command-line flag of `dcgan-train`, grouped. Defaults live here and nowhere else.
 
-Only `config.Config.from_flags` reads these values; the rest of the package takes a Config.
+`config.Config.from_flags` reads these values (and `main` reads --verbose to decide how to
+report an error); the rest of the package takes a Config.
 """
 
 from absl import flags

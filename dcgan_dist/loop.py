@@ -88,7 +88,7 @@ def train(config, *, strategy=None, dataset_fn=None):
     if precision == "mixed_float16" and not tf.config.list_physical_devices("GPU"):
         logging.warning("--precision=mixed_float16 on a CPU is slower than float32; it is "
                         "meant for GPUs")
-    per_replica = config.per_replica_batch_size(strategy.num_replicas_in_sync)
+    per_replica_batch_size = config.per_replica_batch_size(strategy.num_replicas_in_sync)
 
     if dataset_fn is None:
         info = data.load_info(config)
@@ -104,7 +104,7 @@ def train(config, *, strategy=None, dataset_fn=None):
                         f"--global_batch_size={config.global_batch_size} is no steps; "
                         "set --train_steps")
     logging.info("Strategy %s, per-replica batch %d, precision %s, %d steps (%s steps/epoch)",
-                 strategy_lib.describe(strategy), per_replica, precision, total_steps,
+                 strategy_lib.describe(strategy), per_replica_batch_size, precision, total_steps,
                  steps_per_epoch or "?")
 
     workdir = config.workdir
@@ -139,7 +139,7 @@ def train(config, *, strategy=None, dataset_fn=None):
         total_steps=total_steps, evaluator=evaluator,
         writer=metrics.MetricsWriter(workdir, total_steps, config.global_batch_size, start_step,
                                      is_chief=chief),
-        train_fn=step_lib.make_train_fn(strategy, state, config, per_replica),
+        train_fn=step_lib.make_train_fn(strategy, state, config, per_replica_batch_size),
         sample_fn=tf.function(lambda: strategy.run(
             lambda: state.sampling_generator(state.sample_noise, training=False))),
         sample_every_steps=_schedule(config.sample_every_steps, steps_per_epoch, total_steps),
@@ -222,8 +222,18 @@ def _stop_requested(run, sigterm):
     this step together (a lone worker saving or leaving would hang the others)."""
     if not isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):
         return sigterm.requested
-    flag = run.strategy.run(lambda: tf.constant(float(sigterm.requested)))
-    return float(run.strategy.reduce(tf.distribute.ReduceOp.SUM, flag, axis=None)) > 0
+    try:
+        flag = run.strategy.run(lambda: tf.constant(float(sigterm.requested)))
+        return float(run.strategy.reduce(tf.distribute.ReduceOp.SUM, flag, axis=None)) > 0
+    except _PEER_ERRORS as e:
+        raise _peer_lost(run, e, "after the last step") from e
+
+
+def _peer_lost(run, error, when):
+    return PeerLostError(
+        f"lost a peer worker {when}: {_peer_summary(error)}; the last checkpoint "
+        f"{run.manager.latest_checkpoint} is kept: restart every worker with the same command "
+        "to resume")
 
 
 def _check_workers_agree(strategy, state):
@@ -241,14 +251,11 @@ def _execute(run, iterator, step, num_steps):
     try:
         out = run.train_fn(iterator, tf.constant(num_steps, tf.int32))
         out = {"g_loss": float(out["g_loss"]), "d_loss": float(out["d_loss"]),
-               "skipped_steps": float(out["skipped"])}
+               "skipped_steps": float(out["skipped_steps"])}
     except _PEER_ERRORS as e:
         if not isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):
             raise
-        raise PeerLostError(
-            f"lost a peer worker during steps {step + 1}-{step + num_steps}: "
-            f"{_peer_summary(e)}; the last checkpoint {run.manager.latest_checkpoint} is kept: "
-            "restart every worker with the same command to resume") from e
+        raise _peer_lost(run, e, f"during steps {step + 1}-{step + num_steps}") from e
     if not (math.isfinite(out["g_loss"]) and math.isfinite(out["d_loss"])):
         raise DivergedError(
             f"non-finite loss between steps {step + 1} and {step + num_steps} (g_loss "

@@ -5,26 +5,8 @@ loss (last good checkpoint kept), 4 lost multi-worker peer, 42 preempted by SIGT
 saving a checkpoint (rerun the same command to resume).
 """
 
-import gc
-import sys
-
-from absl import app
-from absl import flags
-
-from dcgan_dist import DcganError, UserError
-from dcgan_dist import flags as flag_defs
-
-PROG = "dcgan-train"
-
-
-def parse_flags(argv):
-    """absl's parser, but a bad flag or flagfile is one line and exit 2, not a usage dump."""
-    try:
-        return flag_defs.FLAGS(argv)
-    except flags.Error as e:
-        message = str(e).removeprefix("ERROR:: ")
-        print(f"{PROG}: error: {message}; see {PROG} --helpfull", file=sys.stderr)
-        sys.exit(2)
+from dcgan_dist import UserError, cli
+from dcgan_dist import flags as flag_defs  # noqa: F401 - defines the flags
 
 
 def main(argv):
@@ -36,19 +18,7 @@ def main(argv):
 
 def run():
     """Console-script entry point."""
-    try:
-        app.run(main, flags_parser=parse_flags)
-    except DcganError as e:
-        if flag_defs.FLAGS.is_parsed() and flag_defs.FLAGS.verbose:
-            raise
-        # Drop the traceback and collect: TensorFlow objects it kept alive warn as they are
-        # deleted, and those lines should come before the error, not after it.
-        cause = e
-        while cause is not None:
-            cause.__traceback__, cause = None, cause.__cause__ or cause.__context__
-        gc.collect()
-        print(f"{PROG}: error: {e}", file=sys.stderr)
-        sys.exit(e.exit_code)
+    cli.run(main, "dcgan-train")
 
 
 if __name__ == "__main__":

@@ -99,4 +99,4 @@ class MetricsWriter:
 
     def close(self):
         if self._writer:
-            self._writer.flush()
+            self._writer.close()

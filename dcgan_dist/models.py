@@ -56,7 +56,6 @@ class Discriminator(keras.Model):
 
     def __init__(self, image_shape=(28, 28, 1), dropout=0.3, **kwargs):
         super().__init__(name="discriminator", **kwargs)
-        self.image_shape = tuple(image_shape)
         self.dropout = dropout
         self.conv1 = keras.layers.Conv2D(64, 5, strides=2, padding="same")
         self.act1 = keras.layers.LeakyReLU()

@@ -68,20 +68,21 @@ def make_replica_step(state, config, per_replica_batch_size):
         g_loss, d_loss, g_grads, d_grads = losses_and_grads(
             real_images, z, _seed(config.seed, _DROPOUT_REAL, step, replica_id),
             _seed(config.seed, _DROPOUT_FAKE, step, replica_id))
-        skipped = tf.constant(0.0)
+        skipped_steps = tf.constant(0.0)
         if state.loss_scaling:
             # Keras' LossScaleOptimizer checks only this replica's gradients before the
             # all-reduce: an overflow on one replica would let the others apply NaNs (or
             # deadlock multi-worker). Agree on the verdict, and poison every replica's
             # gradients so all of them skip the step together.
             local_overflow = 1.0 - tf.cast(_all_finite(g_grads + d_grads), tf.float32)
-            skipped = tf.minimum(ctx.all_reduce(tf.distribute.ReduceOp.SUM, local_overflow), 1.0)
-            poison = tf.where(skipped > 0, float("nan"), 0.0)
-            g_grads = [g + tf.cast(poison, g.dtype) for g in g_grads]
-            d_grads = [g + tf.cast(poison, g.dtype) for g in d_grads]
+            skipped_steps = tf.minimum(
+                ctx.all_reduce(tf.distribute.ReduceOp.SUM, local_overflow), 1.0)
+            poison = tf.where(skipped_steps > 0, float("nan"), 0.0)
+            g_grads = [grad + tf.cast(poison, grad.dtype) for grad in g_grads]
+            d_grads = [grad + tf.cast(poison, grad.dtype) for grad in d_grads]
         g_opt.apply_gradients(zip(g_grads, generator.trainable_variables))
         d_opt.apply_gradients(zip(d_grads, discriminator.trainable_variables))
-        return {"g_loss": g_loss, "d_loss": d_loss, "skipped": skipped}
+        return {"g_loss": g_loss, "d_loss": d_loss, "skipped_steps": skipped_steps}
 
     return replica_step
 
@@ -98,22 +99,22 @@ def make_train_fn(strategy, state, config, per_replica_batch_size):
     @tf.function
     def train_fn(iterator, num_steps):
         totals = {"g_loss": tf.constant(0.0), "d_loss": tf.constant(0.0),
-                  "skipped": tf.constant(0.0)}
+                  "skipped_steps": tf.constant(0.0)}
         for _ in tf.range(num_steps):
             out = strategy.run(replica_step, args=(next(iterator), state.step.read_value()))
             # Each replica's loss is already divided by the global batch: summing them
-            # gives the global mean. `skipped` is the same on every replica.
+            # gives the global mean. `skipped_steps` is the same on every replica.
             totals = {
                 "g_loss": totals["g_loss"] + strategy.reduce(replica_sum, out["g_loss"], None),
                 "d_loss": totals["d_loss"] + strategy.reduce(replica_sum, out["d_loss"], None),
-                "skipped": totals["skipped"] + strategy.reduce(
-                    tf.distribute.ReduceOp.MEAN, out["skipped"], None),
+                "skipped_steps": totals["skipped_steps"] + strategy.reduce(
+                    tf.distribute.ReduceOp.MEAN, out["skipped_steps"], None),
             }
             if state.g_ema is not None:
                 state_lib.update_ema(state.g_ema, state.generator, config.g_ema_decay)
             state.step.assign_add(1)
         steps = tf.cast(num_steps, tf.float32)
         return {"g_loss": totals["g_loss"] / steps, "d_loss": totals["d_loss"] / steps,
-                "skipped": totals["skipped"]}
+                "skipped_steps": totals["skipped_steps"]}
 
     return train_fn

@@ -5,6 +5,7 @@ import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -48,6 +49,22 @@ def make_config(tmp_path, tiny_data_dir):
         return config_lib.Config(**values)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _float32_policy():
+    """Tests that build models under a mixed policy must not leak it into the next test."""
+    yield
+    keras.mixed_precision.set_dtype_policy("float32")
+
+
+def all_weights(state):
+    return [v.numpy() for v in state.generator.weights + state.discriminator.weights]
+
+
+def trainable_weights(state):
+    return [v.numpy() for v in state.generator.trainable_weights +
+            state.discriminator.trainable_weights]
 
 
 def two_replicas():

@@ -35,7 +35,7 @@ def test_every_config_parses_and_has_a_header(path, tmp_path):
     header = "\n".join(lines[:next(i for i, l in enumerate(lines) if l.startswith("--"))])
     for word in ("Command:", "Hardware:", "Expected:"):
         assert word in header, f"{path} header lacks {word}"
-    paths = ([f"--workdir=gs://bucket/run", "--data_dir=gs://bucket/tfds"] if "tpu" in path
+    paths = (["--workdir=gs://bucket/run", "--data_dir=gs://bucket/tfds"] if "tpu" in path
              else [f"--workdir={tmp_path}"])
     config = parse(f"--flagfile={path}", *paths)
     assert config.global_batch_size > 0

@@ -107,14 +107,15 @@ def test_multi_worker_exports_tf_config_to_the_trainer(tmp_path):
     fake.write_text(f'#!/usr/bin/env bash\nprintf "%s" "$TF_CONFIG" > "{record}"\n')
     fake.chmod(0o755)
     result = launch("multi_worker.sh", env={"HOSTS": "a:1,b:2", "TASK_INDEX": "0",
-                                            "DCGAN_TRAIN": str(fake)})
+                                            "DCGAN_TRAIN": str(fake), "WORKDIR": "/w/mw"})
     assert result.returncode == 0, result.stderr
     assert json.loads(record.read_text()) == {"cluster": {"worker": ["a:1", "b:2"]},
                                               "task": {"type": "worker", "index": 0}}
 
 
 def test_multi_worker_rejects_a_task_index_outside_hosts():
-    result = launch("multi_worker.sh", "--dry_run", env={"HOSTS": "a:1,b:2", "TASK_INDEX": "2"})
+    result = launch("multi_worker.sh", "--dry_run", env={"HOSTS": "a:1,b:2", "TASK_INDEX": "2",
+                                                                "WORKDIR": "/w"})
     assert result.returncode != 0
     assert "TASK_INDEX=2 is not in 0..1" in result.stderr
 
@@ -164,3 +165,10 @@ def test_tpu_needs_a_gs_bucket(bucket):
     assert result.stdout == ""
     message = result.stderr.strip()
     assert "\n" not in message and "BUCKET=gs://" in message, result.stderr
+
+
+def test_multi_worker_requires_a_shared_workdir(tmp_path):
+    result = launch("multi_worker.sh", "--dry_run",
+                    env={"HOSTS": "a:1,b:2", "TASK_INDEX": "0", "DCGAN_TRAIN": "true"})
+    assert result.returncode != 0
+    assert "set WORKDIR to one path every host shares" in result.stderr

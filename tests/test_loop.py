@@ -12,11 +12,7 @@ import tensorflow as tf
 
 from dcgan_dist import DivergedError, UserError, loop, metrics
 from cli import snapshot
-from conftest import one_replica
-
-
-def _weights(state):
-    return [v.numpy() for v in state.generator.weights + state.discriminator.weights]
+from conftest import all_weights, one_replica
 
 
 def test_resume_continues_at_the_checkpoint_and_matches_a_straight_run(make_config, tmp_path):
@@ -29,7 +25,7 @@ def test_resume_continues_at_the_checkpoint_and_matches_a_straight_run(make_conf
     assert [r["step"] for r in metrics.read_stats(split_dir)] == [1, 2, 3, 4]
     assert tf.train.latest_checkpoint(f"{split_dir}/ckpt").endswith("ckpt-4")
     # Noise, dropout and input order are all keyed by the step: resuming replays exactly.
-    for a, b in zip(_weights(straight), _weights(resumed)):
+    for a, b in zip(all_weights(straight), all_weights(resumed)):
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 

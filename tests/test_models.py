@@ -8,12 +8,6 @@ import tensorflow as tf
 from dcgan_dist import UserError, models
 
 
-@pytest.fixture(autouse=True)
-def _float32_policy():
-    yield
-    keras.mixed_precision.set_dtype_policy("float32")
-
-
 def test_generator_matches_tutorial():
     generator = models.build_generator(100)
     assert generator.count_params() == 2_330_944  # the tutorial's summary

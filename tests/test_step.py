@@ -1,22 +1,10 @@
 """The replica step: one replica and two replicas agree; fp16 overflow on one replica is shared."""
 
-import keras
 import numpy as np
-import pytest
 import tensorflow as tf
 
 from dcgan_dist import loop, metrics, state as state_lib, step as step_lib
-from conftest import one_replica, two_replicas
-
-
-@pytest.fixture(autouse=True)
-def _float32_policy():
-    yield
-    keras.mixed_precision.set_dtype_policy("float32")
-
-
-def _weights(state):
-    return [v.numpy() for v in state.generator.weights + state.discriminator.weights]
+from conftest import all_weights, one_replica, two_replicas
 
 
 def test_noise_is_a_function_of_the_global_example():
@@ -38,7 +26,7 @@ def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_p
     for name, strategy in [("one", one_replica()), ("two", two_replicas())]:
         config = make_config(workdir=str(tmp_path / name), train_steps=3, d_dropout=0.0,
                              sync_batchnorm=True, global_batch_size=16, precision="float64")
-        runs[name] = (_weights(loop.train(config, strategy=strategy)),
+        runs[name] = (all_weights(loop.train(config, strategy=strategy)),
                       metrics.read_stats(config.workdir))
     (w1, stats1), (w2, stats2) = runs["one"], runs["two"]
     assert len(w1) == len(w2) == 22
@@ -68,7 +56,7 @@ def test_fp16_overflow_on_one_replica_skips_the_step_on_all(make_config):
     iterator = iter(strategy.distribute_datasets_from_function(dataset_fn))
     train_fn = step_lib.make_train_fn(strategy, state, config, per_replica_batch_size=2)
     out = train_fn(iterator, tf.constant(1))
-    assert float(out["skipped"]) == 1.0
+    assert float(out["skipped_steps"]) == 1.0
     after = trainable()
     for a, b in zip(before, after):
         np.testing.assert_array_equal(a, b)  # (batch-norm moving statistics still move)
@@ -76,8 +64,8 @@ def test_fp16_overflow_on_one_replica_skips_the_step_on_all(make_config):
     assert scales == [2.0**14, 2.0**14]  # halved from 2**15 on both replicas
 
     out = train_fn(iterator, tf.constant(1))  # a normal step trains again
-    assert float(out["skipped"]) == 0.0
+    assert float(out["skipped_steps"]) == 0.0
     after_normal = trainable()
-    assert all(np.all(np.isfinite(w)) for w in _weights(state))
+    assert all(np.all(np.isfinite(w)) for w in all_weights(state))
     assert all(np.all(np.isfinite(w)) for w in after_normal)
     assert any(not np.array_equal(a, b) for a, b in zip(after, after_normal))

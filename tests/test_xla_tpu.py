@@ -3,24 +3,12 @@ strategy built through a mocked cluster resolver (the only part that needs the h
 
 from unittest import mock
 
-import keras
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from dcgan_dist import UserError, loop, config as config_lib, strategy as strategy_lib
-from conftest import one_replica, two_replicas
-
-
-@pytest.fixture(autouse=True)
-def _float32_policy():
-    yield
-    keras.mixed_precision.set_dtype_policy("float32")
-
-
-def _trainable(state):
-    return [v.numpy() for v in state.generator.trainable_weights +
-            state.discriminator.trainable_weights]
+from conftest import one_replica, trainable_weights, two_replicas
 
 
 def test_mirrored_jit_matches_plain_tensorflow(make_config, tmp_path):
@@ -36,9 +24,9 @@ def test_mirrored_jit_matches_plain_tensorflow(make_config, tmp_path):
         config = make_config(workdir=str(tmp_path / f"jit{jit}"), jit_compile=jit,
                              train_steps=2, global_batch_size=8, d_dropout=0.0)
         runs[jit] = loop.train(config, strategy=two_replicas())
-    plain, jitted = _trainable(runs[False]), _trainable(runs[True])
+    plain, jitted = trainable_weights(runs[False]), trainable_weights(runs[True])
     assert max(np.max(np.abs(a - b)) for a, b in zip(plain, jitted)) < 1e-6
-    assert not np.array_equal(plain[0], _trainable(loop.train(make_config(
+    assert not np.array_equal(plain[0], trainable_weights(loop.train(make_config(
         workdir=str(tmp_path / "fewer"), train_steps=1, d_dropout=0.0), strategy=two_replicas()))[0])
 
 
@@ -48,7 +36,7 @@ def test_bf16_step_compiles_under_xla_with_static_shapes(make_config):
     state = loop.train(config, strategy=one_replica())
     assert state.generator.layers[0].compute_dtype == "bfloat16"
     assert int(state.step.numpy()) == 2
-    assert all(np.all(np.isfinite(w)) for w in _trainable(state))
+    assert all(np.all(np.isfinite(w)) for w in trainable_weights(state))
 
 
 def test_tpu_strategy_is_built_from_the_resolver(tmp_path):
