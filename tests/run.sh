@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's test command: creates or reuses .venv, installs the package with its test
-# extra, and runs the whole suite (about 5 minutes on 2 cores). Extra arguments go to pytest.
+# extra, and runs the whole suite (about 7 minutes on 2 cores). Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

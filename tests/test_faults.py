@@ -88,3 +88,24 @@ def test_sigterm_saves_the_current_step_and_exits_42(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"ckpt-{step} at step {step}" in result.stderr
     assert json.loads(_stats_lines(workdir)[-1])["step"] == step + 2
+
+
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(tmp_path):
+    workdir = tmp_path / "run"
+    args = _args(workdir, tmp_path)[:-1] + ["--train_steps=6"]
+    assert run_cli(args).returncode == 0
+    data_file = workdir / "ckpt" / "ckpt-6.data-00000-of-00001"
+    data_file.write_bytes(data_file.read_bytes()[:1000])  # truncated, as by a full disk
+    result = run_cli(args[:-1] + ["--train_steps=9"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "ckpt-6 is damaged" in result.stderr and "falling back to" in result.stderr
+    assert "ckpt-3 at step 3" in result.stderr  # resumed from the previous good one
+    assert checkpoint_step(tf.train.latest_checkpoint(str(workdir / "ckpt"))) == 9
+    steps = [json.loads(line)["step"] for line in _stats_lines(workdir)]
+    assert steps == list(range(1, 10))
+    # Every checkpoint damaged: stop and say so; never start from scratch over them.
+    for index in (workdir / "ckpt").glob("ckpt-*.index"):
+        index.write_bytes(b"garbage")
+    result = run_cli(args[:-1] + ["--train_steps=12"])
+    assert result.returncode == 2
+    assert "no readable checkpoint" in result.stderr.strip().splitlines()[-1]
