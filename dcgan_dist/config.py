@@ -18,6 +18,8 @@ class Config:
     split: str = "train"
     synthetic_data: bool = False
     noise_dim: int = 100
+    g_filters: int = 256
+    d_filters: int = 64
     d_dropout: float = 0.3
     g_ema_decay: float = 0.0
     sync_batchnorm: bool = False
@@ -61,7 +63,7 @@ class Config:
                 raise UserError(f"--{name}={getattr(self, name)} is unknown; use one of "
                                 f"{', '.join(allowed)}")
         positive = ["global_batch_size", "noise_dim", "g_lr", "d_lr", "steps_per_execution",
-                    "num_cpu_devices", "log_every_steps", "keep_checkpoints", "eval_num_images"]
+                    "num_cpu_devices", "log_every_steps", "keep_checkpoints", "eval_num_images", "d_filters"]
         non_negative = ["train_steps", "epochs", "sample_every_steps", "ckpt_every_steps",
                         "collective_timeout_secs", "eval_every_steps"]
         for name in positive:
@@ -72,6 +74,9 @@ class Config:
                 raise UserError(f"--{name}={getattr(self, name)} must not be negative")
         if self.train_steps == 0 and self.epochs == 0:
             raise UserError("--train_steps=0 and --epochs=0 leave nothing to train; set one of them")
+        if self.g_filters < 4 or self.g_filters % 4:
+            raise UserError(f"--g_filters={self.g_filters} must be a positive multiple of 4: "
+                            "the generator halves it twice")
         if not 0 <= self.d_dropout < 1:
             raise UserError(f"--d_dropout={self.d_dropout} must be in [0, 1)")
         if not 0 <= self.g_ema_decay < 1:

@@ -19,6 +19,10 @@ flags.DEFINE_bool("synthetic_data", False, "Feed random images of the dataset's 
 
 # --- model ------------------------------------------------------------------------------
 flags.DEFINE_integer("noise_dim", 100, "Length of the generator's noise vector z.")
+flags.DEFINE_integer("g_filters", 256, "Depth of the generator's first feature map; each "
+                     "upsampling block halves it (tutorial: 256, 128, 64).")
+flags.DEFINE_integer("d_filters", 64, "Filters of the discriminator's first conv; the second has "
+                     "twice as many (tutorial: 64, 128).")
 flags.DEFINE_float("d_dropout", 0.3, "Dropout rate after each discriminator conv block.")
 flags.DEFINE_float("g_ema_decay", 0.0, "Keep an exponential moving average of the generator's "
                    "weights with this decay per step, for samples and evaluation; 0 = off.")

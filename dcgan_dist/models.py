@@ -21,8 +21,12 @@ def check_image_shape(image_shape):
                         "generator needs square images whose side is divisible by 4")
 
 
-def build_generator(noise_dim=100, image_shape=(28, 28, 1), sync_batchnorm=False):
-    """The tutorial's generator: z -> images in [-1, 1], no biases, BN + LeakyReLU between."""
+def build_generator(noise_dim=100, image_shape=(28, 28, 1), sync_batchnorm=False, filters=256):
+    """The tutorial's generator: z -> images in [-1, 1], no biases, BN + LeakyReLU between.
+
+    `filters` is the depth of the first (side/4)^2 map; each upsampling block halves it
+    (the tutorial: 256 -> 128 -> 64).
+    """
     check_image_shape(image_shape)
     base = image_shape[0] // 4
 
@@ -31,14 +35,14 @@ def build_generator(noise_dim=100, image_shape=(28, 28, 1), sync_batchnorm=False
 
     return keras.Sequential([
         keras.Input(shape=(noise_dim,)),
-        keras.layers.Dense(base * base * 256, use_bias=False),
+        keras.layers.Dense(base * base * filters, use_bias=False),
         batch_norm(),
         keras.layers.LeakyReLU(),
-        keras.layers.Reshape((base, base, 256)),
-        keras.layers.Conv2DTranspose(128, 5, strides=1, padding="same", use_bias=False),
+        keras.layers.Reshape((base, base, filters)),
+        keras.layers.Conv2DTranspose(filters // 2, 5, strides=1, padding="same", use_bias=False),
         batch_norm(),
         keras.layers.LeakyReLU(),
-        keras.layers.Conv2DTranspose(64, 5, strides=2, padding="same", use_bias=False),
+        keras.layers.Conv2DTranspose(filters // 4, 5, strides=2, padding="same", use_bias=False),
         batch_norm(),
         keras.layers.LeakyReLU(),
         keras.layers.Conv2DTranspose(image_shape[-1], 5, strides=2, padding="same",
@@ -54,12 +58,12 @@ class Discriminator(keras.Model):
     and each step draw their own masks and a run replays exactly.
     """
 
-    def __init__(self, image_shape=(28, 28, 1), dropout=0.3, **kwargs):
+    def __init__(self, image_shape=(28, 28, 1), dropout=0.3, filters=64, **kwargs):
         super().__init__(name="discriminator", **kwargs)
         self.dropout = dropout
-        self.conv1 = keras.layers.Conv2D(64, 5, strides=2, padding="same")
+        self.conv1 = keras.layers.Conv2D(filters, 5, strides=2, padding="same")
         self.act1 = keras.layers.LeakyReLU()
-        self.conv2 = keras.layers.Conv2D(128, 5, strides=2, padding="same")
+        self.conv2 = keras.layers.Conv2D(2 * filters, 5, strides=2, padding="same")
         self.act2 = keras.layers.LeakyReLU()
         self.flatten = keras.layers.Flatten()
         self.logits = keras.layers.Dense(1, dtype="float32")
@@ -82,9 +86,9 @@ class Discriminator(keras.Model):
         return self.logits(self.flatten(x))
 
 
-def build_discriminator(image_shape=(28, 28, 1), dropout=0.3):
-    """Builds the discriminator and creates its weights."""
+def build_discriminator(image_shape=(28, 28, 1), dropout=0.3, filters=64):
+    """Builds the discriminator (`filters`, then twice as many) and creates its weights."""
     check_image_shape(image_shape)
-    model = Discriminator(image_shape, dropout)
+    model = Discriminator(image_shape, dropout, filters)
     model(tf.zeros((1,) + tuple(image_shape)))
     return model

@@ -39,6 +39,17 @@ class TrainState:
             d_opt=self.d_opt, step=self.step, sample_noise=self.sample_noise, **extra)
 
 
+def ema_decay(decay, step):
+    """The decay for the update after `step` steps: min(decay, (1 + step) / (10 + step)).
+
+    tf.train.ExponentialMovingAverage's warm-up: a constant 0.999 would keep 22% of the
+    random initial weights after 1,500 steps, and the first quarter of a short run would
+    show blurs; warmed up, the average follows the generator until it has history to average.
+    """
+    step = tf.cast(step, tf.float32)
+    return tf.minimum(tf.cast(decay, tf.float32), (1.0 + step) / (10.0 + step))
+
+
 def update_ema(g_ema, generator, decay):
     """g_ema <- decay * g_ema + (1 - decay) * generator, for every weight (BN statistics too).
 
@@ -47,7 +58,8 @@ def update_ema(g_ema, generator, decay):
     moving statistics are per replica without --sync_batchnorm; this takes the first's).
     """
     for ema_var, var in zip(g_ema.weights, generator.weights):
-        ema_var.assign(decay * ema_var + (1.0 - decay) * tf.cast(var, ema_var.dtype))
+        d = tf.cast(decay, ema_var.dtype)
+        ema_var.assign(d * ema_var + (1.0 - d) * tf.cast(var, ema_var.dtype))
 
 
 def build_state(config, strategy, image_shape, precision):
@@ -55,8 +67,10 @@ def build_state(config, strategy, image_shape, precision):
     keras.mixed_precision.set_dtype_policy(precision)
     keras.utils.set_random_seed(config.seed)  # weight initialisation
     with strategy.scope():
-        generator = models.build_generator(config.noise_dim, image_shape, config.sync_batchnorm)
-        discriminator = models.build_discriminator(image_shape, config.d_dropout)
+        generator = models.build_generator(config.noise_dim, image_shape, config.sync_batchnorm,
+                                           config.g_filters)
+        discriminator = models.build_discriminator(image_shape, config.d_dropout,
+                                                   config.d_filters)
         g_opt = keras.optimizers.Adam(config.g_lr, beta_1=config.adam_beta1)
         d_opt = keras.optimizers.Adam(config.d_lr, beta_1=config.adam_beta1)
         if precision == "mixed_float16":
@@ -72,7 +86,8 @@ def build_state(config, strategy, image_shape, precision):
             trainable=False, name="sample_noise")
         g_ema = None
         if config.g_ema_decay > 0:
-            g_ema = models.build_generator(config.noise_dim, image_shape, config.sync_batchnorm)
+            g_ema = models.build_generator(config.noise_dim, image_shape, config.sync_batchnorm,
+                                           config.g_filters)
             g_ema.set_weights(generator.get_weights())
     return TrainState(generator, discriminator, g_opt, d_opt, step, sample_noise, precision,
                       g_ema)

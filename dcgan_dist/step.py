@@ -111,7 +111,8 @@ def make_train_fn(strategy, state, config, per_replica_batch_size):
                     tf.distribute.ReduceOp.MEAN, out["skipped_steps"], None),
             }
             if state.g_ema is not None:
-                state_lib.update_ema(state.g_ema, state.generator, config.g_ema_decay)
+                state_lib.update_ema(state.g_ema, state.generator,
+                                     state_lib.ema_decay(config.g_ema_decay, state.step))
             state.step.assign_add(1)
         steps = tf.cast(num_steps, tf.float32)
         return {"g_loss": totals["g_loss"] / steps, "d_loss": totals["d_loss"] / steps,

@@ -44,7 +44,8 @@ def test_every_config_parses_and_has_a_header(path, tmp_path):
 def test_mnist_config_is_the_tutorial():
     config = parse(f"--flagfile={REPO}/configs/mnist.cfg", "--workdir=/tmp/x")
     assert (config.global_batch_size, config.epochs, config.g_lr, config.d_lr,
-            config.adam_beta1, config.noise_dim, config.d_dropout) == (256, 50, 1e-4, 1e-4, 0.9, 100, 0.3)
+            config.adam_beta1, config.noise_dim, config.d_dropout, config.g_filters,
+            config.d_filters) == (256, 50, 1e-4, 1e-4, 0.9, 100, 0.3, 256, 64)
 
 
 def test_flagfile_written_by_a_run_replays_it(tmp_path):
@@ -64,6 +65,8 @@ def test_flagfile_written_by_a_run_replays_it(tmp_path):
     (dict(train_steps=0, epochs=0), "leave nothing to train"),
     (dict(log_every_steps=0), "--log_every_steps=0 must be greater than 0"),
     (dict(d_dropout=1.0), r"--d_dropout=1.0 must be in \[0, 1\)"),
+    (dict(g_filters=6), "--g_filters=6 must be a positive multiple of 4"),
+    (dict(d_filters=0), "--d_filters=0 must be greater than 0"),
     (dict(workdir=""), "--workdir is required"),
     (dict(jit_compile=True, sync_batchnorm=True), "--jit_compile cannot be combined with --sync_batchnorm"),
     (dict(collective="mpi"), "--collective=mpi is unknown; use one of auto, ring, nccl"),

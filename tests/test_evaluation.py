@@ -88,6 +88,11 @@ def test_ema_update_arithmetic():
                                    atol=1e-7)
 
 
+def test_ema_decay_warms_up_to_the_flag():
+    decays = [float(state_lib.ema_decay(0.999, step)) for step in (0, 10, 1000, 10**6)]
+    np.testing.assert_allclose(decays, [1 / 10, 11 / 20, 1001 / 1010, 0.999], rtol=1e-6)
+
+
 @pytest.fixture(scope="module")
 def ema_run(tmp_path_factory, tiny_data_dir):
     from dcgan_dist import config as config_lib

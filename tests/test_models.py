@@ -24,6 +24,17 @@ def test_discriminator_matches_tutorial():
     assert logits.shape == (5, 1)
 
 
+def test_filters_set_the_width_of_both_models():
+    # Hand-counted: Dense 100->7*7*32 + BN, ConvT 32->16 + BN, ConvT 16->8 + BN, ConvT 8->1.
+    generator = models.build_generator(100, filters=32)
+    assert generator.count_params() == (100 * 49 * 32 + 4 * 49 * 32 + 25 * 32 * 16 + 4 * 16
+                                        + 25 * 16 * 8 + 4 * 8 + 25 * 8)
+    assert generator(tf.zeros([2, 100])).shape == (2, 28, 28, 1)
+    # Conv 1->8 and 8->16 with biases, Dense 7*7*16->1.
+    discriminator = models.build_discriminator(filters=8)
+    assert discriminator.count_params() == (25 * 8 + 8) + (25 * 8 * 16 + 16) + (49 * 16 + 1)
+
+
 def test_dropout_is_keyed_by_seed():
     discriminator = models.build_discriminator(dropout=0.3)
     x = tf.random.uniform([4, 28, 28, 1], -1, 1)
