@@ -63,7 +63,8 @@ class Config:
                 raise UserError(f"--{name}={getattr(self, name)} is unknown; use one of "
                                 f"{', '.join(allowed)}")
         positive = ["global_batch_size", "noise_dim", "g_lr", "d_lr", "steps_per_execution",
-                    "num_cpu_devices", "log_every_steps", "keep_checkpoints", "eval_num_images", "d_filters"]
+                    "num_cpu_devices", "log_every_steps", "keep_checkpoints", "eval_num_images",
+                    "d_filters"]
         non_negative = ["train_steps", "epochs", "sample_every_steps", "ckpt_every_steps",
                         "collective_timeout_secs", "eval_every_steps"]
         for name in positive:

@@ -25,7 +25,8 @@ flags.DEFINE_integer("d_filters", 64, "Filters of the discriminator's first conv
                      "twice as many (tutorial: 64, 128).")
 flags.DEFINE_float("d_dropout", 0.3, "Dropout rate after each discriminator conv block.")
 flags.DEFINE_float("g_ema_decay", 0.0, "Keep an exponential moving average of the generator's "
-                   "weights with this decay per step, for samples and evaluation; 0 = off.")
+                   "weights for samples and evaluation; decay per step min(this, (1 + step) / "
+                   "(10 + step)); 0 = off.")
 flags.DEFINE_bool("sync_batchnorm", False, "Generator batch norm statistics over the global "
                   "batch instead of each replica's slice.")
 

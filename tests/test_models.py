@@ -6,6 +6,7 @@ import pytest
 import tensorflow as tf
 
 from dcgan_dist import UserError, models
+from dcgan_dist import state as state_lib
 
 
 def test_generator_matches_tutorial():
@@ -33,6 +34,14 @@ def test_filters_set_the_width_of_both_models():
     # Conv 1->8 and 8->16 with biases, Dense 7*7*16->1.
     discriminator = models.build_discriminator(filters=8)
     assert discriminator.count_params() == (25 * 8 + 8) + (25 * 8 * 16 + 16) + (49 * 16 + 1)
+
+
+def test_config_widths_reach_every_built_model(make_config):
+    config = make_config(g_filters=8, d_filters=4, g_ema_decay=0.9)
+    state = state_lib.build_state(config, tf.distribute.get_strategy(), (28, 28, 1), "float32")
+    narrow_g = models.build_generator(100, filters=8).count_params()
+    assert state.generator.count_params() == state.g_ema.count_params() == narrow_g
+    assert state.discriminator.count_params() == models.build_discriminator(filters=4).count_params()
 
 
 def test_dropout_is_keyed_by_seed():
