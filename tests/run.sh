@@ -7,14 +7,10 @@ cd "$(dirname "$0")/.."
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import dcgan_dist, tensorboard, pytest" 2>/dev/null; then
+if ! .venv/bin/python -c "import dcgan_dist, tensorboard, pytest" 2>/dev/null \
+    || [ ! -x .venv/bin/shellcheck ]; then
   .venv/bin/pip install --quiet --upgrade pip
   .venv/bin/pip install --quiet -e ".[test]"
-fi
-# The launch-script lint test needs shellcheck; install it where apt can (root CI machines).
-if ! command -v shellcheck >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  (apt-get update -qq && apt-get install -y -qq shellcheck) >/dev/null 2>&1 || \
-    echo "note: could not install shellcheck; the launch-script lint test will be skipped" >&2
 fi
 
 exec .venv/bin/python -m pytest -q "$@"

@@ -119,6 +119,18 @@ def test_ema_trains_is_checkpointed_and_periodic_eval_is_logged(ema_run):
     assert record["eval/frechet_distance"] >= 0 and sum(record["eval/class_histogram"]) == 32
 
 
+def test_the_training_step_warms_up_the_ema_decay(make_config):
+    # After one step the warmed-up decay is 0.1, not the flag's 0.999: the average is 90%
+    # trained generator. Seeded weights: a second build_state gives the initial weights.
+    config = make_config(train_steps=1, g_ema_decay=0.999)
+    state = loop.train(config)
+    initial = state_lib.build_state(config, tf.distribute.get_strategy(), (28, 28, 1), "float32")
+    for ema, init, trained in zip(state.g_ema.weights, initial.generator.weights,
+                                  state.generator.weights):
+        np.testing.assert_allclose(ema.numpy(), 0.1 * init.numpy() + 0.9 * trained.numpy(),
+                                   rtol=1e-4, atol=1e-6)
+
+
 def test_generate_and_eval_on_a_run_directory(ema_run, tmp_path, tiny_data_dir):
     workdir, _ = ema_run
     out = tmp_path / "gen.npz"
