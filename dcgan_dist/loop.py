@@ -21,14 +21,19 @@ _PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
                 tf.errors.CancelledError, tf.errors.AbortedError, tf.errors.InternalError)
 
 
-def _peer_summary(error):
-    """The lost task's name (when TensorFlow gives it) and what went wrong, in a few words."""
-    task = re.search(r"/job:\w+/replica:\d+/task:\d+", str(error))
+def _peer_summary(error, own_task):
+    """The lost task's name (when TensorFlow gives it) and what went wrong, in a few words.
+
+    The error text names this worker's own devices too (often first), so the first task
+    that is not `own_task` is the peer.
+    """
+    tasks = re.finditer(r"/job:\w+(?:/replica:\d+)?/task:(\d+)", str(error))
+    peer = next((t.group(0) for t in tasks if int(t.group(1)) != own_task), "a peer")
     reason = {
         tf.errors.UnavailableError: "it stopped answering",
         tf.errors.DeadlineExceededError: "no answer within --collective_timeout_secs",
     }.get(type(error), type(error).__name__)
-    return f"{task.group(0) if task else 'a peer'}: {reason}"
+    return f"{peer}: {reason}"
 
 
 class _SigtermFlag:
@@ -231,7 +236,8 @@ def _stop_requested(run, sigterm):
 
 def _peer_lost(run, error, when):
     return PeerLostError(
-        f"lost a peer worker {when}: {_peer_summary(error)}; the last checkpoint "
+        f"lost a peer worker {when}: "
+        f"{_peer_summary(error, strategy_lib.task_id(run.strategy))}; the last checkpoint "
         f"{run.manager.latest_checkpoint} is kept: restart every worker with the same command "
         "to resume")
 

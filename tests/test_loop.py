@@ -90,3 +90,13 @@ def test_an_input_error_after_restore_changes_nothing(make_config):
     with pytest.raises(UserError, match="larger than the 64 examples"):
         loop.train(make_config(train_steps=4, global_batch_size=128, keep_checkpoints=1))
     assert snapshot(workdir) == before
+
+
+def test_a_lost_peer_is_named_not_this_worker():
+    # The shape of TensorFlow's message when worker 1 stops sending heartbeats: worker 0's own
+    # device comes first, the peer in the short /job/task form.
+    error = tf.errors.UnavailableError(None, None, (
+        "From /job:worker/replica:0/task:0: Collective ops is aborted by: Error reported from "
+        "/job:worker/task:1: The following tasks are unhealthy (stopped sending heartbeats)"))
+    assert loop._peer_summary(error, own_task=0) == "/job:worker/task:1: it stopped answering"
+    assert loop._peer_summary(error, own_task=1).endswith("task:0: it stopped answering")
