@@ -20,12 +20,15 @@ class Config:
     noise_dim: int = 100
     g_filters: int = 256
     d_filters: int = 64
+    d_dense_units: int = 0
     d_dropout: float = 0.3
     g_ema_decay: float = 0.0
     sync_batchnorm: bool = False
     global_batch_size: int = 256
     g_lr: float = 1e-4
     d_lr: float = 1e-4
+    lr_decay_fraction: float = 0.0
+    d_r1_gamma: float = 0.0
     adam_beta1: float = 0.9
     precision: str = "auto"
     strategy: str = "auto"
@@ -66,7 +69,7 @@ class Config:
                     "num_cpu_devices", "log_every_steps", "keep_checkpoints", "eval_num_images",
                     "d_filters"]
         non_negative = ["train_steps", "epochs", "sample_every_steps", "ckpt_every_steps",
-                        "collective_timeout_secs", "eval_every_steps"]
+                        "collective_timeout_secs", "eval_every_steps", "d_dense_units", "d_r1_gamma"]
         for name in positive:
             if getattr(self, name) <= 0:
                 raise UserError(f"--{name}={getattr(self, name)} must be greater than 0")
@@ -75,6 +78,9 @@ class Config:
                 raise UserError(f"--{name}={getattr(self, name)} must not be negative")
         if self.train_steps == 0 and self.epochs == 0:
             raise UserError("--train_steps=0 and --epochs=0 leave nothing to train; set one of them")
+        if not 0 <= self.lr_decay_fraction <= 1:
+            raise UserError(f"--lr_decay_fraction={self.lr_decay_fraction} must be in [0, 1]: "
+                            "the share of the run, at its end, over which the rates fall to 0")
         if self.g_filters < 4 or self.g_filters % 4:
             raise UserError(f"--g_filters={self.g_filters} must be a positive multiple of 4: "
                             "the generator halves it twice")

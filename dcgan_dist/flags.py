@@ -23,6 +23,9 @@ flags.DEFINE_integer("g_filters", 256, "Depth of the generator's first feature m
                      "upsampling block halves it (tutorial: 256, 128, 64).")
 flags.DEFINE_integer("d_filters", 64, "Filters of the discriminator's first conv; the second has "
                      "twice as many (tutorial: 64, 128).")
+flags.DEFINE_integer("d_dense_units", 0, "Units of a LeakyReLU dense layer between the "
+                     "discriminator's convs and its logit; 0 = none (the tutorial). Without "
+                     "--d_r1_gamma it overpowers the generator (benchmarks/RESULTS_quality.md).")
 flags.DEFINE_float("d_dropout", 0.3, "Dropout rate after each discriminator conv block.")
 flags.DEFINE_float("g_ema_decay", 0.0, "Keep an exponential moving average of the generator's "
                    "weights for samples and evaluation; decay per step min(this, (1 + step) / "
@@ -34,6 +37,10 @@ flags.DEFINE_bool("sync_batchnorm", False, "Generator batch norm statistics over
 flags.DEFINE_integer("global_batch_size", 256, "Images per step, summed over all replicas.")
 flags.DEFINE_float("g_lr", 1e-4, "Generator Adam learning rate.")
 flags.DEFINE_float("d_lr", 1e-4, "Discriminator Adam learning rate.")
+flags.DEFINE_float("lr_decay_fraction", 0.0, "Decay both learning rates linearly to 0 over "
+                   "this fraction of the run's steps, at its end; 0 = constant rates.")
+flags.DEFINE_float("d_r1_gamma", 0.0, "Weight of the R1 penalty gamma/2 * |grad D(real)|^2 in "
+                   "the discriminator's loss (and in its logged d_loss); 0 = off (the tutorial).")
 flags.DEFINE_float("adam_beta1", 0.9, "Adam beta_1 for both optimizers (DCGAN paper: 0.5).")
 flags.DEFINE_string("precision", "auto", f"One of {', '.join(PRECISIONS)}; auto = float32 on "
                   "CPU, mixed_float16 on GPU, mixed_bfloat16 on TPU.")

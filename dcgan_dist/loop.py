@@ -144,7 +144,8 @@ def train(config, *, strategy=None, dataset_fn=None):
         total_steps=total_steps, evaluator=evaluator,
         writer=metrics.MetricsWriter(workdir, total_steps, config.global_batch_size, start_step,
                                      is_chief=chief),
-        train_fn=step_lib.make_train_fn(strategy, state, config, per_replica_batch_size),
+        train_fn=step_lib.make_train_fn(strategy, state, config, per_replica_batch_size,
+                                        total_steps),
         sample_fn=tf.function(lambda: strategy.run(
             lambda: state.sampling_generator(state.sample_noise, training=False))),
         sample_every_steps=_schedule(config.sample_every_steps, steps_per_epoch, total_steps),

@@ -27,3 +27,16 @@ def d_loss_per_example(d_real_logits, d_fake_logits):
     `cross_entropy(ones, real) + cross_entropy(zeros, fake)` with batch means.
     """
     return _bce(1.0, d_real_logits) + _bce(0.0, d_fake_logits)
+
+
+def d_r1_penalty_per_example(d_real_grads, gamma):
+    """R1 (Mescheder et al. 2018): gamma / 2 * ||grad_x D(x)||^2 on real images.
+
+    Penalising the discriminator's slope on the data keeps it from growing sharp where the
+    generator cannot follow, which is what lets simultaneous gradient descent converge
+    instead of circling the equilibrium. `d_real_grads` is the gradient of the real logits
+    with respect to the real images (summed over the batch, which is each image's own
+    gradient: one image's logit depends on that image alone).
+    """
+    grads = tf.cast(d_real_grads, tf.float32)
+    return 0.5 * gamma * tf.reduce_sum(tf.square(grads), axis=tf.range(1, tf.rank(grads)))

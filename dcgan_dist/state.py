@@ -70,7 +70,7 @@ def build_state(config, strategy, image_shape, precision):
         generator = models.build_generator(config.noise_dim, image_shape, config.sync_batchnorm,
                                            config.g_filters)
         discriminator = models.build_discriminator(image_shape, config.d_dropout,
-                                                   config.d_filters)
+                                                   config.d_filters, config.d_dense_units)
         g_opt = keras.optimizers.Adam(config.g_lr, beta_1=config.adam_beta1)
         d_opt = keras.optimizers.Adam(config.d_lr, beta_1=config.adam_beta1)
         if precision == "mixed_float16":

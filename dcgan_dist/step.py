@@ -37,16 +37,26 @@ def make_replica_step(state, config, per_replica_batch_size):
     g_opt, d_opt = state.g_opt, state.d_opt
     global_batch_size = config.global_batch_size
 
+    def d_real_logits_and_penalty(real_images, real_seed):
+        if not config.d_r1_gamma:
+            return discriminator(real_images, training=True, dropout_seed=real_seed), 0.0
+        # Called under d_tape, which then differentiates the penalty's input gradient.
+        with tf.GradientTape(watch_accessed_variables=False) as r1_tape:
+            r1_tape.watch(real_images)
+            d_real_logits = discriminator(real_images, training=True, dropout_seed=real_seed)
+        return d_real_logits, losses.d_r1_penalty_per_example(
+            r1_tape.gradient(d_real_logits, real_images), config.d_r1_gamma)
+
     def losses_and_grads(real_images, z, real_seed, fake_seed):
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake_images = generator(z, training=True)
-            d_real_logits = discriminator(real_images, training=True, dropout_seed=real_seed)
+            d_real_logits, d_penalty = d_real_logits_and_penalty(real_images, real_seed)
             d_fake_logits = discriminator(fake_images, training=True, dropout_seed=fake_seed)
             # Divide by the global batch: the all-reduce sums the replicas' gradients.
             g_loss = tf.nn.compute_average_loss(
                 losses.g_loss_per_example(d_fake_logits), global_batch_size=global_batch_size)
             d_loss = tf.nn.compute_average_loss(
-                losses.d_loss_per_example(d_real_logits, d_fake_logits),
+                losses.d_loss_per_example(d_real_logits, d_fake_logits) + d_penalty,
                 global_batch_size=global_batch_size)
             g_scaled, d_scaled = g_loss, d_loss
             if state.loss_scaling:
@@ -87,20 +97,41 @@ def make_replica_step(state, config, per_replica_batch_size):
     return replica_step
 
 
-def make_train_fn(strategy, state, config, per_replica_batch_size):
+def rate_scale(step, total_steps, decay_fraction):
+    """1 until the last `decay_fraction` of `total_steps`, then linearly down to 0 at the end.
+
+    A GAN trained at a rate high enough to learn fast settles into a noisy equilibrium;
+    annealing the tail lets both players settle (CycleGAN and pix2pix decay the same way).
+    """
+    if not decay_fraction:
+        return tf.constant(1.0)
+    remaining = tf.cast(total_steps, tf.float32) - tf.cast(step, tf.float32)
+    return tf.clip_by_value(remaining / max(1.0, decay_fraction * total_steps), 0.0, 1.0)
+
+
+def make_train_fn(strategy, state, config, per_replica_batch_size, total_steps=0):
     """Returns `train_fn(iterator, num_steps)`: runs num_steps steps in one tf.function.
 
     Returns the losses averaged over those steps (each a global-batch mean, reduced over
-    replicas) and the number of steps skipped for loss-scale overflow.
+    replicas) and the number of steps skipped for loss-scale overflow. Each step first sets
+    both learning rates from the flags and the step (`total_steps` places the decay), so
+    a resumed run follows the same schedule and a changed --g_lr or --d_lr takes effect.
     """
     replica_step = make_replica_step(state, config, per_replica_batch_size)
     replica_sum = tf.distribute.ReduceOp.SUM
+    if config.lr_decay_fraction and not total_steps:
+        raise ValueError("--lr_decay_fraction needs make_train_fn(..., total_steps=...)")
 
     @tf.function
     def train_fn(iterator, num_steps):
         totals = {"g_loss": tf.constant(0.0), "d_loss": tf.constant(0.0),
                   "skipped_steps": tf.constant(0.0)}
         for _ in tf.range(num_steps):
+            # Assigned through the optimizers' own rate variables: a schedule object would
+            # change what a checkpoint holds, and restoring across that mis-assigns slots.
+            scale = rate_scale(state.step, total_steps, config.lr_decay_fraction)
+            state.g_opt.learning_rate = config.g_lr * scale
+            state.d_opt.learning_rate = config.d_lr * scale
             out = strategy.run(replica_step, args=(next(iterator), state.step.read_value()))
             # Each replica's loss is already divided by the global batch: summing them
             # gives the global mean. `skipped_steps` is the same on every replica.

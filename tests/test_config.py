@@ -68,6 +68,8 @@ def test_flagfile_written_by_a_run_replays_it(tmp_path):
     (dict(g_filters=6), "--g_filters=6 must be a positive multiple of 4"),
     (dict(d_filters=0), "--d_filters=0 must be greater than 0"),
     (dict(workdir=""), "--workdir is required"),
+    (dict(lr_decay_fraction=1.5), r"--lr_decay_fraction=1.5 must be in \[0, 1\]: the share"),
+    (dict(d_r1_gamma=-1.0), "--d_r1_gamma=-1.0 must not be negative"),
     (dict(jit_compile=True, sync_batchnorm=True), "--jit_compile cannot be combined with --sync_batchnorm"),
     (dict(collective="mpi"), "--collective=mpi is unknown; use one of auto, ring, nccl"),
     (dict(strategy="tpu", tpu="t", workdir="/local"), "--workdir=/local must be a gs:// path on TPU"),

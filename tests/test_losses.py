@@ -44,3 +44,26 @@ def test_half_precision_logits_give_float32_losses():
     out = losses.d_loss_per_example(logits, logits)
     assert out.dtype == tf.float32 and out.shape == (2,)
     assert np.all(np.isfinite(out))
+
+
+def test_r1_penalty_golden_values():
+    grads = np.zeros((2, 2, 2, 1), np.float32)
+    grads[0, 0, 0, 0], grads[0, 1, 1, 0] = 3.0, 4.0  # |g|^2 = 25
+    grads[1, 0, 1, 0] = -1.0  # |g|^2 = 1
+    np.testing.assert_allclose(losses.d_r1_penalty_per_example(grads, 10.0), [125.0, 5.0],
+                               rtol=1e-6)
+    assert losses.d_r1_penalty_per_example(tf.constant(grads, tf.float16), 1.0).dtype == tf.float32
+
+
+def test_r1_gradient_of_a_linear_discriminator():
+    """D(x) = w.x has grad_x D = w, so R1 = gamma/2 |w|^2 and its gradient in w is gamma w."""
+    w = tf.Variable([[0.5], [-2.0], [1.0]])
+    x = tf.constant([[1.0, 2.0, 3.0], [0.0, -1.0, 4.0]])
+    with tf.GradientTape() as d_tape:
+        with tf.GradientTape(watch_accessed_variables=False) as r1_tape:
+            r1_tape.watch(x)
+            logits = x @ w
+        penalty = losses.d_r1_penalty_per_example(r1_tape.gradient(logits, x), 2.0)
+    np.testing.assert_allclose(penalty, [5.25, 5.25], rtol=1e-6)  # 2/2 * (0.25 + 4 + 1)
+    # Each example contributes gamma * w: the penalty's input gradient is differentiated.
+    np.testing.assert_allclose(d_tape.gradient(penalty, w), 2 * 2.0 * w.numpy(), rtol=1e-6)

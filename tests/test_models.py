@@ -36,12 +36,21 @@ def test_filters_set_the_width_of_both_models():
     assert discriminator.count_params() == (25 * 8 + 8) + (25 * 8 * 16 + 16) + (49 * 16 + 1)
 
 
+def test_dense_units_add_a_hidden_layer_to_the_discriminator():
+    # Conv 1->8, conv 8->16, then Dense 7*7*16->32 and Dense 32->1, all with biases.
+    discriminator = models.build_discriminator(filters=8, dense_units=32)
+    assert discriminator.count_params() == ((25 * 8 + 8) + (25 * 8 * 16 + 16) + (49 * 16 * 32 + 32)
+                                            + (32 + 1))
+    assert discriminator(tf.zeros([3, 28, 28, 1])).shape == (3, 1)
+
+
 def test_config_widths_reach_every_built_model(make_config):
-    config = make_config(g_filters=8, d_filters=4, g_ema_decay=0.9)
+    config = make_config(g_filters=8, d_filters=4, d_dense_units=16, g_ema_decay=0.9)
     state = state_lib.build_state(config, tf.distribute.get_strategy(), (28, 28, 1), "float32")
     narrow_g = models.build_generator(100, filters=8).count_params()
     assert state.generator.count_params() == state.g_ema.count_params() == narrow_g
-    assert state.discriminator.count_params() == models.build_discriminator(filters=4).count_params()
+    assert state.discriminator.count_params() == models.build_discriminator(
+        filters=4, dense_units=16).count_params()
 
 
 def test_dropout_is_keyed_by_seed():

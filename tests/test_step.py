@@ -1,6 +1,7 @@
 """The replica step: one replica and two replicas agree; fp16 overflow on one replica is shared."""
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from dcgan_dist import loop, metrics, state as state_lib, step as step_lib
@@ -15,8 +16,11 @@ def test_noise_is_a_function_of_the_global_example():
     assert not np.allclose(whole, step_lib.replica_noise(0, 6, 8, 3, 0, 8))
 
 
-def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_path):
+@pytest.mark.parametrize("d_r1_gamma", [0.0, 10.0], ids=["plain", "r1"])
+def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_path, d_r1_gamma):
     """Same seed, same global batches, no dropout, synchronized BN: equal weights after 3 steps.
+
+    With R1 too: its per-example penalty is divided by the global batch like the losses.
 
     In float64. In float32 the two runs differ by up to 5e-5 after 3 steps (1e-7 with SGD):
     gradients into batch norm are sums of nearly cancelling terms, their rounding depends on
@@ -25,7 +29,8 @@ def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_p
     runs = {}
     for name, strategy in [("one", one_replica()), ("two", two_replicas())]:
         config = make_config(workdir=str(tmp_path / name), train_steps=3, d_dropout=0.0,
-                             sync_batchnorm=True, global_batch_size=16, precision="float64")
+                             sync_batchnorm=True, global_batch_size=16, precision="float64",
+                             d_r1_gamma=d_r1_gamma)
         runs[name] = (all_weights(loop.train(config, strategy=strategy)),
                       metrics.read_stats(config.workdir))
     (w1, stats1), (w2, stats2) = runs["one"], runs["two"]
@@ -69,3 +74,39 @@ def test_fp16_overflow_on_one_replica_skips_the_step_on_all(make_config):
     assert all(np.all(np.isfinite(w)) for w in all_weights(state))
     assert all(np.all(np.isfinite(w)) for w in after_normal)
     assert any(not np.array_equal(a, b) for a, b in zip(after, after_normal))
+
+
+def _one_step_weights(make_config, **overrides):
+    config = make_config(d_dropout=0.0, global_batch_size=4, **overrides)
+    state = state_lib.build_state(config, tf.distribute.get_strategy(), (28, 28, 1), "float32")
+    images = tf.random.stateless_uniform([4, 28, 28, 1], [1, 2], -1, 1)
+    iterator = iter(tf.data.Dataset.from_tensors(images).repeat())
+    step_lib.make_train_fn(tf.distribute.get_strategy(), state, config, 4)(iterator, tf.constant(1))
+    return ([v.numpy() for v in state.generator.trainable_weights],
+            [v.numpy() for v in state.discriminator.trainable_weights])
+
+
+def test_r1_changes_the_discriminator_update_only(make_config):
+    g_plain, d_plain = _one_step_weights(make_config)
+    g_r1, d_r1 = _one_step_weights(make_config, d_r1_gamma=100.0)
+    for a, b in zip(g_plain, g_r1):  # the generator's step sees the same discriminator
+        np.testing.assert_array_equal(a, b)
+    assert max(np.max(np.abs(a - b)) for a, b in zip(d_plain, d_r1)) > 1e-6
+
+
+def test_rate_scale_golden_values():
+    scales = [float(step_lib.rate_scale(step, 100, 0.4)) for step in (0, 60, 70, 90, 99, 130)]
+    np.testing.assert_allclose(scales, [1.0, 1.0, 0.75, 0.25, 0.025, 0.0], rtol=1e-6)
+    assert float(step_lib.rate_scale(99, 100, 0.0)) == 1.0
+
+
+def test_lr_decay_reaches_both_optimizers_and_follows_the_flags_on_resume(make_config, tmp_path):
+    config = make_config(train_steps=4, lr_decay_fraction=0.5, g_lr=2e-3, d_lr=1e-3)
+    state = loop.train(config)
+    # Steps 0..3 of 4 with the last half decayed: scales 1, 1, 1, 0.5; the last one stays.
+    np.testing.assert_allclose([float(state.g_opt.learning_rate),
+                                float(state.d_opt.learning_rate)], [1e-3, 5e-4], rtol=1e-6)
+    # Resumed for 4 more steps at other rates: the flags win over the checkpointed rates.
+    state = loop.train(make_config(train_steps=8, lr_decay_fraction=0.5, g_lr=4e-3, d_lr=4e-3))
+    np.testing.assert_allclose([float(state.g_opt.learning_rate),
+                                float(state.d_opt.learning_rate)], [1e-3, 1e-3], rtol=1e-6)
