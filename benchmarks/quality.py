@@ -38,7 +38,7 @@ def progress(message):
 def train(name, flagfile, minutes, ckpt_every, args):
     workdir = os.path.join(args.workroot, name)
     cmd = [os.path.join(REPO, ".venv/bin/dcgan-train"), f"--flagfile={os.path.abspath(flagfile)}",
-           f"--workdir={workdir}", f"--data_dir={args.data_dir}", "--train_steps=1000000",
+           f"--workdir={workdir}", f"--data_dir={args.data_dir}",
            f"--ckpt_every_steps={ckpt_every}", f"--sample_every_steps={ckpt_every}",
            "--keep_checkpoints=100000", "--log_every_steps=25"]
     progress(f"{name}: {minutes} min: {' '.join(cmd)}")
@@ -66,6 +66,7 @@ def score_run(name, workdir, evaluator, args):
     config = config_lib.Config.from_flagfile(f"{workdir}/flags.txt", workdir=workdir)
     state = state_lib.build_state(dataclasses.replace(config, strategy="cpu"),
                                   tf.distribute.get_strategy(), (28, 28, 1), "float32")
+    generators = {} if state.g_ema is None else {"g_ema": state.g_ema}
     rows, used = [], set()
     for minutes in args.report_minutes:
         timed = [s for s in steps if s in elapsed and elapsed[s] <= minutes * 60]
@@ -73,7 +74,9 @@ def score_run(name, workdir, evaluator, args):
             continue
         step = timed[-1]
         used.add(step)
-        state.checkpoint().restore(f"{workdir}/ckpt/ckpt-{step}").expect_partial()
+        # Only the generators: what the optimizers hold does not change the samples.
+        tf.train.Checkpoint(generator=state.generator, **generators).restore(
+            f"{workdir}/ckpt/ckpt-{step}").expect_partial()
         images = evaluation.generate(state.sampling_generator, args.num_images, config.noise_dim)
         scores = evaluator.score(images)
         rows.append((name, elapsed[step] / 60, step, scores))
@@ -91,6 +94,11 @@ def main():
                         help="multiply every training budget (0.1 for a smoke check)")
     parser.add_argument("--run", action="append", default=[], metavar="NAME=FLAGFILE:MINUTES",
                         help="train these candidates instead of the tutorial and fast configs")
+    parser.add_argument("--only", default="", metavar="NAME[,NAME]",
+                        help="train and score only these of the default runs (tutorial, fast)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="score runs whose workdir exists instead of refusing them; "
+                             "with --only, the benchmark can be run in parts")
     parser.add_argument("--report_minutes", default=",".join(map(str, REPORT_MINUTES)),
                         help="comma-separated training minutes at which to score")
     args = parser.parse_args()
@@ -105,16 +113,23 @@ def main():
                 parser.error(f"--run={spec}: expected NAME=FLAGFILE:MINUTES with an existing "
                              "FLAGFILE, e.g. --run=a=configs/mnist_fast.cfg:15")
             runs.append((name, flagfile, float(minutes), CANDIDATE_CKPT_EVERY))
+    elif args.only:
+        runs = [run for run in RUNS if run[0] in args.only.split(",")]
+        if len(runs) != len(args.only.split(",")):
+            parser.error(f"--only={args.only}: choose from {', '.join(n for n, *_ in RUNS)}")
     names = [name for name, *_ in runs]
     if len(set(names)) < len(names):
         parser.error(f"--run names must differ: {', '.join(names)}")
     for name in names:  # a run left in the way would be resumed, not trained from scratch
-        if os.path.exists(os.path.join(args.workroot, name)):
-            parser.error(f"{args.workroot}/{name} exists: remove it or choose another --workroot")
+        if os.path.exists(os.path.join(args.workroot, name)) and not args.reuse:
+            parser.error(f"{args.workroot}/{name} exists: remove it, choose another --workroot, "
+                         "or pass --reuse to score it as it is")
     os.makedirs(args.workroot, exist_ok=True)
     runs = [(n, f, m * args.scale, c) for n, f, m, c in runs]
     args.limit_minutes = {n: m for n, _, m, _ in runs}
-    workdirs = [(name, train(name, f, m, c, args)[0]) for name, f, m, c in runs]
+    workdirs = [(name, os.path.join(args.workroot, name)
+                 if os.path.exists(os.path.join(args.workroot, name)) else
+                 train(name, f, m, c, args)[0]) for name, f, m, c in runs]
 
     from dcgan_dist import evaluation
     evaluator = evaluation.Evaluator(args.data_dir)
