@@ -100,8 +100,9 @@ def make_replica_step(state, config, per_replica_batch_size):
 def rate_scale(step, total_steps, decay_fraction):
     """1 until the last `decay_fraction` of `total_steps`, then linearly down to 0 at the end.
 
-    A GAN trained at a rate high enough to learn fast settles into a noisy equilibrium;
-    annealing the tail lets both players settle (CycleGAN and pix2pix decay the same way).
+    CycleGAN and pix2pix anneal their runs the same way. Measured here, decay alone did not
+    lift the old fast config's plateau (benchmarks/RESULTS_quality.md); mnist_fast.cfg keeps
+    it because it costs nothing.
     """
     if not decay_fraction:
         return tf.constant(1.0)
