@@ -127,9 +127,12 @@ def main():
     os.makedirs(args.workroot, exist_ok=True)
     runs = [(n, f, m * args.scale, c) for n, f, m, c in runs]
     args.limit_minutes = {n: m for n, _, m, _ in runs}
-    workdirs = [(name, os.path.join(args.workroot, name)
-                 if os.path.exists(os.path.join(args.workroot, name)) else
-                 train(name, f, m, c, args)[0]) for name, f, m, c in runs]
+    workdirs = []
+    for name, flagfile, minutes, ckpt_every in runs:
+        workdir = os.path.join(args.workroot, name)
+        if not os.path.exists(workdir):  # else --reuse: score it as it is
+            train(name, flagfile, minutes, ckpt_every, args)
+        workdirs.append((name, workdir))
 
     from dcgan_dist import evaluation
     evaluator = evaluation.Evaluator(args.data_dir)
