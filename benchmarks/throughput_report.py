@@ -102,6 +102,6 @@ def render(labels, rates, ready, memory, args, *, global_batch_size, other_cpu, 
                 f"**{100 * median['w2'] / (2 * median['w1']):.0f}%**."]
     if memory:
         out.append(f"- Peak resident memory of the CPU smoke run (`dcgan-train --flagfile="
-                   f"configs/cpu_smoke.cfg --train_steps={args.memory_steps}`, batch 64): "
+                   f"configs/cpu_smoke.cfg --train_steps={args.memory_steps}`, its own batch): "
                    f"**{memory[0]:.0f} MiB** ({memory[1]:.0f} s).")
     return "\n".join(out)
