@@ -35,8 +35,7 @@ def progress(message):
     print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
-def train(name, flagfile, minutes, ckpt_every, args):
-    workdir = os.path.join(args.workroot, name)
+def train(name, workdir, flagfile, minutes, ckpt_every, args):
     cmd = [os.path.join(REPO, ".venv/bin/dcgan-train"), f"--flagfile={os.path.abspath(flagfile)}",
            f"--workdir={workdir}", f"--data_dir={args.data_dir}",
            f"--ckpt_every_steps={ckpt_every}", f"--sample_every_steps={ckpt_every}",
@@ -51,7 +50,6 @@ def train(name, flagfile, minutes, ckpt_every, args):
             proc.send_signal(signal.SIGTERM)  # saves the current step, exits 42
         code = proc.wait()
     progress(f"{name}: exit {code} after {time.monotonic() - started:.0f} s")
-    return workdir, started
 
 
 def score_run(name, workdir, evaluator, args):
@@ -131,7 +129,7 @@ def main():
     for name, flagfile, minutes, ckpt_every in runs:
         workdir = os.path.join(args.workroot, name)
         if not os.path.exists(workdir):  # else --reuse: score it as it is
-            train(name, flagfile, minutes, ckpt_every, args)
+            train(name, workdir, flagfile, minutes, ckpt_every, args)
         workdirs.append((name, workdir))
 
     from dcgan_dist import evaluation
