@@ -8,48 +8,58 @@ from dcgan_dist import UserError
 from dcgan_dist import flags as flag_defs
 
 
+def _default(name):
+    """A field's default is its flag's: defaults live in flags.py and nowhere else."""
+    return dataclasses.field(default=flag_defs.FLAGS[name].default)
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
-    """Everything a run needs, validated. Built from flags by `from_flags`, or directly in tests."""
+    """Everything a run needs, validated. Built from flags by `from_flags`, or directly in tests
+    (unnamed fields take their flag's default)."""
 
-    workdir: str
-    dataset: str = "mnist"
-    data_dir: str | None = None
-    split: str = "train"
-    synthetic_data: bool = False
-    noise_dim: int = 100
-    g_filters: int = 256
-    d_filters: int = 64
-    d_dense_units: int = 0
-    d_dropout: float = 0.3
-    g_ema_decay: float = 0.0
-    sync_batchnorm: bool = False
-    global_batch_size: int = 256
-    g_lr: float = 1e-4
-    d_lr: float = 1e-4
-    lr_decay_fraction: float = 0.0
-    d_r1_gamma: float = 0.0
-    adam_beta1: float = 0.9
-    precision: str = "auto"
-    strategy: str = "auto"
-    num_cpu_devices: int = 1
-    tpu: str | None = None
-    all_reduce: str = "nccl"
-    collective: str = "auto"
-    collective_timeout_secs: int = 300
-    steps_per_execution: int = 1
-    jit_compile: bool = False
-    seed: int = 0
-    deterministic: bool = False
-    train_steps: int = 0
-    epochs: int = 50
-    log_every_steps: int = 100
-    sample_every_steps: int = 0
-    ckpt_every_steps: int = 0
-    eval_every_steps: int = 0
-    eval_num_images: int = 2000
-    keep_checkpoints: int = 3
-    verbose: bool = False
+    workdir: str | None = _default("workdir")
+    dataset: str = _default("dataset")
+    data_dir: str | None = _default("data_dir")
+    split: str = _default("split")
+    image_key: str | None = _default("image_key")
+    image_size: int = _default("image_size")
+    cache_limit_mb: int = _default("cache_limit_mb")
+    random_flip: bool = _default("random_flip")
+    synthetic_data: bool = _default("synthetic_data")
+    noise_dim: int = _default("noise_dim")
+    g_filters: int = _default("g_filters")
+    d_filters: int = _default("d_filters")
+    d_dense_units: int = _default("d_dense_units")
+    d_dropout: float = _default("d_dropout")
+    g_ema_decay: float = _default("g_ema_decay")
+    sync_batchnorm: bool = _default("sync_batchnorm")
+    global_batch_size: int = _default("global_batch_size")
+    g_lr: float = _default("g_lr")
+    d_lr: float = _default("d_lr")
+    lr_decay_fraction: float = _default("lr_decay_fraction")
+    d_r1_gamma: float = _default("d_r1_gamma")
+    adam_beta1: float = _default("adam_beta1")
+    precision: str = _default("precision")
+    strategy: str = _default("strategy")
+    num_cpu_devices: int = _default("num_cpu_devices")
+    tpu: str | None = _default("tpu")
+    all_reduce: str = _default("all_reduce")
+    collective: str = _default("collective")
+    collective_timeout_secs: int = _default("collective_timeout_secs")
+    steps_per_execution: int = _default("steps_per_execution")
+    jit_compile: bool = _default("jit_compile")
+    seed: int = _default("seed")
+    deterministic: bool = _default("deterministic")
+    train_steps: int = _default("train_steps")
+    epochs: int = _default("epochs")
+    log_every_steps: int = _default("log_every_steps")
+    sample_every_steps: int = _default("sample_every_steps")
+    ckpt_every_steps: int = _default("ckpt_every_steps")
+    eval_every_steps: int = _default("eval_every_steps")
+    eval_num_images: int = _default("eval_num_images")
+    keep_checkpoints: int = _default("keep_checkpoints")
+    verbose: bool = _default("verbose")
 
     def __post_init__(self):
         if not self.workdir:
@@ -69,7 +79,8 @@ class Config:
                     "num_cpu_devices", "log_every_steps", "keep_checkpoints", "eval_num_images",
                     "d_filters"]
         non_negative = ["train_steps", "epochs", "sample_every_steps", "ckpt_every_steps",
-                        "collective_timeout_secs", "eval_every_steps", "d_dense_units", "d_r1_gamma"]
+                        "collective_timeout_secs", "eval_every_steps", "d_dense_units", "d_r1_gamma",
+                    "image_size", "cache_limit_mb"]
         for name in positive:
             if getattr(self, name) <= 0:
                 raise UserError(f"--{name}={getattr(self, name)} must be greater than 0")
@@ -113,27 +124,6 @@ class Config:
         flag_values = flag_values or flag_defs.FLAGS
         fields = {f.name for f in dataclasses.fields(cls)}
         return cls(**{name: flag_values[name].value for name in fields})
-
-    @classmethod
-    def from_flagfile(cls, path, **overrides):
-        """Reads a flagfile this class wrote (`workdir/flags.txt`), for tools that reopen a run."""
-        import tensorflow as tf  # gfile: the run may live on gs://
-        if not tf.io.gfile.exists(path):
-            raise UserError(f"{path} not found: is this the work directory of a dcgan-train run?")
-        types = {f.name: f.type for f in dataclasses.fields(cls)}
-        values = {}
-        with tf.io.gfile.GFile(path) as f:
-            for line in f.read().splitlines():
-                name, _, value = line.lstrip("-").partition("=")
-                if name.startswith("no") and name[2:] in types and not value:
-                    values[name[2:]] = False
-                elif name in types:
-                    kind = types[name]
-                    values[name] = (True if not value else
-                                    int(value) if kind in (int, "int") else
-                                    float(value) if kind in (float, "float") else value)
-        values.update(overrides)
-        return cls(**values)
 
     def per_replica_batch_size(self, num_replicas):
         """The global batch split over replicas; fails early if it does not divide evenly."""

@@ -14,7 +14,7 @@ import numpy as np
 import tensorflow as tf
 
 from dcgan_dist import UserError, cli
-from dcgan_dist import config as config_lib, data, evaluation, samples, state as state_lib
+from dcgan_dist import data, evaluation, rundir, samples, state as state_lib
 from dcgan_dist import flags as flag_defs  # noqa: F401 - defines --workdir and --data_dir
 
 flags.DEFINE_integer("num_images", 10000, "Images to generate (and to score).")
@@ -25,11 +25,11 @@ FLAGS = flags.FLAGS
 
 def restore_run(workdir):
     """(config, state) of a run directory's latest checkpoint, on this machine's CPU/GPU."""
-    config = config_lib.Config.from_flagfile(f"{workdir}/flags.txt", workdir=workdir,
-                                             strategy="auto", tpu=None)
-    info = data.load_info(dataclasses.replace(config, synthetic_data=True))
-    state = state_lib.build_state(config, tf.distribute.get_strategy(), info.image_shape,
-                                  "float32")
+    run = rundir.read(workdir, workdir=workdir, strategy="auto", tpu=None)
+    config, image_shape = run.config, run.image_shape
+    if image_shape is None:  # a run from before run.json: its dataset's own shape
+        image_shape = data.load_info(dataclasses.replace(config, synthetic_data=True)).image_shape
+    state = state_lib.build_state(config, tf.distribute.get_strategy(), image_shape, "float32")
     manager = state_lib.make_checkpoint_manager(state, f"{workdir}/ckpt", max_to_keep=None)
     _, latest = state_lib.restore_latest(state, manager)  # falls back past a damaged one
     if latest is None:

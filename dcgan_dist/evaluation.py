@@ -19,7 +19,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from dcgan_dist import UserError
-from dcgan_dist import data as data_lib
+from dcgan_dist import images, streams
 
 FEATURES_LAYER = "features"
 
@@ -96,7 +96,7 @@ def load_split(data_dir, split, dataset="mnist"):
     except Exception as e:  # noqa: BLE001 - TFDS raises many types for a missing dataset.
         raise UserError(f"no {dataset} in --data_dir={data_dir} ({type(e).__name__}); prepare it "
                         f"with: dcgan-data prepare mnist --data_dir={data_dir}") from e
-    return data_lib.scale_images(data["image"]).numpy(), data["label"].numpy()
+    return images.scale_images(data["image"]).numpy(), data["label"].numpy()
 
 
 def train_classifier(train, test, epochs=4, seed=0):
@@ -209,6 +209,6 @@ def generate(generator, num_images, noise_dim, seed=0, images_per_call=500):
     out = []
     for start in range(0, num_images, images_per_call):
         n = min(images_per_call, num_images - start)
-        z = tf.random.stateless_normal([n, noise_dim], seed=[seed, 1000 + start])
+        z = tf.random.stateless_normal([n, noise_dim], seed=[seed, streams.EVAL_NOISE + start])
         out.append(np.asarray(generator(z, training=False)))
     return np.concatenate(out)

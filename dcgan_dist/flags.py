@@ -14,6 +14,15 @@ flags.DEFINE_string("dataset", "mnist", "TFDS dataset name with an image feature
 flags.DEFINE_string("data_dir", None, "TFDS data directory (local or gs://). "
                     "Default: TFDS's own (~/tensorflow_datasets).")
 flags.DEFINE_string("split", "train", "TFDS split to train on.")
+flags.DEFINE_string("image_key", None, "The dataset's image feature; default: its only one.")
+flags.DEFINE_integer("image_size", 0, "Train at NxN: center-crop each image to a square on its "
+                     "shorter side, then resize (antialiased when shrinking); 0 = the dataset's "
+                     "own size, which must be square and the same for every image.")
+flags.DEFINE_integer("cache_limit_mb", 4096, "Hold the decoded split in memory when its size at "
+                     "the training resolution, per input pipeline (worker), is at most this many "
+                     "MB; above it, stream from disk.")
+flags.DEFINE_bool("random_flip", False, "Flip real images horizontally at random (faces, "
+                  "bedrooms); a stateless function of (seed, step, example).")
 flags.DEFINE_bool("synthetic_data", False, "Feed random images of the dataset's shape with no "
                   "input cost instead of reading TFDS (smoke runs, benchmarks).")
 

@@ -12,8 +12,8 @@ import numpy as np
 import tensorflow as tf
 
 from dcgan_dist import DivergedError, PeerLostError, PreemptedError, UserError
-from dcgan_dist import data, evaluation, metrics, samples, state as state_lib, step as step_lib
-from dcgan_dist import strategy as strategy_lib
+from dcgan_dist import data, evaluation, metrics, rundir, samples, state as state_lib
+from dcgan_dist import step as step_lib, strategy as strategy_lib
 
 
 # What collectives raise when a peer dies or hangs past --collective_timeout_secs.
@@ -95,11 +95,12 @@ def train(config, *, strategy=None, dataset_fn=None):
                         "meant for GPUs")
     per_replica_batch_size = config.per_replica_batch_size(strategy.num_replicas_in_sync)
 
+    info = None
     if dataset_fn is None:
         info = data.load_info(config)
         image_shape, num_examples = info.image_shape, info.num_examples
-        make_fn = data.make_dataset_fn
-        dataset_fn = lambda ctx, start: make_fn(config, info, start)(ctx)  # noqa: E731
+        source = data.make_source(config, info, strategy_lib.num_input_pipelines(strategy))
+        dataset_fn = source.make_dataset
     else:
         image_shape, num_examples = _image_shape_of(dataset_fn), 0
     steps_per_epoch = data.steps_per_epoch(num_examples, config.global_batch_size)
@@ -136,8 +137,13 @@ def train(config, *, strategy=None, dataset_fn=None):
     iterator = iter(strategy.distribute_datasets_from_function(
         lambda ctx: dataset_fn(ctx, start_step)))
     evaluator = evaluation.Evaluator(config.data_dir) if config.eval_every_steps and chief else None
+    reals = (data.preview(config, info, state_lib.NUM_SAMPLES)
+             if chief and info and not config.synthetic_data else None)
     if chief:
         samples.write_atomic(f"{workdir}/flags.txt", config.as_flagfile().encode())
+        samples.write_atomic(f"{workdir}/run.json", rundir.encode(config, image_shape).encode())
+        if reals is not None:
+            samples.write_reals(workdir, reals)
         samples.remove_samples_after(workdir, start_step)
     run = _Run(
         config=config, strategy=strategy, state=state, manager=manager, chief=chief,

@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf
 
 from dcgan_dist import UserError
-from dcgan_dist import models
+from dcgan_dist import models, streams
 
 NUM_SAMPLES = 16  # a 4x4 grid, as in the tutorial
 
@@ -82,7 +82,7 @@ def build_state(config, strategy, image_shape, precision):
         d_opt.build(discriminator.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         sample_noise = tf.Variable(
-            tf.random.stateless_normal([NUM_SAMPLES, config.noise_dim], seed=[config.seed, 7]),
+            tf.random.stateless_normal([NUM_SAMPLES, config.noise_dim], seed=[config.seed, streams.SAMPLE_NOISE]),
             trainable=False, name="sample_noise")
         g_ema = None
         if config.g_ema_decay > 0:

@@ -8,22 +8,13 @@ by (seed, s, replica).
 
 import tensorflow as tf
 
-from dcgan_dist import losses, state as state_lib
-
-_NOISE, _DROPOUT_REAL, _DROPOUT_FAKE = 1, 2, 3
-
-
-def _seed(seed, *keys):
-    out = tf.constant([seed, 0], dtype=tf.int64)
-    for key in keys:
-        out = tf.random.experimental.stateless_fold_in(out, tf.cast(key, tf.int64), alg="philox")
-    return out
+from dcgan_dist import losses, state as state_lib, streams
 
 
 def replica_noise(seed, step, global_batch_size, noise_dim, replica_id, per_replica_batch_size):
     """This replica's rows of the step's global noise matrix."""
-    z = tf.random.stateless_normal([global_batch_size, noise_dim], seed=_seed(seed, _NOISE, step),
-                                   alg="philox")
+    z = tf.random.stateless_normal([global_batch_size, noise_dim],
+                                   seed=streams.keyed(seed, streams.NOISE, step), alg="philox")
     return tf.slice(z, [replica_id * per_replica_batch_size, 0], [per_replica_batch_size, noise_dim])
 
 
@@ -76,8 +67,8 @@ def make_replica_step(state, config, per_replica_batch_size):
         z = replica_noise(config.seed, step, global_batch_size, config.noise_dim, replica_id,
                           per_replica_batch_size)
         g_loss, d_loss, g_grads, d_grads = losses_and_grads(
-            real_images, z, _seed(config.seed, _DROPOUT_REAL, step, replica_id),
-            _seed(config.seed, _DROPOUT_FAKE, step, replica_id))
+            real_images, z, streams.keyed(config.seed, streams.DROPOUT_REAL, step, replica_id),
+            streams.keyed(config.seed, streams.DROPOUT_FAKE, step, replica_id))
         skipped_steps = tf.constant(0.0)
         if state.loss_scaling:
             # Keras' LossScaleOptimizer checks only this replica's gradients before the

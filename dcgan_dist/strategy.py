@@ -146,3 +146,13 @@ def describe(strategy):
     if name.startswith("_Default"):
         name = "default strategy"
     return f"{name} with {strategy.num_replicas_in_sync} replica(s)"
+
+
+def num_input_pipelines(strategy):
+    """How many input pipelines `distribute_datasets_from_function` builds: one per worker
+    (multi-worker) or per TPU host, else one. Each holds its own shard of the data."""
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        return strategy.extended._num_workers  # noqa: SLF001 - no public accessor
+    if isinstance(strategy, tf.distribute.TPUStrategy):
+        return strategy.extended.num_hosts
+    return 1

@@ -4,24 +4,15 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import UserError, data
-from conftest import TINY_TRAIN, two_replicas
-
-
-def _batches(config, num, start_step=0, strategy=None):
-    info = data.load_info(config)
-    fn = data.make_dataset_fn(config, info, start_step)
-    if strategy is None:
-        return [b.numpy() for b in fn(tf.distribute.InputContext()).take(num)]
-    it = iter(strategy.distribute_datasets_from_function(fn))
-    return [[r.numpy() for r in strategy.experimental_local_results(next(it))] for _ in range(num)]
+from dcgan_dist import UserError, data, images
+from conftest import TINY_TRAIN, batches as _batches, two_replicas
 
 
 def test_scale_images_eager_and_in_tf_data():
     x = np.array([0, 127, 255], np.uint8)
-    eager = data.scale_images(x).numpy()
+    eager = images.scale_images(x).numpy()
     np.testing.assert_allclose(eager, [-1.0, -0.0039215686, 1.0], atol=1e-6)
-    in_data = next(iter(tf.data.Dataset.from_tensors(x).map(data.scale_images))).numpy()
+    in_data = next(iter(tf.data.Dataset.from_tensors(x).map(images.scale_images))).numpy()
     np.testing.assert_array_equal(eager, in_data)
 
 
@@ -65,7 +56,7 @@ def test_synthetic_data_has_the_dataset_shape(make_config):
 def test_errors_name_the_fix(make_config, tmp_path, monkeypatch):
     with pytest.raises(UserError, match="larger than the 64 examples"):
         _batches(make_config(global_batch_size=128), 1)
-    with pytest.raises(UserError, match="--dataset=no_such_dataset is not a TFDS dataset"):
+    with pytest.raises(UserError, match="--dataset=no_such_dataset is neither a TFDS catalog dataset nor prepared in --data_dir=.*dcgan-data prepare folder --source=DIR --name=no_such_dataset"):
         data.load_info(make_config(dataset="no_such_dataset"))
     with pytest.raises(UserError, match="--split=validation is not a split of mnist; use one of"):
         data.load_info(make_config(split="validation"))
