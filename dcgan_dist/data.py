@@ -158,12 +158,13 @@ def make_source(config, info, num_input_pipelines=1):
 def preview(config, info, num_images):
     """The split's first images, through the same crop, resize, flip and scaling as training
     (as global examples 0..n-1 of step 0): what `reals.png` shows. Floats in [-1, 1]."""
-    num_images = min(num_images, info.num_examples, config.global_batch_size)
+    num_images = min(num_images, info.num_examples)
     ds = tfds.load(config.dataset, split=f"{config.split}[:{num_images}]",
                    data_dir=config.data_dir, download=False, shuffle_files=False)
     decode = sources.make_decode_fn(config, info)
     batch = next(iter(ds.map(lambda ex: decode(ex[info.image_key])).batch(num_images)))
     batch = images.scale_images(batch)
     if config.random_flip:
-        batch = images.flip_batch(batch, config.seed, 0, 0, config.global_batch_size)
+        batch = images.flip_batch(batch, config.seed, 0, 0,
+                                  max(num_images, config.global_batch_size))
     return batch.numpy()

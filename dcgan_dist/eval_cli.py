@@ -25,7 +25,7 @@ FLAGS = flags.FLAGS
 
 def restore_run(workdir):
     """(config, state) of a run directory's latest checkpoint, on this machine's CPU/GPU."""
-    run = rundir.read(workdir, workdir=workdir, strategy="auto", tpu=None)
+    run = rundir.read(workdir, strategy="auto", tpu=None)
     config, image_shape = run.config, run.image_shape
     if image_shape is None:  # a run from before run.json: its dataset's own shape
         image_shape = data.load_info(dataclasses.replace(config, synthetic_data=True)).image_shape

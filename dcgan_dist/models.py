@@ -19,8 +19,9 @@ def check_image_shape(image_shape):
     """The generator upsamples a (side/4)x(side/4) map twice by 2: square sides divisible by 4."""
     height, width, _ = image_shape
     if height != width or height % 4:
-        raise UserError(f"images of shape {tuple(image_shape)} are not supported: the DCGAN "
-                        "generator needs square images whose side is divisible by 4")
+        raise UserError(f"{height}x{width} images do not fit --architecture=tutorial: its "
+                        "generator upsamples a side/4 map twice, so the side must be square and "
+                        "divisible by 4; set --image_size to one such as 28, 32 or 64")
 
 
 def build_generator(noise_dim=100, image_shape=(28, 28, 1), sync_batchnorm=False, filters=256):

@@ -75,6 +75,7 @@ def read(workdir, **overrides):
     """RunInfo of a run directory: from run.json, or from flags.txt for older runs (whose
     image_shape is then None: they predate other sizes, and the caller derives it)."""
     import tensorflow as tf  # gfile: the run may live on gs://
+    overrides["workdir"] = workdir  # where it is now, wherever it was trained
     for name in ("run.json", "flags.txt"):
         path = f"{workdir}/{name}"
         if tf.io.gfile.exists(path):

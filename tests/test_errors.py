@@ -3,6 +3,7 @@ traceback (unless --verbose), and nothing in the work directory changed."""
 
 import shutil
 
+import numpy as np
 import pytest
 
 from cli import run_cli, snapshot
@@ -26,7 +27,15 @@ def _args(workdir, tmp, *extra):
 CASES = [
     (["--strategy=gpus"], "--strategy=gpus is unknown; use one of auto, cpu"),
     (["--precision=fp8"], "--precision=fp8 is unknown; use one of"),
-    (["--dataset=no_such_dataset"], "--dataset=no_such_dataset is not a TFDS dataset"),
+    (["--dataset=no_such_dataset"], "--dataset=no_such_dataset is neither a TFDS catalog "
+     "dataset nor prepared in --data_dir"),
+    (["--dataset=nonsquare", "--data_dir=IMAGES", "--nosynthetic_data"],
+     "the images of nonsquare are 40x56, not square: set --image_size=N"),
+    (["--dataset=mixed_sizes", "--data_dir=IMAGES", "--nosynthetic_data"],
+     "the images of mixed_sizes differ in size: set --image_size=N"),
+    (["--image_size=30"], "30x30 images do not fit --architecture=tutorial"),
+    (["--image_key=label"], "--image_key=label is not an image feature of mnist; its image "
+     "features: image"),
     (["--dataset=imdb_reviews"], "--dataset=imdb_reviews has no image feature"),
     (["--strategy=mirrored", "--num_cpu_devices=2", "--global_batch_size=3"],
      "--global_batch_size=3 is not divisible by the 2 replicas; use a multiple such as 2"),
@@ -47,13 +56,29 @@ CASES = [
 ]
 
 
+@pytest.fixture(scope="module")
+def image_data_dir(tmp_path_factory):
+    """Prepared folders at their own sizes: `nonsquare` (40x56) and `mixed_sizes`."""
+    from PIL import Image
+    from dcgan_dist import prepare_folder
+    data_dir = str(tmp_path_factory.mktemp("tfds_images"))
+    for name, sizes in [("nonsquare", [(40, 56)] * 2), ("mixed_sizes", [(32, 32), (48, 48)])]:
+        source = tmp_path_factory.mktemp(name)
+        for i, size in enumerate(sizes):
+            Image.fromarray(np.zeros(size + (3,), np.uint8)).save(source / f"{i}.png")
+        prepare_folder.prepare_folder(str(source), name, data_dir)
+    return data_dir
+
+
 @pytest.mark.parametrize("extra, message", CASES, ids=[c[1][:40] for c in CASES])
-def test_bad_input_is_one_line_and_changes_nothing(extra, message, finished_run, tmp_path):
+def test_bad_input_is_one_line_and_changes_nothing(extra, message, finished_run, tmp_path,
+                                                   image_data_dir):
     workdir = tmp_path / "run"
     shutil.copytree(finished_run, workdir)
     malformed = tmp_path / "malformed.cfg"
     malformed.write_text("this is not a flag\n")
-    extra = [e.replace("MALFORMED", str(malformed)) for e in extra]
+    extra = [e.replace("MALFORMED", str(malformed)).replace("IMAGES", image_data_dir)
+             for e in extra]
     before = snapshot(workdir)
     result = run_cli(_args(workdir, tmp_path, *extra))
     last = result.stderr.strip().splitlines()[-1]
