@@ -1,0 +1,147 @@
+"""The input pipeline alone at 64x64x3, in memory and streaming, against what training eats.
+
+    .venv/bin/python benchmarks/input_pipeline.py                 # ~15 min on 2 cores
+    .venv/bin/python benchmarks/input_pipeline.py --sizes=2000 --quick
+
+Writes generated photo-like images (smooth colour fields with noise, so PNG compresses them
+like photos rather than like noise) as TFDS datasets of each --sizes, the way `dcgan-data
+prepare folder` stores them (PNG in TFRecords), then, each in its own process so peak memory
+is its own: images/s of InMemorySource and StreamingSource alone (batch 64, all cores), and
+peak resident memory. Last, images/s of one training step of the tutorial's model at 64 px
+(--synthetic_data), the rate the pipeline must outrun 10x so a GPU host's input is never the
+bottleneck. Prints a markdown table with the machine named.
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import throughput_report  # noqa: E402
+
+SIZE = 64
+
+
+def _photo_like(rng, count):
+    import numpy as np
+    y, x = np.mgrid[0:SIZE, 0:SIZE] / SIZE
+    for _ in range(count):
+        a = rng.uniform(0, 255, (3, 3))
+        field = a[:, 0, None, None] + a[:, 1, None, None] * x + a[:, 2, None, None] * y
+        image = np.moveaxis(field, 0, -1) / 2 + rng.normal(0, 8, (SIZE, SIZE, 3))
+        yield np.clip(image, 0, 255).astype(np.uint8)
+
+
+def write_dataset(data_dir, name, count):
+    import numpy as np
+    import tensorflow_datasets as tfds
+    if os.path.exists(os.path.join(data_dir, name)):
+        return
+    rng = np.random.default_rng(0)
+    examples = ((i, {"image": image}) for i, image in enumerate(_photo_like(rng, count)))
+    tfds.dataset_builders.store_as_tfds_dataset(
+        name=name, version="1.0.0", data_dir=data_dir, split_datasets={"train": examples},
+        features=tfds.features.FeaturesDict({"image": tfds.features.Image(shape=(SIZE, SIZE, 3))}),
+        disable_shuffling=True)
+
+
+def measure_source(data_dir, name, source, batches):
+    """Runs in a child: images/s of one source after its first batch, and peak RSS."""
+    import tensorflow as tf
+    from dcgan_dist import config as config_lib, data
+    config = config_lib.Config(workdir=tempfile.mkdtemp(), dataset=name, data_dir=data_dir,
+                               global_batch_size=64)
+    info = data.load_info(config)
+    start = time.monotonic()
+    ds = data.SOURCES[source](config, info).make_dataset(tf.distribute.InputContext(), 0)
+    it = iter(ds)
+    next(it)
+    ready = time.monotonic() - start
+    start = time.monotonic()
+    for _ in range(batches):
+        next(it)
+    rate = batches * 64 / (time.monotonic() - start)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"images_per_sec": rate, "first_batch_secs": ready, "peak_mb": peak_mb}
+
+
+def measure_training(steps):
+    """Runs in a child: images/s of the tutorial's train step at 64x64x3, batch 64."""
+    import tensorflow as tf
+    from dcgan_dist import config as config_lib, data, state as state_lib, step as step_lib
+    config = config_lib.Config(workdir=tempfile.mkdtemp(), synthetic_data=True, image_size=SIZE,
+                               global_batch_size=64, precision="float32")
+    info = data.DatasetInfo((SIZE, SIZE, 3), (SIZE, SIZE, 3), 0, "image")
+    strategy = tf.distribute.get_strategy()
+    state = state_lib.build_state(config, strategy, info.image_shape, "float32")
+    iterator = iter(data.SOURCES["synthetic"](config, info).make_dataset(
+        tf.distribute.InputContext(), 0))
+    train_fn = step_lib.make_train_fn(strategy, state, config, 64)
+    train_fn(iterator, tf.constant(2))
+    start = time.monotonic()
+    train_fn(iterator, tf.constant(steps))
+    return {"images_per_sec": steps * 64 / (time.monotonic() - start)}
+
+
+def child(args):
+    """Runs one measurement in this process (so peak memory is its own) and prints JSON."""
+    kind, *rest = args.child.split(":")
+    out = (measure_training(args.train_steps) if kind == "train" else
+           measure_source(args.data_dir, rest[0], kind, args.batches))
+    print(json.dumps(out))
+
+
+def run_child(spec, args):
+    cmd = [sys.executable, __file__, f"--child={spec}", f"--data_dir={args.data_dir}",
+           f"--batches={args.batches}", f"--train_steps={args.train_steps}"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data_dir", default=os.path.join(tempfile.gettempdir(), "dcgan_bench"))
+    parser.add_argument("--sizes", default="20000,200000", help="dataset sizes to generate")
+    parser.add_argument("--batches", type=int, default=200, help="timed batches of 64")
+    parser.add_argument("--train_steps", type=int, default=10)
+    parser.add_argument("--quick", action="store_true", help="40 batches, 3 train steps")
+    parser.add_argument("--child", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.quick:
+        args.batches, args.train_steps = 40, 3
+    if args.child:
+        return child(args)
+    sizes = [int(s) for s in args.sizes.split(",")]
+    rows = []
+    for count in sizes:
+        name = f"bench_photos_{count}"
+        print(f"writing {count} images ...", file=sys.stderr, flush=True)
+        write_dataset(args.data_dir, name, count)
+        for source in ("in_memory", "streaming"):
+            print(f"timing {source} on {count} ...", file=sys.stderr, flush=True)
+            rows.append((count, source, run_child(f"{source}:{name}", args)))
+    train = run_child("train", args)
+    cores = os.cpu_count()
+    print(f"Machine: {throughput_report.machine_line()}  ")
+    print(f"Command: `{' '.join([os.path.relpath(sys.executable), *sys.argv])}`  ")
+    print(f"Input pipeline alone at {SIZE}x{SIZE}x3, batch 64, {args.batches} timed batches "
+          f"after the first, PNG in TFDS TFRecords, {cores} cores.\n")
+    print("| images | source | images/s | per core | × training | first batch (s) | peak RSS (MB) |")
+    print("|---:|---|---:|---:|---:|---:|---:|")
+    for count, source, r in rows:
+        print(f"| {count:,} | {source} | {r['images_per_sec']:,.0f} | "
+              f"{r['images_per_sec'] / cores:,.0f} | {r['images_per_sec'] / train['images_per_sec']:.0f}× | "
+              f"{r['first_batch_secs']:.1f} | {r['peak_mb']:,.0f} |")
+    print(f"\nTraining step (tutorial model at {SIZE}x{SIZE}x3, batch 64, float32, synthetic "
+          f"data): {train['images_per_sec']:,.1f} images/s.")
+
+
+if __name__ == "__main__":
+    main()
