@@ -85,11 +85,10 @@ def compute(network, image_batches, sample_size=SAMPLE_SIZE, seed=0):
         outer = f64.T @ f64 if outer is None else outer + f64.T @ f64
         for i in range(len(features)):
             # Algorithm R: the n-th image replaces a random slot with probability k / n.
-            slot = count if count < sample_size else rng.integers(0, count + 1)
             entry = (features[i], None if probs is None else probs[i])
-            if slot == len(sample):
+            if count < sample_size:
                 sample.append(entry)
-            elif slot < sample_size:
+            elif (slot := rng.integers(0, count + 1)) < sample_size:
                 sample[slot] = entry
             count += 1
     if count < 2:
