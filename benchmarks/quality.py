@@ -133,11 +133,13 @@ def main():
         workdirs.append((name, workdir))
 
     from dcgan_dist import evaluation
-    evaluator = evaluation.Evaluator(args.data_dir)
-    reference = evaluator.reference(args.data_dir, args.num_images)
+    evaluator = evaluation.Evaluator.for_run(data_dir=args.data_dir, dataset="mnist",
+                                             image_shape=(28, 28, 1), names=("classifier",))
+    info = evaluator.networks[0].info  # the classifier's hash and accuracy
+    reference = evaluator.reference(args.num_images)
     rows = [row for name, workdir in workdirs for row in score_run(name, workdir, evaluator, args)]
-    print(f"Classifier {evaluator.info.get('sha256')} (test accuracy "
-          f"{evaluator.info.get('accuracy', 0):.4f}); {args.num_images} generated images vs the "
+    print(f"Classifier {info.get('sha256')} (test accuracy "
+          f"{info.get('accuracy', 0):.4f}); {args.num_images} generated images vs the "
           "10,000 test images; minutes of training (after start-up)\n")
     print("| config | minutes | steps | classifier score | Frechet distance | KID x 1000 |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -171,7 +171,7 @@ def as_feature_network(model, info, dataset):
                    f"(test accuracy {info.get('accuracy', float('nan')):.4f})")
     return FeatureNetwork(name="classifier", sha256=info["sha256"], description=description,
                           features_fn=features_fn, metric_names=METRIC_NAMES,
-                          check_images=check_images)
+                          check_images=check_images, info=info)
 
 
 def load_network(*, data_dir=None, dataset=None, image_shape=None, **unused):

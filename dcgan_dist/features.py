@@ -44,6 +44,7 @@ class FeatureNetwork:
     features_fn: Callable
     metric_names: dict
     check_images: Callable = lambda image_shape: None
+    info: dict = dataclasses.field(default_factory=dict)  # e.g. the classifier's accuracy
 
     def features(self, images, batch_size=100):
         """(features, probs or None) of images in [-1, 1], computed in batches."""

@@ -149,7 +149,8 @@ def test_the_training_step_warms_up_the_ema_decay(make_config):
                                    rtol=1e-4, atol=1e-6)
 
 
-def test_generate_and_eval_on_a_run_directory(ema_run, tmp_path, tiny_data_dir):
+def test_generate_and_eval_on_a_run_directory(ema_run, tmp_path, tiny_data_dir,
+                                              stand_in_inception):
     workdir, _ = ema_run
     out = tmp_path / "gen.npz"
     result = run_cli([f"--workdir={workdir}", "--num_images=20", f"--output={out}", "--grid"],
@@ -158,8 +159,23 @@ def test_generate_and_eval_on_a_run_directory(ema_run, tmp_path, tiny_data_dir):
     images = np.load(out)["images"]
     assert images.shape == (20, 28, 28, 1) and images.dtype == np.uint8
     assert (tmp_path / "gen.png").exists()
-    result = run_cli([f"--workdir={workdir}", "--num_images=32"], module="dcgan_dist.eval_cli")
+    result = run_cli([f"--workdir={workdir}", "--num_images=32",
+                      f"--inception_path={stand_in_inception[0]}"], module="dcgan_dist.eval_cli")
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "classifier_score" in result.stdout and "real train" in result.stdout
+    for line in ["step 4: 32 generated images vs the test split", "  fid ", "  kid ",
+                 "  inception_precision ", "  inception_recall ", "  classifier_score ",
+                 "  classifier_precision ", "  class histogram ", "real train",
+                 "images: mean/covariance of 16 test images; KID vs a sample of 16; "
+                 "precision/recall on 16 real and 16 generated; 32 generated in all",
+                 "warning: FID from 32 < 10000 generated images is biased upwards"]:
+        assert line in result.stdout, line
     record = json.loads((workdir / "eval.jsonl").read_text().splitlines()[-1])
     assert record["step"] == 4 and record["num_images"] == 32
+    assert set(record["networks"]) == {"inception", "classifier"} and record["fid"] >= 0
+    before = (workdir / "eval.jsonl").read_text()
+    result = run_cli([f"--workdir={workdir}", "--inception_path=/no/such/dir/"],
+                     module="dcgan_dist.eval_cli")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        "dcgan-eval: error: --inception_path=/no/such/dir/ does not exist; download http://")
+    assert (workdir / "eval.jsonl").read_text() == before
