@@ -174,9 +174,15 @@ def as_feature_network(model, info, dataset):
                           check_images=check_images, info=info)
 
 
-def load_network(*, data_dir=None, dataset=None, image_shape=None, **unused):
-    """The classifier for (dataset, image size), trained on first use; NetworkUnavailable for
-    an unlabelled dataset or without --data_dir (then Inception metrics may still run)."""
+def load_network(*, data_dir=None, dataset=None, image_shape=None, classifier_image_size=0,
+                 **unused):
+    """The classifier for the dataset, trained on first use; NetworkUnavailable for an
+    unlabelled dataset or without --data_dir (then Inception metrics may still run).
+
+    Its input is the run's image size, or `classifier_image_size` pixels square (a 64 px
+    MNIST run scored by the 28 px classifier compares with 28 px runs); the run's images
+    are resized to it.
+    """
     del unused
     if not data_dir:
         raise NetworkUnavailable("no classifier: it is trained on and cached beside the data; "
@@ -184,6 +190,10 @@ def load_network(*, data_dir=None, dataset=None, image_shape=None, **unused):
     info = eval_data.split_info(data_dir, dataset)
     if info.label_key is None:
         raise NetworkUnavailable(f"no classifier: {dataset} has no class label")
-    check_trainable(dataset, info, image_shape)
-    model, classifier_info = get_classifier(data_dir, dataset, image_shape)
-    return as_feature_network(model, classifier_info, dataset)
+    size = classifier_image_size
+    input_shape = (size, size, image_shape[-1]) if size else tuple(image_shape)
+    check_trainable(dataset, info, input_shape)
+    model, classifier_info = get_classifier(data_dir, dataset, input_shape)
+    network = as_feature_network(model, classifier_info, dataset)
+    network.check_images(image_shape)
+    return network

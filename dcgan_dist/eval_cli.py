@@ -24,9 +24,10 @@ from dcgan_dist import flags as flag_defs  # noqa: F401 - defines --workdir and 
 flags.DEFINE_integer("num_images", 10000, "Images to generate (and to score).")
 flags.DEFINE_string("output", None, "dcgan-generate: .npz file for the uint8 images.")
 flags.DEFINE_bool("grid", False, "dcgan-generate: also write an 8x8 PNG grid beside --output.")
-flags.DEFINE_integer("classifier_image_size", 0, "dcgan-eval train-classifier: the classifier's "
-                     "input size in pixels (the dataset's images are resized to it); 0 = the "
-                     "dataset's own size. dcgan-eval --workdir trains one at the run's size.")
+flags.DEFINE_integer("classifier_image_size", 0, "dcgan-eval: the classifier's input size in "
+                     "pixels; images of other sizes are resized to it. 0 = the run's image size "
+                     "(train-classifier: the dataset's own). Scores compare only across runs "
+                     "scored by the same classifier hash.")
 FLAGS = flags.FLAGS
 
 
@@ -76,7 +77,8 @@ def eval_main(argv):
     image_shape = tuple(state.sampling_generator.output_shape[1:])
     evaluator = evaluation.Evaluator.for_run(
         data_dir=_data_dir(config), dataset=config.dataset, image_shape=image_shape,
-        inception_path=FLAGS.inception_path or getattr(config, "inception_path", None))
+        inception_path=FLAGS.inception_path or config.inception_path,
+        classifier_image_size=FLAGS.classifier_image_size)
     images = evaluation.generate(state.sampling_generator, FLAGS.num_images, config.noise_dim)
     scores = evaluator.score(images)
     reference = evaluator.reference(FLAGS.num_images)
@@ -91,13 +93,14 @@ def eval_main(argv):
 def format_report(step, scores, reference, evaluator):
     """A table per network: generated vs real training images, with the image counts."""
     num = scores["num_generated"]
+    real = evaluator.real_split.split("[")[0]
     lines = [f"step {step}: {num} generated images vs the {evaluator.reference_split} split; "
-             f"'real {evaluator.real_split}' = {reference['num_generated']} real "
-             f"{evaluator.real_split} images scored the same way"]
+             f"'real {real}' = {reference['num_generated']} real images from "
+             f"{evaluator.real_split} scored the same way"]
     for network in evaluator.networks:
         name = network.name
         lines += [f"{name} {network.sha256}: {network.description}",
-                  f"  {'metric':<22}{'generated':>12}{'real ' + evaluator.real_split:>12}"]
+                  f"  {'metric':<22}{'generated':>12}{'real ' + real:>12}"]
         metric_names = list(network.metric_names.values())
         if name == "classifier":
             metric_names.insert(0, "classifier_score")

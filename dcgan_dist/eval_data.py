@@ -56,7 +56,7 @@ def batches(data_dir, dataset, split, image_shape, batch_size=500, labels=False,
             shuffle_seed=None):
     """tf.data of images in [-1, 1] at `image_shape` (and labels when asked), in batches."""
     info = split_info(data_dir, dataset)
-    if split not in info.splits:
+    if split.split("[")[0] not in info.splits:  # TFDS slices such as train[:10000] too
         raise UserError(f"{dataset} has no split {split!r}; it has {', '.join(info.splits)}")
     if info.image_shape[-1] != image_shape[-1]:
         raise UserError(f"{dataset} has {info.image_shape[-1]}-channel images but the run makes "

@@ -54,7 +54,11 @@ class Evaluator:
         self.networks, self.skipped = networks, dict(skipped or {})
         splits = eval_data.split_info(data_dir, dataset).splits
         self.reference_split = "test" if "test" in splits else "train"
-        self.real_split = "train" if "train" in splits else self.reference_split
+        # The real-data reference values need only a sample: never run all of a large
+        # train split through Inception (hours on a CPU).
+        real = "train" if "train" in splits else self.reference_split
+        self.real_split = (real if splits[real] <= ref_stats.SAMPLE_SIZE else
+                           f"{real}[:{ref_stats.SAMPLE_SIZE}]")
 
         def stats(network, split):
             return ref_stats.get(
@@ -67,10 +71,12 @@ class Evaluator:
 
     @classmethod
     def for_run(cls, *, data_dir, dataset, image_shape, inception_path=None,
-                names=tuple(NETWORKS)):
+                classifier_image_size=0, names=tuple(NETWORKS)):
+        """The Evaluator of a run making `image_shape` images, on every available network."""
         networks, skipped = load_networks(names, data_dir=data_dir, dataset=dataset,
                                           image_shape=tuple(image_shape),
-                                          inception_path=inception_path)
+                                          inception_path=inception_path,
+                                          classifier_image_size=classifier_image_size)
         for name, reason in skipped.items():
             logging.info("Not scoring with %s: %s", name, reason)
         return cls(networks, data_dir=data_dir, dataset=dataset, image_shape=image_shape,

@@ -35,6 +35,7 @@ class ReferenceStats:
 
 def stats_path(data_dir, dataset, split, image_shape, network):
     shape = "x".join(map(str, image_shape))
+    split = split.replace("[:", "_first").replace("]", "")  # train[:10000] -> train_first10000
     return (f"{data_dir}/dcgan_eval/ref_stats/{dataset}-{split}-{shape}-{network.name}-"
             f"{network.sha256}.npz")
 

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from dcgan_dist import UserError, classifier, eval_data, evaluation
+from dcgan_dist import UserError, classifier, eval_data, evaluation, ref_stats
 from cli import run_cli
 
 
@@ -43,13 +43,27 @@ def test_a_larger_run_is_scored_by_resizing_to_the_classifier(shapes_data_dir, s
     assert np.mean(np.argmax(probs, 1) == labels) > 0.9
     with pytest.raises(UserError, match="takes 1-channel images of at least 8x8 px, not 32x32x3"):
         network.features(np.zeros((2, 32, 32, 3), np.float32))
+    # dcgan-eval --classifier_image_size=16 on a 32 px run: the cached 16 px classifier.
+    chosen = classifier.load_network(data_dir=shapes_data_dir, dataset="shapes3",
+                                     image_shape=(32, 32, 1), classifier_image_size=16)
+    assert chosen.sha256 == shapes_classifier[1]["sha256"]
+    with pytest.raises(UserError, match="4x4 images are too small for the classifier"):
+        classifier.load_network(data_dir=shapes_data_dir, dataset="shapes3",
+                                image_shape=(4, 4, 1))
+    with pytest.raises(UserError, match="takes 1-channel images of at least 8x8 px, not 4x4x1"):
+        classifier.load_network(data_dir=shapes_data_dir, dataset="shapes3",
+                                image_shape=(4, 4, 1), classifier_image_size=16)
 
 
 def test_evaluator_scores_every_network_and_rereads_nothing(shapes_data_dir, shapes_classifier,
                                                             stand_in_inception, monkeypatch):
     kwargs = dict(data_dir=shapes_data_dir, dataset="shapes3", image_shape=(16, 16, 1),
                   inception_path=stand_in_inception[0])
+    # Real-data reference values from the first 200 train images, as from the first 10,000
+    # of a large split.
+    monkeypatch.setattr(ref_stats, "SAMPLE_SIZE", 200)
     evaluator = evaluation.Evaluator.for_run(**kwargs)
+    assert evaluator.real_split == "train[:200]" and evaluator.reference_split == "test"
     assert [n.name for n in evaluator.networks] == ["inception", "classifier"]
     real, _ = _test_images(shapes_data_dir)
     good = evaluator.score(real)
@@ -61,8 +75,9 @@ def test_evaluator_scores_every_network_and_rereads_nothing(shapes_data_dir, sha
     assert good["classifier_score"] > 2.5 and collapsed["classifier_score"] < 1.1
     assert good["inception_reference_images"] == 90 and good["inception_sample_images"] == 90
     assert good["classifier_pr_images"] == 90 and good["num_generated"] == 90
-    reference = evaluator.reference(50)
-    assert reference["num_generated"] == 50 and reference["classifier_score"] > 2.5
+    reference = evaluator.reference(500)
+    assert reference["num_generated"] == 200 and reference["classifier_score"] > 2.5
+    assert evaluator.reals["inception"].num_images == 200
     assert evaluator.warnings(90) and "10000" in evaluator.warnings(90)[0]
     # The second evaluator reads the statistics from the cache, not the dataset.
     monkeypatch.setattr(eval_data, "batches", lambda *a, **k: pytest.fail("dataset reread"))

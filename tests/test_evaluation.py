@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import eval_math, loop, metrics, models, state as state_lib
+from dcgan_dist import eval_math, evaluation, loop, metrics, models, state as state_lib
 from cli import run_cli
 
 
@@ -95,6 +95,25 @@ def test_frechet_distance_of_stats_matches_the_features_form():
         eval_math.frechet_distance_of_stats(*eval_math.mean_and_covariance(a),
                                             *eval_math.mean_and_covariance(b)),
         eval_math.frechet_distance(a, b), rtol=1e-12)
+
+
+def test_generation_through_the_strategy_gives_each_replica_its_own_noise():
+    from conftest import two_replicas
+    strategy = two_replicas()
+    with strategy.scope():
+        generator = models.build_generator(4, (28, 28, 1), filters=8)
+    generate_fn = evaluation.make_generate_fn(strategy, generator, 4, per_replica_images=3,
+                                              seed=5)
+    images = generate_fn(10)  # two chunks of 2 replicas x 3 images, cut to 10
+    assert images.shape == (10, 28, 28, 1) and images.dtype == np.float32
+    np.testing.assert_array_equal(generate_fn(10), images)
+    # By hand: chunk c, replica r draws 3 noise vectors keyed by fold_in([5, 11], 2c + r).
+    for index in range(4):
+        key = tf.random.experimental.stateless_fold_in(tf.constant([5, 11], tf.int64),
+                                                       tf.constant(index, tf.int64))
+        z = tf.random.stateless_normal([3, 4], seed=key)
+        expected = generator(z, training=False).numpy()[:max(0, 10 - 3 * index)]
+        np.testing.assert_allclose(images[3 * index:3 * index + 3], expected, atol=1e-6)
 
 
 def test_ema_update_arithmetic():
