@@ -17,7 +17,6 @@ import tempfile
 
 from absl import logging
 import keras
-import numpy as np
 import tensorflow as tf
 
 from dcgan_dist import UserError, eval_data
