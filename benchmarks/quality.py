@@ -15,7 +15,6 @@ configs; that is how the settings in mnist_fast.cfg were chosen (RESULTS_quality
 """
 
 import argparse
-import dataclasses
 import os
 import signal
 import subprocess
@@ -55,15 +54,15 @@ def train(name, workdir, flagfile, minutes, ckpt_every, args):
 def score_run(name, workdir, evaluator, args):
     """Rows of (name, minutes, step, scores) at the checkpoints nearest to --report_minutes."""
     import tensorflow as tf
-    from dcgan_dist import config as config_lib, evaluation, metrics, state as state_lib
+    from dcgan_dist import evaluation, metrics, rundir, state as state_lib
 
     # stats.jsonl counts seconds from the start of training (after imports and tracing).
     elapsed = {r["step"]: r["elapsed_secs"] for r in metrics.read_stats(workdir)}
     ckpts = tf.train.get_checkpoint_state(f"{workdir}/ckpt").all_model_checkpoint_paths
     steps = sorted(int(p.rsplit("-", 1)[1]) for p in ckpts)
-    config = config_lib.Config.from_flagfile(f"{workdir}/flags.txt", workdir=workdir)
-    state = state_lib.build_state(dataclasses.replace(config, strategy="cpu"),
-                                  tf.distribute.get_strategy(), (28, 28, 1), "float32")
+    run = rundir.read(workdir, strategy="cpu")
+    state = state_lib.build_state(run.config, tf.distribute.get_strategy(),
+                                  run.image_shape or (28, 28, 1), "float32")
     generators = {} if state.g_ema is None else {"g_ema": state.g_ema}
     rows, used = [], set()
     for minutes in args.report_minutes:
@@ -75,7 +74,7 @@ def score_run(name, workdir, evaluator, args):
         # Only the generators: what the optimizers hold does not change the samples.
         tf.train.Checkpoint(generator=state.generator, **generators).restore(
             f"{workdir}/ckpt/ckpt-{step}").expect_partial()
-        images = evaluation.generate(state.sampling_generator, args.num_images, config.noise_dim)
+        images = evaluation.generate(state.sampling_generator, args.num_images, run.config.noise_dim)
         scores = evaluator.score(images)
         rows.append((name, elapsed[step] / 60, step, scores))
         progress(f"{name} step {step} ({elapsed[step] / 60:.1f} min): "
@@ -133,11 +132,13 @@ def main():
         workdirs.append((name, workdir))
 
     from dcgan_dist import evaluation
-    evaluator = evaluation.Evaluator(args.data_dir)
-    reference = evaluator.reference(args.data_dir, args.num_images)
+    evaluator = evaluation.Evaluator.for_run(data_dir=args.data_dir, dataset="mnist",
+                                             image_shape=(28, 28, 1), names=("classifier",))
+    info = evaluator.networks[0].info  # the classifier's hash and accuracy
+    reference = evaluator.reference(args.num_images)
     rows = [row for name, workdir in workdirs for row in score_run(name, workdir, evaluator, args)]
-    print(f"Classifier {evaluator.info.get('sha256')} (test accuracy "
-          f"{evaluator.info.get('accuracy', 0):.4f}); {args.num_images} generated images vs the "
+    print(f"Classifier {info.get('sha256')} (test accuracy "
+          f"{info.get('accuracy', 0):.4f}); {args.num_images} generated images vs the "
           "10,000 test images; minutes of training (after start-up)\n")
     print("| config | minutes | steps | classifier score | Frechet distance | KID x 1000 |")
     print("|---|---:|---:|---:|---:|---:|")

@@ -58,6 +58,7 @@ class Config:
     ckpt_every_steps: int = _default("ckpt_every_steps")
     eval_every_steps: int = _default("eval_every_steps")
     eval_num_images: int = _default("eval_num_images")
+    inception_path: str | None = _default("inception_path")
     keep_checkpoints: int = _default("keep_checkpoints")
     verbose: bool = _default("verbose")
 
@@ -101,9 +102,9 @@ class Config:
             raise UserError(f"--g_ema_decay={self.g_ema_decay} must be in [0, 1); 0 turns it off")
         if not 0 <= self.adam_beta1 < 1:
             raise UserError(f"--adam_beta1={self.adam_beta1} must be in [0, 1)")
-        if self.eval_every_steps and (self.dataset != "mnist" or not self.data_dir):
-            raise UserError("--eval_every_steps scores MNIST digits with the package's MNIST "
-                            "classifier: it needs --dataset=mnist and --data_dir")
+        if self.eval_every_steps and not self.data_dir:
+            raise UserError("--eval_every_steps needs --data_dir: the reference statistics and "
+                            "the classifier are computed from the dataset and cached there")
         if self.jit_compile and self.sync_batchnorm:
             raise UserError("--jit_compile cannot be combined with --sync_batchnorm: the "
                             "batch-norm all-reduce cannot run inside the XLA-compiled replica "

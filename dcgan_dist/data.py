@@ -14,7 +14,6 @@ import socket
 
 from absl import logging
 import numpy as np
-import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from dcgan_dist import UserError, images, sources

@@ -1,7 +1,10 @@
 """`dcgan-eval` and `dcgan-generate`: score a run's latest checkpoint, or sample from it.
 
-  dcgan-eval train-classifier --data_dir=DIR     train and cache the evaluation classifier
-  dcgan-eval --workdir=W [--num_images=10000]    score W's latest checkpoint (EMA if any)
+  dcgan-eval train-classifier --data_dir=DIR [--dataset=NAME] [--classifier_image_size=S]
+                                                 train and cache a classifier for NAME
+  dcgan-eval --workdir=W [--num_images=10000] [--inception_path=P]
+                                                 score W's latest checkpoint (EMA if any) on
+                                                 every available network
   dcgan-generate --workdir=W --num_images=N --output=FILE.npz [--grid]
 """
 
@@ -14,12 +17,17 @@ import numpy as np
 import tensorflow as tf
 
 from dcgan_dist import UserError, cli
-from dcgan_dist import data, evaluation, rundir, samples, state as state_lib
+from dcgan_dist import classifier, data, eval_data, evaluation, rundir, samples
+from dcgan_dist import state as state_lib
 from dcgan_dist import flags as flag_defs  # noqa: F401 - defines --workdir and --data_dir
 
 flags.DEFINE_integer("num_images", 10000, "Images to generate (and to score).")
 flags.DEFINE_string("output", None, "dcgan-generate: .npz file for the uint8 images.")
 flags.DEFINE_bool("grid", False, "dcgan-generate: also write an 8x8 PNG grid beside --output.")
+flags.DEFINE_integer("classifier_image_size", 0, "dcgan-eval: the classifier's input size in "
+                     "pixels; images of other sizes are resized to it. 0 = the run's image size "
+                     "(train-classifier: the dataset's own). Scores compare only across runs "
+                     "scored by the same classifier hash.")
 FLAGS = flags.FLAGS
 
 
@@ -42,41 +50,72 @@ def restore_run(workdir):
 def _data_dir(config=None):
     data_dir = FLAGS.data_dir or (config.data_dir if config else None)
     if not data_dir:
-        raise UserError("--data_dir is required: the TFDS folder holding mnist")
+        raise UserError("--data_dir is required: the TFDS folder holding the dataset (the "
+                        "classifier and reference statistics are cached there)")
     return data_dir
+
+
+def train_classifier_main():
+    """`dcgan-eval train-classifier`: train and cache the classifier for --dataset."""
+    data_dir, dataset = _data_dir(), FLAGS.dataset
+    info = eval_data.split_info(data_dir, dataset)
+    size = FLAGS.classifier_image_size
+    image_shape = (size, size, info.image_shape[-1]) if size else info.image_shape
+    classifier.check_trainable(dataset, info, image_shape)
+    _, classifier_info = classifier.get_classifier(data_dir, dataset, image_shape)
+    print(f"{dataset} classifier {classifier_info['sha256']} at "
+          f"{'x'.join(map(str, image_shape))}: test accuracy {classifier_info['accuracy']:.4f}")
 
 
 def eval_main(argv):
     if argv[1:] == ["train-classifier"]:
-        _, info = evaluation.get_classifier(_data_dir())
-        print(f"classifier {info['sha256']}: test accuracy {info['accuracy']:.4f}")
-        return
+        return train_classifier_main()
     if argv[1:] or not FLAGS.workdir:
-        raise UserError("usage: dcgan-eval --workdir=W [--num_images=N] | dcgan-eval "
-                        "train-classifier --data_dir=DIR")
+        raise UserError("usage: dcgan-eval --workdir=W [--num_images=N] [--inception_path=P] | "
+                        "dcgan-eval train-classifier --data_dir=DIR [--dataset=NAME]")
     config, state = restore_run(FLAGS.workdir)
-    data_dir = _data_dir(config)
-    evaluator = evaluation.Evaluator(data_dir)
+    image_shape = tuple(state.sampling_generator.output_shape[1:])
+    evaluator = evaluation.Evaluator.for_run(
+        data_dir=_data_dir(config), dataset=config.dataset, image_shape=image_shape,
+        inception_path=FLAGS.inception_path or config.inception_path,
+        classifier_image_size=FLAGS.classifier_image_size)
     images = evaluation.generate(state.sampling_generator, FLAGS.num_images, config.noise_dim)
     scores = evaluator.score(images)
-    reference = evaluator.reference(data_dir, FLAGS.num_images)
+    reference = evaluator.reference(FLAGS.num_images)
     step = int(state.step.numpy())
-    print(format_report(step, scores, reference, evaluator.info, FLAGS.num_images))
+    print(format_report(step, scores, reference, evaluator))
     record = {"step": step, "num_images": FLAGS.num_images,
-              "classifier": evaluator.info.get("sha256"), **scores}
+              "networks": {n.name: n.sha256 for n in evaluator.networks}, **scores}
     with tf.io.gfile.GFile(f"{FLAGS.workdir}/eval.jsonl", "a") as f:
         f.write(json.dumps(record) + "\n")
 
 
-def format_report(step, scores, reference, info, num_images):
-    lines = [f"step {step}, {num_images} generated images vs the test split; classifier "
-             f"{info.get('sha256')} (test accuracy {info.get('accuracy', float('nan')):.4f})",
-             f"{'metric':<20}{'generated':>12}{'real train':>12}"]
-    for name in ("classifier_score", "frechet_distance", "kernel_distance"):
-        lines.append(f"{name:<20}{scores[name]:>12.4f}{reference[name]:>12.4f}")
-    lines.append(f"{'kernel_distance_se':<20}{scores['kernel_distance_se']:>12.4f}"
-                 f"{reference['kernel_distance_se']:>12.4f}")
-    lines.append(f"class histogram      {scores['class_histogram']}")
+def format_report(step, scores, reference, evaluator):
+    """A table per network: generated vs real training images, with the image counts."""
+    num = scores["num_generated"]
+    real = evaluator.real_split.split("[")[0]
+    lines = [f"step {step}: {num} generated images vs the {evaluator.reference_split} split; "
+             f"'real {real}' = {reference['num_generated']} real images from "
+             f"{evaluator.real_split} scored the same way"]
+    for network in evaluator.networks:
+        name = network.name
+        lines += [f"{name} {network.sha256}: {network.description}",
+                  f"  {'metric':<22}{'generated':>12}{'real ' + real:>12}"]
+        metric_names = list(network.metric_names.values())
+        if name == "classifier":
+            metric_names.insert(0, "classifier_score")
+        for metric in metric_names:
+            lines.append(f"  {metric:<22}{scores[metric]:>12.4f}{reference[metric]:>12.4f}")
+        if name == "classifier":
+            lines.append(f"  class histogram       {scores['class_histogram']}")
+        lines.append(f"  images: mean/covariance of {scores[name + '_reference_images']} "
+                     f"{evaluator.reference_split} images; KID vs a sample of "
+                     f"{scores[name + '_sample_images']}; precision/recall on "
+                     f"{scores[name + '_pr_images']} real and {scores[name + '_pr_images']} "
+                     f"generated; {num} generated in all")
+    for name, reason in evaluator.skipped.items():
+        lines.append(f"not scored on {name}: {reason}")
+    lines += evaluator.warnings(num)
     return "\n".join(lines)
 
 

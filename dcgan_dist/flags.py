@@ -78,8 +78,12 @@ flags.DEFINE_integer("epochs", 50, "Epochs when --train_steps=0 (epoch = example
 flags.DEFINE_integer("log_every_steps", 100, "Steps between progress lines and stats.")
 flags.DEFINE_integer("sample_every_steps", 0, "Steps between sample grids; 0 = once an epoch.")
 flags.DEFINE_integer("ckpt_every_steps", 0, "Steps between checkpoints; 0 = once an epoch.")
-flags.DEFINE_integer("eval_every_steps", 0, "Steps between evaluations (classifier score, "
-                     "Frechet and kernel distances) into stats.jsonl and TensorBoard; 0 = off.")
+flags.DEFINE_integer("eval_every_steps", 0, "Steps between evaluations (FID/KID/precision/"
+                     "recall on every available feature network, classifier score) into "
+                     "stats.jsonl and TensorBoard, on the chief; 0 = off.")
+flags.DEFINE_string("inception_path", None, "The reference FID network: classify_image_graph_def"
+                    ".pb, a folder holding it, or inception-2015-12-05.tgz (local or gs://); "
+                    "default $DCGAN_INCEPTION_PATH; without either, no Inception metrics.")
 flags.DEFINE_integer("eval_num_images", 2000, "Generated images per periodic evaluation.")
 flags.DEFINE_integer("keep_checkpoints", 3, "Checkpoints kept in workdir/ckpt.")
 

@@ -136,7 +136,13 @@ def train(config, *, strategy=None, dataset_fn=None):
     # work directory: the input pipeline, the evaluator.
     iterator = iter(strategy.distribute_datasets_from_function(
         lambda ctx: dataset_fn(ctx, start_step)))
-    evaluator = evaluation.Evaluator(config.data_dir) if config.eval_every_steps and chief else None
+    evaluator = None
+    if config.eval_every_steps and chief:  # every network whose weights are here
+        evaluator = evaluation.Evaluator.for_run(
+            data_dir=config.data_dir, dataset=config.dataset, image_shape=image_shape,
+            inception_path=config.inception_path)
+        for line in evaluator.warnings(config.eval_num_images):
+            logging.warning("Periodic evaluation: %s", line)
     reals = (data.preview(config, info, state_lib.NUM_SAMPLES)
              if chief and info and not config.synthetic_data else None)
     if chief:
@@ -155,7 +161,12 @@ def train(config, *, strategy=None, dataset_fn=None):
         sample_fn=tf.function(lambda: strategy.run(
             lambda: state.sampling_generator(state.sample_noise, training=False))),
         sample_every_steps=_schedule(config.sample_every_steps, steps_per_epoch, total_steps),
-        ckpt_every_steps=_schedule(config.ckpt_every_steps, steps_per_epoch, total_steps))
+        ckpt_every_steps=_schedule(config.ckpt_every_steps, steps_per_epoch, total_steps),
+        generate_fn=evaluation.make_generate_fn(strategy, state.sampling_generator,
+                                                config.noise_dim, per_replica_batch_size,
+                                                config.seed) if config.eval_every_steps else None)
+    if config.eval_every_steps:
+        evaluation.wait_for_chief(strategy)  # the chief may have trained a classifier
     sigterm = _SigtermFlag()
     try:
         _train_loop(run, iterator, start_step, sigterm)
@@ -183,6 +194,7 @@ class _Run:
     sample_fn: object
     sample_every_steps: int
     ckpt_every_steps: int
+    generate_fn: object = None
 
     @property
     def schedules(self):
@@ -207,13 +219,13 @@ def _train_loop(run, iterator, step, sigterm):
         def due(every):
             return every and (step % every == 0 or done)
 
-        evaluating = run.evaluator is not None and due(run.config.eval_every_steps)
+        evaluating = due(run.config.eval_every_steps)  # on every worker: generation is collective
         if due(run.config.log_every_steps) or evaluating:
             span = step - last_log_step
             scalars = {"g_loss": sums["g_loss"] / span, "d_loss": sums["d_loss"] / span}
             if run.state.loss_scaling:
                 scalars["skipped_steps"] = sums["skipped_steps"]
-            run.writer.log(step, scalars, _evaluate(run) if evaluating else None)
+            run.writer.log(step, scalars, _evaluate(run, step) if evaluating else None)
             sums, last_log_step = dict.fromkeys(sums, 0.0), step
         if run.chief and due(run.sample_every_steps):
             images = run.strategy.experimental_local_results(run.sample_fn())[0]
@@ -278,8 +290,18 @@ def _execute(run, iterator, step, num_steps):
     return out
 
 
-def _evaluate(run):
-    """Scores eval_num_images samples of the (EMA) generator; flat numbers for stats.jsonl."""
-    images = evaluation.generate(run.state.sampling_generator, run.config.eval_num_images,
-                                 run.config.noise_dim)
-    return run.evaluator.score(images)
+def _evaluate(run, step):
+    """Every worker generates (collectively); the chief scores while the others wait at a
+    barrier with a long timeout (evaluation.wait_for_chief), not the step's collective.
+
+    Returns the chief's metrics (flat numbers for stats.jsonl), None on other workers.
+    """
+    try:
+        images = run.generate_fn(run.config.eval_num_images)
+        scores = run.evaluator.score(images) if run.chief else None
+        evaluation.wait_for_chief(run.strategy)
+    except _PEER_ERRORS as e:
+        if not isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            raise
+        raise _peer_lost(run, e, f"while evaluating step {step}") from e
+    return scores

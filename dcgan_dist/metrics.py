@@ -77,8 +77,8 @@ class MetricsWriter:
             record.update({f"eval/{k}": v for k, v in evaluation.items()})
         losses = "  ".join(f"{k} {float(v):.4f}" for k, v in scalars.items() if "loss" in k)
         if evaluation:
-            losses += (f"  score {evaluation['classifier_score']:.2f}"
-                       f"  fd {evaluation['frechet_distance']:.2f}")
+            losses += "".join(f"  {k} {evaluation[k]:.2f}" for k in
+                              ("fid", "classifier_score", "frechet_distance") if k in evaluation)
         logging.info("step %d/%d  %s  %.1f img/s  elapsed %s  eta %s", step, self.total_steps,
                      losses, images_per_sec, _format_secs(record["elapsed_secs"]),
                      _format_secs(eta) if np.isfinite(eta) else "?")

@@ -19,7 +19,8 @@ SYNTHETIC_IMAGES = 3   # --synthetic_data's fixed batch
 EPOCH_ORDER = 5        # in-memory source: the permutation of epoch e, fold_in([seed, 5], e)
 EPOCH_SHUFFLE = 6      # streaming source: the shuffle buffer's seed for epoch e
 SAMPLE_NOISE = 7       # the fixed z of the sample grids
-EVAL_NOISE = 1000      # evaluation and dcgan-generate: [seed, 1000 + first image index]
+PERIODIC_EVAL_NOISE = 11  # evaluation during training: [seed, 11] folded with chunk, replica
+EVAL_NOISE = 1000      # dcgan-eval, dcgan-generate, export: [seed, 1000 + first image index]
 
 
 def keyed(seed, stream, *keys):

@@ -127,3 +127,86 @@ def folder_data_dir(tmp_path_factory):
     data_dir = str(tmp_path_factory.mktemp("tfds_folder"))
     prepare_folder.prepare_folder(source, "gen_images", data_dir, image_size=32)
     return data_dir
+
+
+def shape_images(labels, size=16, seed=0):
+    """uint8 images of three shapes a small CNN tells apart: 0 square, 1 bar, 2 column."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 60, (len(labels), size, size, 1)).astype(np.uint8)
+    for image, label in zip(images, labels):
+        h, w = [(6, 6), (2, 10), (10, 2)][label]
+        top, left = rng.integers(0, size - h + 1), rng.integers(0, size - w + 1)
+        image[top:top + h, left:left + w] = 255
+    return images
+
+
+def store_dataset(data_dir, name, split_sizes, labelled=True, size=16):
+    """Stores a TFDS dataset of shape_images (with a 3-class label, or images only)."""
+    import tensorflow_datasets as tfds
+    features = {"image": tfds.features.Image(shape=(size, size, 1))}
+    if labelled:
+        features["label"] = tfds.features.ClassLabel(names=["square", "bar", "column"])
+    splits = {}
+    for index, (split, num) in enumerate(split_sizes.items()):
+        labels = np.arange(num) % 3
+        images = shape_images(labels, size, seed=index)
+        splits[split] = [(i, {"image": images[i], **({"label": int(labels[i])} if labelled
+                                                      else {})}) for i in range(num)]
+    tfds.dataset_builders.store_as_tfds_dataset(
+        name=name, version="1.0.0", features=tfds.features.FeaturesDict(features),
+        split_datasets=splits, data_dir=data_dir)
+
+
+@pytest.fixture(scope="session")
+def shapes_data_dir(tmp_path_factory):
+    """A TFDS data_dir with `shapes3` (labelled: 1200 train, 90 test, 16x16x1) and
+    `blobs3` (the same images without labels)."""
+    data_dir = str(tmp_path_factory.mktemp("shapes"))
+    store_dataset(data_dir, "shapes3", {"train": 1200, "test": 90})
+    store_dataset(data_dir, "blobs3", {"train": 60}, labelled=False)
+    return data_dir
+
+
+STAND_IN_DIM = 8
+
+
+def stand_in_inception_graph(dim=STAND_IN_DIM, seed=0):
+    """A tiny frozen graph wired like classify_image_graph_def.pb: Cast -> ExpandDims
+    ([1, ?, ?, 3]) -> ResizeBilinear to 299x299 -> (x - 128) / 128 -> ... -> pool_3
+    [1, 1, 1, dim] -> pool_3/_reshape to [1, dim] (a static batch of 1, as the reference has).
+    Between: 13x13 average pooling, a fixed 1x1 conv and a square, so the features depend
+    on the resizing and the value range, not only on the image mean. Returns (GraphDef, the conv weights)."""
+    weights = np.random.default_rng(seed).normal(size=(1, 1, 3, dim)).astype(np.float32)
+    graph = tf.Graph()
+    with graph.as_default():
+        cast = tf.compat.v1.placeholder(tf.float32, [None, None, 3], name="Cast")
+        x = tf.expand_dims(cast, 0, name="ExpandDims")
+        x = tf.compat.v1.image.resize_bilinear(x, [299, 299], align_corners=False,
+                                               name="ResizeBilinear")
+        x = tf.multiply(tf.subtract(x, 128.0, name="Sub"), 1 / 128, name="Mul")
+        x = tf.nn.avg_pool2d(x, 13, 13, "VALID")  # 299 = 13 x 23; keeps the test fast
+        x = tf.square(tf.nn.conv2d(x, tf.constant(weights), 1, "VALID"))
+        pool = tf.nn.avg_pool2d(x, 23, 1, "VALID", name="pool_3")
+        tf.reshape(pool, [1, dim], name="pool_3/_reshape")
+    return graph.as_graph_def(), weights
+
+
+def stand_in_pool3(images_uint8, weights):
+    """What the stand-in graph computes for each image, by hand (one image at a time)."""
+    out = []
+    for image in np.asarray(images_uint8, np.float32):
+        if image.shape[-1] == 1:
+            image = np.repeat(image, 3, axis=-1)
+        x = tf.compat.v1.image.resize_bilinear(image[None], [299, 299], align_corners=False)
+        x = ((x.numpy()[0] - 128.0) / 128).reshape(23, 13, 23, 13, 3).mean(axis=(1, 3))
+        out.append(((x @ weights[0, 0]) ** 2).mean(axis=(0, 1)))
+    return np.stack(out)
+
+
+@pytest.fixture(scope="session")
+def stand_in_inception(tmp_path_factory):
+    """(path of the stand-in classify_image_graph_def.pb, its conv weights)."""
+    graph_def, weights = stand_in_inception_graph()
+    path = tmp_path_factory.mktemp("inception") / "classify_image_graph_def.pb"
+    path.write_bytes(graph_def.SerializeToString())
+    return str(path), weights

@@ -53,6 +53,9 @@ CASES = [
     (["--flagfile=MALFORMED"], "unexpected arguments this is not a flag; flags look like"),
     (["--global_batch_size=many"], "flag --global_batch_size=many: invalid literal"),
     (["positional"], "unexpected arguments positional"),
+    (["--train_steps=4", "--eval_every_steps=1", "--inception_path=/no/such/graph.pb"],
+     "--inception_path=/no/such/graph.pb does not exist; download http://download.tensorflow"
+     ".org/models/image/imagenet/inception-2015-12-05.tgz, then pass --inception_path="),
 ]
 
 

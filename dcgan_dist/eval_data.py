@@ -1,0 +1,80 @@
+"""Real images for evaluation: a TFDS split in batches at the run's image size, with labels.
+
+Streams the split (MNIST at 64 px would be 1 GB as float32 in memory) and resizes each
+image to the (height, width) the generator makes, so real and generated images are compared
+at the same size.
+"""
+
+import dataclasses
+
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from dcgan_dist import UserError
+from dcgan_dist import images
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitInfo:
+    splits: dict          # split name -> number of examples
+    image_key: str
+    image_shape: tuple    # the stored images' (height, width, channels)
+    label_key: str | None  # a ClassLabel feature, or None for an unlabelled dataset
+    num_classes: int
+
+
+def split_info(data_dir, dataset):
+    """What evaluation needs to know about a prepared TFDS dataset."""
+    try:
+        builder = tfds.builder(dataset, data_dir=data_dir)
+    except Exception as e:  # noqa: BLE001 - TFDS raises many types for a missing dataset.
+        raise UserError(f"no {dataset} in --data_dir={data_dir} ({type(e).__name__}); prepare "
+                        "it first (dcgan-data prepare mnist, or tfds build NAME)") from e
+    if not builder.is_prepared():
+        raise UserError(f"{dataset} is not prepared in --data_dir={data_dir}; prepare it "
+                        "first (dcgan-data prepare mnist, or tfds build NAME)")
+    features = builder.info.features
+    images = [k for k, f in features.items() if isinstance(f, tfds.features.Image)]
+    labels = [k for k, f in features.items() if isinstance(f, tfds.features.ClassLabel)]
+    if not images:
+        raise UserError(f"--dataset={dataset} has no image feature; choose an image dataset")
+    return SplitInfo(
+        splits={name: s.num_examples for name, s in builder.info.splits.items()},
+        image_key=images[0], image_shape=tuple(features[images[0]].shape),
+        label_key=labels[0] if labels else None,
+        num_classes=features[labels[0]].num_classes if labels else 0)
+
+
+def resize(images, image_shape):
+    """Images in [-1, 1] resized to image_shape's (height, width), antialiased when shrinking."""
+    if tuple(images.shape[1:3]) == tuple(image_shape[:2]):
+        return images
+    return tf.image.resize(images, image_shape[:2], antialias=True)
+
+
+def batches(data_dir, dataset, split, image_shape, batch_size=500, labels=False,
+            shuffle_seed=None):
+    """tf.data of images in [-1, 1] at `image_shape` (and labels when asked), in batches."""
+    info = split_info(data_dir, dataset)
+    if split.split("[")[0] not in info.splits:  # TFDS slices such as train[:10000] too
+        raise UserError(f"{dataset} has no split {split!r}; it has {', '.join(info.splits)}")
+    if info.image_shape[-1] != image_shape[-1]:
+        raise UserError(f"{dataset} has {info.image_shape[-1]}-channel images but the run makes "
+                        f"{image_shape[-1]}-channel ones; evaluate it against its own dataset")
+    ds = tfds.load(dataset, split=split, data_dir=data_dir, download=False,
+                   shuffle_files=False)
+    size, channels = image_shape[0], image_shape[-1]
+    # The training pipeline's own crop and resize, so real and generated images match.
+    prepare = lambda image: images.center_crop_resize(image, size, channels)  # noqa: E731
+    if labels:
+        ds = ds.map(lambda ex: (prepare(ex[info.image_key]), ex[info.label_key]))
+    else:
+        ds = ds.map(lambda ex: prepare(ex[info.image_key]))
+    if shuffle_seed is not None:  # uint8 in memory; shuffled again every epoch
+        ds = ds.cache().shuffle(10000, seed=shuffle_seed, reshuffle_each_iteration=True)
+
+    scale = images.scale_images
+
+    ds = ds.batch(batch_size)
+    ds = ds.map(lambda x, y: (scale(x), y)) if labels else ds.map(scale)
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,120 @@
+"""The classifier for any labelled dataset, and the Evaluator over every available network,
+on a generated dataset of three shapes (tests/conftest.py)."""
+
+import os
+
+import numpy as np
+import pytest
+
+from dcgan_dist import UserError, classifier, eval_data, evaluation, ref_stats
+from cli import run_cli
+
+
+def _test_images(data_dir, image_shape=(16, 16, 1)):
+    (images, labels), = eval_data.batches(data_dir, "shapes3", "test", image_shape,
+                                          batch_size=1000, labels=True)
+    return images.numpy(), labels.numpy()
+
+
+@pytest.fixture(scope="module")
+def shapes_classifier(shapes_data_dir):
+    return classifier.get_classifier(shapes_data_dir, "shapes3", (16, 16, 1))
+
+
+def test_trains_to_high_accuracy_and_is_cached_by_hash(shapes_data_dir, shapes_classifier,
+                                                       monkeypatch):
+    model, info = shapes_classifier
+    assert info["accuracy"] > 0.95 and info["num_classes"] == 3
+    cache = os.path.join(shapes_data_dir, "dcgan_eval")
+    assert f"shapes3_16x16x1_classifier_{info['sha256']}.weights.h5" in os.listdir(cache)
+    monkeypatch.setattr(classifier, "train_classifier", lambda *a, **k: pytest.fail("retrained"))
+    loaded, loaded_info = classifier.get_classifier(shapes_data_dir, "shapes3", (16, 16, 1))
+    assert loaded_info == info
+    images, _ = _test_images(shapes_data_dir)
+    np.testing.assert_allclose(loaded.predict(images, verbose=0), model.predict(images, verbose=0),
+                               atol=1e-5)
+
+
+def test_a_larger_run_is_scored_by_resizing_to_the_classifier(shapes_data_dir, shapes_classifier):
+    network = classifier.as_feature_network(*shapes_classifier, "shapes3")
+    images, labels = _test_images(shapes_data_dir, (32, 32, 1))  # as a 32 px run makes them
+    features, probs = network.features(images)
+    assert features.shape == (90, 128) and probs.shape == (90, 3)
+    assert np.mean(np.argmax(probs, 1) == labels) > 0.9
+    with pytest.raises(UserError, match="takes 1-channel images of at least 8x8 px, not 32x32x3"):
+        network.features(np.zeros((2, 32, 32, 3), np.float32))
+    # dcgan-eval --classifier_image_size=16 on a 32 px run: the cached 16 px classifier.
+    chosen = classifier.load_network(data_dir=shapes_data_dir, dataset="shapes3",
+                                     image_shape=(32, 32, 1), classifier_image_size=16)
+    assert chosen.sha256 == shapes_classifier[1]["sha256"]
+    with pytest.raises(UserError, match="4x4 images are too small for the classifier"):
+        classifier.load_network(data_dir=shapes_data_dir, dataset="shapes3",
+                                image_shape=(4, 4, 1))
+    with pytest.raises(UserError, match="takes 1-channel images of at least 8x8 px, not 4x4x1"):
+        classifier.load_network(data_dir=shapes_data_dir, dataset="shapes3",
+                                image_shape=(4, 4, 1), classifier_image_size=16)
+
+
+def test_evaluator_scores_every_network_and_rereads_nothing(shapes_data_dir, shapes_classifier,
+                                                            stand_in_inception, monkeypatch):
+    kwargs = dict(data_dir=shapes_data_dir, dataset="shapes3", image_shape=(16, 16, 1),
+                  inception_path=stand_in_inception[0])
+    # Real-data reference values from the first 200 train images, as from the first 10,000
+    # of a large split.
+    monkeypatch.setattr(ref_stats, "SAMPLE_SIZE", 200)
+    evaluator = evaluation.Evaluator.for_run(**kwargs)
+    assert evaluator.real_split == "train[:200]" and evaluator.reference_split == "test"
+    assert [n.name for n in evaluator.networks] == ["inception", "classifier"]
+    real, _ = _test_images(shapes_data_dir)
+    good = evaluator.score(real)
+    collapsed = evaluator.score(np.repeat(real[:1], 90, axis=0))
+    for metric in ("fid", "frechet_distance", "kid", "kernel_distance"):
+        assert good[metric] < collapsed[metric], metric
+    assert good["classifier_recall"] > 0.5 and collapsed["classifier_recall"] < 0.1
+    assert sorted(collapsed["class_histogram"]) == [0, 0, 90]
+    assert good["classifier_score"] > 2.5 and collapsed["classifier_score"] < 1.1
+    assert good["inception_reference_images"] == 90 and good["inception_sample_images"] == 90
+    assert good["classifier_pr_images"] == 90 and good["num_generated"] == 90
+    reference = evaluator.reference(500)
+    assert reference["num_generated"] == 200 and reference["classifier_score"] > 2.5
+    assert evaluator.reals["inception"].num_images == 200
+    assert evaluator.warnings(90) and "10000" in evaluator.warnings(90)[0]
+    # The second evaluator reads the statistics from the cache, not the dataset.
+    monkeypatch.setattr(eval_data, "batches", lambda *a, **k: pytest.fail("dataset reread"))
+    again = evaluation.Evaluator.for_run(**kwargs).score(real)
+    assert again["fid"] == good["fid"] and again["classifier_score"] == good["classifier_score"]
+
+
+def test_without_inception_the_classifier_still_scores(shapes_data_dir, shapes_classifier,
+                                                       monkeypatch):
+    monkeypatch.delenv("DCGAN_INCEPTION_PATH", raising=False)
+    evaluator = evaluation.Evaluator.for_run(data_dir=shapes_data_dir, dataset="shapes3",
+                                             image_shape=(16, 16, 1))
+    assert [n.name for n in evaluator.networks] == ["classifier"]
+    assert "inception-2015-12-05.tgz" in evaluator.skipped["inception"]
+    assert evaluator.warnings(10) == []
+    with pytest.raises(UserError, match="no feature network to score with: no Inception"):
+        evaluation.Evaluator.for_run(data_dir=shapes_data_dir, dataset="blobs3",
+                                     image_shape=(16, 16, 1))
+
+
+def test_train_classifier_command_and_its_bad_input(shapes_data_dir, shapes_classifier):
+    result = run_cli([f"--data_dir={shapes_data_dir}", "--dataset=shapes3", "train-classifier"],
+                     module="dcgan_dist.eval_cli")
+    assert result.returncode == 0, result.stderr[-2000:]
+    sha256 = shapes_classifier[1]["sha256"]  # cached by the fixture: found, not retrained
+    assert f"shapes3 classifier {sha256} at 16x16x1: test accuracy" in result.stdout
+    for flags, message in [
+        (["--dataset=blobs3"], "dcgan-eval: error: --dataset=blobs3 has no class label, so no "
+                               "classifier can be trained on it; use a labelled dataset"),
+        (["--dataset=shapes3", "--classifier_image_size=4"],
+         "dcgan-eval: error: 4x4 images are too small for the classifier (it pools twice: at "
+         "least 8x8)"),
+    ]:
+        before = sorted(os.listdir(os.path.join(shapes_data_dir, "dcgan_eval")))
+        result = run_cli([f"--data_dir={shapes_data_dir}", *flags, "train-classifier"],
+                         module="dcgan_dist.eval_cli")
+        assert result.returncode == 2
+        lines = result.stderr.strip().splitlines()
+        assert lines[-1].startswith(message), lines[-1]
+        assert sorted(os.listdir(os.path.join(shapes_data_dir, "dcgan_eval"))) == before
