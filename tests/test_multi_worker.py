@@ -151,3 +151,47 @@ def test_workers_that_restore_different_steps_refuse_to_train(tmp_path):
     last = (tmp_path / "worker0.log").read_text().strip().splitlines()[-1]
     assert codes == [2, 2], last
     assert "the workers restored different steps ([0, 2])" in last
+
+
+SLURM_STEP = {"SLURM_PROCID": "1", "SLURM_STEP_NUM_TASKS": "2",
+              "SLURM_STEP_NODELIST": "node[01-02]", "SLURM_STEP_TASKS_PER_NODE": "1(x2)"}
+
+
+def _slurm_env(monkeypatch, tmp_path, step, gpus):
+    """SLURM's variables for task 1 of 2, and an nvidia-smi listing `gpus` GPUs (None: none)."""
+    from dcgan_dist import config as config_lib
+    for name in ("TF_CONFIG", "CUDA_VISIBLE_DEVICES", *SLURM_STEP):
+        monkeypatch.delenv(name, raising=False)  # restored after the test, even if set inside
+    for name, value in step.items():
+        monkeypatch.setenv(name, value)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    if gpus is not None:
+        smi = bin_dir / "nvidia-smi"
+        smi.write_text("#!/usr/bin/env bash\n" + "".join(
+            f'echo "GPU {i}: Fake (UUID: GPU-{i})"\n' for i in range(gpus)))
+        smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    return config_lib.Config(workdir=str(tmp_path / "run"), strategy="multi_worker",
+                             slurm_port_base=7000)
+
+
+@pytest.mark.parametrize("gpus", [None, 4])
+def test_slurm_resolver_names_every_task_and_this_ones_place(monkeypatch, tmp_path, gpus):
+    from dcgan_dist import strategy as strategy_lib
+    config = _slurm_env(monkeypatch, tmp_path, SLURM_STEP, gpus)
+    resolver = strategy_lib._slurm_resolver(config)
+    assert resolver.cluster_spec().as_dict() == {"worker": ["node01:7000", "node02:7000"]}
+    assert (resolver.task_type, resolver.task_id) == ("worker", 1)
+    # GPU nodes: the resolver gives each task its node's GPUs; CPU nodes: no accelerators.
+    assert resolver.num_accelerators() == ({"GPU": 4} if gpus else {})
+    assert os.environ.get("CUDA_VISIBLE_DEVICES") == ("0,1,2,3" if gpus else None)
+
+
+def test_a_broken_slurm_step_is_one_clear_error(monkeypatch, tmp_path):
+    from dcgan_dist import UserError, strategy as strategy_lib
+    step = {k: v for k, v in SLURM_STEP.items() if k != "SLURM_STEP_NODELIST"}
+    config = _slurm_env(monkeypatch, tmp_path, step, gpus=None)
+    with pytest.raises(UserError, match=r"^could not read the SLURM job step \(SLURM_STEP_NODELIST "
+                                        r"not found in environment.*see launch/slurm.sbatch$"):
+        strategy_lib._slurm_resolver(config)
