@@ -1,6 +1,13 @@
 """dcgan-dist: the TensorFlow DCGAN tutorial, trained under any tf.distribute strategy."""
 
+import importlib.util
+
 __version__ = "0.1.0"
+
+# TensorFlow comes from an extra chosen by hardware (setup.cfg), so a bare install lacks it.
+if importlib.util.find_spec("tensorflow") is None:
+    raise ImportError("dcgan-dist needs TensorFlow, which it installs only through an extra: "
+                      "pip install '.[cpu]', '.[gpu]' or '.[tpu]' (see README, Running on ...)")
 
 
 class DcganError(Exception):

@@ -47,6 +47,7 @@ class Config:
     all_reduce: str = _default("all_reduce")
     collective: str = _default("collective")
     collective_timeout_secs: int = _default("collective_timeout_secs")
+    slurm_port_base: int = _default("slurm_port_base")
     steps_per_execution: int = _default("steps_per_execution")
     jit_compile: bool = _default("jit_compile")
     seed: int = _default("seed")
@@ -109,15 +110,18 @@ class Config:
             raise UserError("--jit_compile cannot be combined with --sync_batchnorm: the "
                             "batch-norm all-reduce cannot run inside the XLA-compiled replica "
                             "function; drop one of the two")
-        if self.strategy == "tpu" or (self.strategy == "auto" and self.tpu):
+        # A remote TPU (a name or grpc:// address) runs on other hosts, which cannot read this
+        # machine's disk. On a TPU VM (--tpu=local) local paths work while the slice has one
+        # host; make_strategy refuses them on a multi-host slice, where it knows the host count.
+        if (self.strategy == "tpu" or (self.strategy == "auto" and self.tpu)) and self.tpu != "local":
             for name in ("workdir", "data_dir"):
                 path = getattr(self, name)
                 if not (path or "").startswith("gs://") and not (name == "data_dir" and
                                                                  self.synthetic_data):
-                    raise UserError(f"--{name}={path} must be a gs:// path on TPU: the TPU hosts "
-                                    "cannot read this machine's disk")
-        else:
-            check_local_workdir(self.workdir)
+                    raise UserError(f"--{name}={path} must be a gs:// path on TPU --tpu={self.tpu}: "
+                                    "the TPU hosts cannot read this machine's disk (on a single-host "
+                                    "TPU VM, --tpu=local may use local paths)")
+        check_local_workdir(self.workdir)
 
     @classmethod
     def from_flags(cls, flag_values=None):

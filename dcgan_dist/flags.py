@@ -65,6 +65,8 @@ flags.DEFINE_string("all_reduce", "nccl", "Mirrored on GPUs: nccl or hierarchica
 flags.DEFINE_string("collective", "auto", "Multi-worker collectives: auto, ring or nccl.")
 flags.DEFINE_integer("collective_timeout_secs", 300, "Multi-worker: a collective that waits "
                      "this long for a peer fails the run instead of hanging; 0 = never.")
+flags.DEFINE_integer("slurm_port_base", 8888, "Multi-worker under SLURM (no TF_CONFIG): the "
+                     "port of a node's first task; its k-th task listens on this + k.")
 flags.DEFINE_integer("steps_per_execution", 1, "Training steps per tf.function call.")
 flags.DEFINE_bool("jit_compile", False, "XLA-compile the per-replica forward/backward pass.")
 flags.DEFINE_integer("seed", 0, "Seed for weights, noise, dropout and shuffling.")

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 
 from absl import logging
 import tensorflow as tf
@@ -84,20 +85,52 @@ _COLLECTIVE = {
 
 
 def _make_multi_worker(config):
-    """MultiWorkerMirroredStrategy from TF_CONFIG, with a timeout so a lost peer is an error."""
-    if "TF_CONFIG" not in os.environ:
-        raise UserError("--strategy=multi_worker needs TF_CONFIG describing the cluster; "
-                        "see launch/multi_worker.sh")
-    try:
-        cluster = json.loads(os.environ["TF_CONFIG"])["cluster"]
-    except (ValueError, KeyError, TypeError) as e:
-        raise UserError(f"TF_CONFIG is not valid JSON with a 'cluster' key ({e}); "
-                        "see launch/multi_worker.sh") from e
+    """MultiWorkerMirroredStrategy, with a timeout so a lost peer is an error.
+
+    The cluster comes from TF_CONFIG (set by launch/multi_worker.sh, Kubeflow's TFJob or
+    Vertex AI), or else, inside a SLURM job step, from SLURM's environment.
+    """
+    if "TF_CONFIG" in os.environ:
+        try:
+            cluster = json.loads(os.environ["TF_CONFIG"])["cluster"]
+        except (ValueError, KeyError, TypeError) as e:
+            raise UserError(f"TF_CONFIG is not valid JSON with a 'cluster' key ({e}); "
+                            "see launch/multi_worker.sh") from e
+        resolver = None  # the strategy reads TF_CONFIG itself
+    elif "SLURM_PROCID" in os.environ:
+        resolver = _slurm_resolver(config)
+        cluster = resolver.cluster_spec().as_dict()
+    else:
+        raise UserError("--strategy=multi_worker needs TF_CONFIG describing the cluster, or a "
+                        "SLURM job step (srun); see launch/multi_worker.sh or launch/slurm.sbatch")
     logging.info("Multi-worker cluster: %s", cluster)
     options = tf.distribute.experimental.CommunicationOptions(
         implementation=_COLLECTIVE[config.collective],
         timeout_seconds=config.collective_timeout_secs or None)
-    return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+    return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver,
+                                                     communication_options=options)
+
+
+def _slurm_resolver(config):
+    """The cluster of this SLURM job step: one worker per task, task 0 the chief."""
+    port_base = config.slurm_port_base
+    try:
+        if "CUDA_VISIBLE_DEVICES" in os.environ or shutil.which("nvidia-smi"):
+            # GPU nodes: the resolver splits each node's GPUs among its tasks.
+            return tf.distribute.cluster_resolver.SlurmClusterResolver(port_base=port_base)
+        # CPU nodes: the resolver counts GPUs with nvidia-smi and cannot give a task zero of
+        # them, so give it one placeholder per task, keep CUDA_VISIBLE_DEVICES alone, and
+        # report no accelerators (else the strategy would look for GPU:0).
+        num_tasks = int(os.environ.get("SLURM_STEP_NUM_TASKS", 1))
+        slurm = tf.distribute.cluster_resolver.SlurmClusterResolver(
+            port_base=port_base, gpus_per_node=num_tasks, gpus_per_task=1, auto_set_gpu=False)
+        spec = slurm.cluster_spec()
+    except (RuntimeError, ValueError) as e:
+        raise UserError(f"could not read the SLURM job step ({e}); run dcgan-train under srun, "
+                        "see launch/slurm.sbatch") from e
+    return tf.distribute.cluster_resolver.SimpleClusterResolver(
+        spec, task_type=slurm.task_type, task_id=slurm.task_id, num_accelerators={},
+        rpc_layer="grpc")
 
 
 def _make_tpu(config):
@@ -109,7 +142,23 @@ def _make_tpu(config):
     except (ValueError, tf.errors.OpError) as e:
         raise UserError(f"could not reach the TPU --tpu={config.tpu} ({e}); pass its name, "
                         "grpc:// address, or 'local' on a TPU VM") from e
-    return tf.distribute.TPUStrategy(resolver)
+    strategy = tf.distribute.TPUStrategy(resolver)
+    _check_tpu_paths(config, strategy.extended.num_hosts)
+    return strategy
+
+
+def _check_tpu_paths(config, num_hosts):
+    """Local paths work on a one-host TPU VM; on a multi-host slice each host has its own disk."""
+    local = [f"--{name}={path}" for name, path in (("workdir", config.workdir),
+                                                   ("data_dir", config.data_dir))
+             if "://" not in (path or "") and not (name == "data_dir" and config.synthetic_data)]
+    if not local:
+        return
+    if num_hosts > 1:
+        raise UserError(f"{' and '.join(local)} on a local disk, but this TPU slice has "
+                        f"{num_hosts} hosts, each with its own disk; use gs:// paths")
+    logging.warning("%s on this TPU VM's local disk: fine on one host; a multi-host slice "
+                    "(pod) needs gs:// paths", " and ".join(local))
 
 
 def is_chief(strategy):

@@ -14,7 +14,8 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! .venv/bin/python -c "import dcgan_dist, tensorboard" 2>/dev/null; then
   .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet -e .
+  # The standard TensorFlow wheel, at the versions the test suite passed with.
+  .venv/bin/pip install --quiet -c constraints/tf2.21.txt -e ".[cpu]"
 fi
 
 echo "+ dcgan-data prepare mnist --data_dir=${DATA_DIR}"

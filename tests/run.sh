@@ -1,16 +1,35 @@
 #!/usr/bin/env bash
-# The README's test command: creates or reuses .venv, installs the package with its test
-# extra, and runs the whole suite (about 7 minutes on 2 cores). Extra arguments go to pytest.
+# The README's test command: creates or reuses a virtual environment, installs the package
+# with the versions in constraints/ (the ones the suite passed with), and runs the whole
+# suite (5-10 minutes on 2 cores, per TensorFlow version). Extra arguments go to pytest.
+#
+# DCGAN_TF picks the TensorFlow, each in its own environment:
+#   2.21 (default)  .venv          TensorFlow 2.21, Keras 3.15   constraints/tf2.21.txt
+#   2.20            .venv-tf2.20   TensorFlow 2.20, Keras 3.12   constraints/tf2.20.txt
+#                   (the TensorFlow of the Cloud TPU build, and the Keras Python 3.10 gets)
+# An environment is reinstalled when setup.cfg or its constraints file changes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x .venv/bin/python ]; then
-  python3 -m venv .venv
+DCGAN_TF="${DCGAN_TF:-2.21}"
+case "${DCGAN_TF}" in
+  2.21) venv=.venv ;;
+  2.20) venv=.venv-tf2.20 ;;
+  *) echo "tests/run.sh: DCGAN_TF=${DCGAN_TF} is not tested here; use 2.21 or 2.20" >&2
+     exit 2 ;;
+esac
+constraints="constraints/tf${DCGAN_TF}.txt"
+
+if [ ! -x "${venv}/bin/python" ]; then
+  python3 -m venv "${venv}"
 fi
-if ! .venv/bin/python -c "import dcgan_dist, tensorboard, pytest" 2>/dev/null \
-    || [ ! -x .venv/bin/shellcheck ]; then
-  .venv/bin/pip install --quiet --upgrade pip
-  .venv/bin/pip install --quiet -e ".[test]"
+stamp="$(cat setup.cfg "${constraints}" | sha256sum)"
+if [ "$(cat "${venv}/.dcgan-installed" 2>/dev/null)" != "${stamp}" ]; then
+  "${venv}/bin/pip" install --quiet --upgrade pip
+  "${venv}/bin/pip" install --quiet -c "${constraints}" -e ".[cpu,test]"
+  echo "${stamp}" > "${venv}/.dcgan-installed"
 fi
 
-exec .venv/bin/python -m pytest -q "$@"
+echo "tests/run.sh: $("${venv}/bin/python" -c 'import tensorflow as tf, keras; print(
+    f"TensorFlow {tf.__version__}, Keras {keras.__version__}")' 2>/dev/null) in ${venv}"
+exec "${venv}/bin/python" -m pytest -q "$@"

@@ -57,7 +57,7 @@ def test_export_loads_without_the_package_and_matches_dcgan_generate(ema_workdir
     result = run_cli([f"--workdir={ema_workdir}", f"--output={out}"], module="dcgan_dist.export")
     assert result.returncode == 0, result.stderr[-2000:]
     assert "uint8 images 28x28x1" in result.stdout
-    assert (out / "saved_model.pb").exists() and (out / "flags.txt").exists()
+    assert (out / "saved_model.pb").exists() and (out / "run.json").exists()
     # 503 images: two chunks of evaluation.generate's noise (500 and 3).
     result = run_cli([f"--workdir={ema_workdir}", "--num_images=503",
                       f"--output={tmp_path / 'gen.npz'}"], module="dcgan_dist.eval_cli_generate")
@@ -89,5 +89,5 @@ def test_export_refuses_a_non_empty_folder_without_overwrite(ema_workdir, tmp_pa
     assert (snapshot(out), snapshot(ema_workdir)) == before
     from dcgan_dist import export  # in-process: the command line was tested above
     assert export.export(str(ema_workdir), str(out), overwrite=True) == (28, 28, 1)
-    assert sorted(os.listdir(out)) == ["assets", "fingerprint.pb", "flags.txt", "saved_model.pb",
+    assert sorted(os.listdir(out)) == ["assets", "fingerprint.pb", "run.json", "saved_model.pb",
                                        "variables"]

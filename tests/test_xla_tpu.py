@@ -77,3 +77,41 @@ def test_tpu_refuses_local_paths_before_anything_starts(paths, bad):
         with pytest.raises(UserError, match=bad):
             config_lib.Config(strategy="tpu", tpu="t", **paths)
     resolver.assert_not_called()
+
+
+def _tpu_vm_strategy(config, num_hosts):
+    """make_strategy on a mocked TPU VM slice of `num_hosts` hosts; returns (error, warnings)."""
+    with mock.patch.object(tf.distribute.cluster_resolver, "TPUClusterResolver"), \
+            mock.patch.object(tf.config, "experimental_connect_to_cluster"), \
+            mock.patch.object(tf.tpu.experimental, "initialize_tpu_system"), \
+            mock.patch.object(tf.distribute, "TPUStrategy") as tpu_strategy, \
+            mock.patch.object(strategy_lib.logging, "warning") as warning:
+        tpu_strategy.return_value.extended.num_hosts = num_hosts
+        try:
+            strategy_lib.make_strategy(config)
+        except UserError as e:
+            return str(e), warning.call_args_list
+    return None, warning.call_args_list
+
+
+def test_tpu_vm_takes_local_paths_on_one_host_with_a_warning(tmp_path):
+    config = config_lib.Config(strategy="tpu", tpu="local", workdir=str(tmp_path / "run"),
+                               data_dir=str(tmp_path / "tfds"))
+    error, warnings = _tpu_vm_strategy(config, num_hosts=1)
+    assert error is None
+    assert len(warnings) == 1
+    message = warnings[0].args[0] % warnings[0].args[1:]
+    assert f"--workdir={tmp_path / 'run'} and --data_dir={tmp_path / 'tfds'}" in message
+    assert "a multi-host slice (pod) needs gs:// paths" in message
+    gs_config = config_lib.Config(strategy="tpu", tpu="local", workdir="gs://b/run",
+                                  data_dir="gs://b/tfds")
+    assert _tpu_vm_strategy(gs_config, num_hosts=4) == (None, [])
+
+
+def test_tpu_pod_slice_refuses_local_paths(tmp_path):
+    config = config_lib.Config(strategy="tpu", tpu="local", workdir=str(tmp_path / "run"),
+                               data_dir="gs://b/tfds")
+    error, _ = _tpu_vm_strategy(config, num_hosts=4)
+    assert error == (f"--workdir={tmp_path / 'run'} on a local disk, but this TPU slice has 4 "
+                     "hosts, each with its own disk; use gs:// paths")
+    assert not (tmp_path / "run").exists()
