@@ -17,6 +17,8 @@ import os
 import signal
 import threading
 
+from absl import logging
+
 NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "Ctrl-C"}
 
 
@@ -55,6 +57,9 @@ class StopRequest:
     def _note(self, signum):
         if self.received is None:
             self.received = signum
+            again = "; Ctrl-C again stops at once without it" if signum == signal.SIGINT else ""
+            logging.warning("%s: finishing this step to save a checkpoint, then stopping%s",
+                            NAMES[signum], again)
         elif signum == signal.SIGINT:
             # Second Ctrl-C (after a first Ctrl-C or SIGTERM): leave now, whatever runs.
             os.write(2, (self._message_fn() + "\n").encode())

@@ -28,7 +28,8 @@ def cause(error):
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
     text = str(getattr(error, "message", None) or error).strip()
-    text = re.sub(r"\s*\[\[.*", "", text.splitlines()[0] if text else type(error).__name__)
+    text = text.splitlines()[0] if text else type(error).__name__
+    text = re.sub(r"\s*\[(\[|Op:).*", "", text)  # "[Op:SaveV2]", "[[{{node ...}}]]"
     # TensorFlow often writes "<path>; No space left on device": keep the reason, not the path.
     return text.rsplit("; ", 1)[-1].strip() or type(error).__name__
 
