@@ -10,6 +10,8 @@ message also names the step and the checkpoint the rerun will resume from (`erro
 kept=)`), and the loop stops as for any other error, keeping the last checkpoint.
 """
 
+import re
+
 import tensorflow as tf
 
 from dcgan_dist import UserError
@@ -83,4 +85,5 @@ def error(config, read_error, step=None, kept=None, files=None):
 
 def _first_line(e):
     text = str(getattr(e, "message", None) or e).strip()
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)  # where in the graph, not what
     return text.splitlines()[0].split(" [[")[0] if text else type(e).__name__
