@@ -128,7 +128,8 @@ def _train(config, strategy, dataset_fn):
     evaluator = evaluation.Evaluator(config.data_dir) if config.eval_every_steps and chief else None
     if chief:
         writes.remove_leftovers(workdir, manager)
-        samples.write_atomic(f"{workdir}/flags.txt", config.as_flagfile().encode())
+        writes.must_write(f"{workdir}/flags.txt", start_step, samples.write_atomic,
+                          f"{workdir}/flags.txt", config.as_flagfile().encode())
         samples.remove_samples_after(workdir, start_step)
     run = _Run(
         config=config, strategy=strategy, state=state, manager=manager, chief=chief,

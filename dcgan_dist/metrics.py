@@ -35,6 +35,17 @@ def read_stats(workdir):
     return records
 
 
+def _replace(workdir, data):
+    with tf.io.gfile.GFile(f"{workdir}/stats.jsonl.tmp", "w") as f:
+        f.write(data)
+    tf.io.gfile.rename(f"{workdir}/stats.jsonl.tmp", f"{workdir}/stats.jsonl", overwrite=True)
+
+
+def _append(path, line):
+    with tf.io.gfile.GFile(path, "a") as f:
+        f.write(line)
+
+
 class MetricsWriter:
     """Writes progress lines, stats.jsonl and TensorBoard summaries (no-ops off the chief)."""
 
@@ -54,10 +65,7 @@ class MetricsWriter:
             self._elapsed_before = records[-1]["elapsed_secs"] if records else 0.0
             # Rewrite without records past the restored checkpoint (and any torn line).
             data = "".join(json.dumps(r) + "\n" for r in records)
-            with tf.io.gfile.GFile(f"{workdir}/stats.jsonl.tmp", "w") as f:
-                f.write(data)
-            tf.io.gfile.rename(f"{workdir}/stats.jsonl.tmp", f"{workdir}/stats.jsonl",
-                               overwrite=True)
+            writes.must_write(f"{workdir}/stats.jsonl", start_step, _replace, workdir, data)
             self._writer = self._best_effort("TensorBoard summaries", tf.summary.create_file_writer,
                                              f"{workdir}/tensorboard")
 
@@ -89,7 +97,8 @@ class MetricsWriter:
                      _format_secs(eta) if np.isfinite(eta) else "?")
         if not self.is_chief:
             return record
-        writes.append_line(f"{self.workdir}/stats.jsonl", json.dumps(record) + "\n", step)
+        writes.must_write(f"{self.workdir}/stats.jsonl", step, _append,
+                          f"{self.workdir}/stats.jsonl", json.dumps(record) + "\n")
         self._best_effort("TensorBoard summaries", self._scalars, step, record)
         return record
 

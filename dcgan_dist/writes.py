@@ -1,8 +1,8 @@
 """When a write to the work directory fails: a full disk, a permission lost mid-run, a storage
 error. Two kinds of writes, two answers:
 
-- What resuming needs (checkpoints, stats.jsonl) stops the run: one line naming the file, the
-  step and the cause, exit 5 (WriteFailedError). TensorFlow lists a checkpoint in
+- What resuming needs (checkpoints, stats.jsonl, flags.txt) stops the run: one line naming
+  the file, the step and the cause, exit 5 (WriteFailedError). TensorFlow lists a checkpoint in
   `ckpt/checkpoint` only after writing it whole, so the previous one stays the newest listed.
 - What a person looks at (sample grids, the GIF, TensorBoard) must not kill a healthy run:
   `BestEffort` warns once per kind and training goes on.
@@ -51,15 +51,15 @@ def save_checkpoint(manager, step, kept):
             "command to resume") from e
 
 
-def append_line(path, line, step):
-    """Appends one line to `path` (stats.jsonl); a failure stops the run like a checkpoint's."""
+def must_write(path, step, write_fn, *args):
+    """write_fn(*args), which writes `path` (stats.jsonl, flags.txt); a failure stops the run
+    like a checkpoint's, with WriteFailedError naming the file, the step and the cause."""
     try:
-        with tf.io.gfile.GFile(path, "a") as f:
-            f.write(line)
+        return write_fn(*args)
     except WRITE_ERRORS as e:
         raise WriteFailedError(
-            f"could not write {path} at step {step} ({cause(e)}); its records up to the last "
-            "checkpoint are kept: free space or restore write access, then rerun the same "
+            f"could not write {path} at step {step} ({cause(e)}); nothing before the last "
+            "checkpoint is lost: free space or restore write access, then rerun the same "
             "command to resume") from e
 
 
