@@ -83,8 +83,9 @@ def describe(record):
 
 
 def _busy(workdir, record):
-    return UserError(f"--workdir={workdir} is in use by another dcgan-train run ({describe(record)}); "
-                     "wait for it to end or stop it, or choose another --workdir")
+    return UserError(f"--workdir={workdir} is in use by another dcgan-train run "
+                     f"({describe(record)}); wait for it to end or stop it, or choose another "
+                     "--workdir")
 
 
 def _parse(text):

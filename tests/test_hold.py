@@ -83,7 +83,8 @@ def test_the_lease_heartbeat_renews_and_notices_a_takeover(tmp_path, monkeypatch
         time.sleep(0.02)
     assert lease.lost_to["host"] == "other-vm"
     lease.release()
-    assert json.loads((tmp_path / "hold.json").read_text())["token"] == "theirs"  # not ours to remove
+    # Not ours any more, so not ours to remove.
+    assert json.loads((tmp_path / "hold.json").read_text())["token"] == "theirs"
 
 
 def test_only_the_chief_holds(tmp_path):

@@ -112,11 +112,14 @@ def test_a_damaged_record_mid_run_names_the_file_the_step_and_the_kept_checkpoin
     with pytest.raises(UserError) as raised:
         loop.train(config, strategy=one_replica(), dataset_fn=streaming)
     # 64 records of one size, cut inside the 49th (past its 12-byte header: a cut in a header
-    # reads as a shorter file, which only the record count reveals): 6 batches of 8 read whole, the 7th step meets the cut.
+    # reads as a shorter file, which only the record count reveals): 6 batches of 8 read
+    # whole, and step 7 meets the cut.
     message = str(raised.value)
-    assert message.startswith(f"{path} cannot be read (")
-    assert f"at step 7; the last checkpoint {config.workdir}/ckpt/ckpt-6 is kept: delete " in message
-    assert message.endswith(f"prepare it again with: dcgan-data prepare mnist --data_dir={data_dir}")
+    assert message.startswith(f"{path} cannot be read (truncated record at ")
+    assert (f"at step 7; the last checkpoint {config.workdir}/ckpt/ckpt-6 is kept: delete "
+            in message)
+    assert message.endswith(
+        f"prepare it again with: dcgan-data prepare mnist --data_dir={data_dir}")
 
 
 def test_a_file_cut_on_a_record_border_is_found_by_its_record_count(tiny_data_dir, tmp_path):
