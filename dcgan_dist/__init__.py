@@ -34,7 +34,21 @@ class PeerLostError(DcganError):
     exit_code = 4
 
 
+class WriteFailedError(DcganError):
+    """Writing a checkpoint or stats.jsonl failed (disk full, permission lost, storage error):
+    the run stopped, the previous checkpoint is still the newest listed. Exit code 5."""
+
+    exit_code = 5
+
+
 class PreemptedError(DcganError):
     """SIGTERM arrived; a checkpoint of the current step was saved. Exit code 42."""
 
     exit_code = 42
+
+
+class InterruptError(DcganError):
+    """Ctrl-C (SIGINT) arrived; a checkpoint of the current step was saved. Exit code 130,
+    the shell's code for a job ended by SIGINT."""
+
+    exit_code = 130

@@ -27,6 +27,12 @@ def run(main, prog, flags_parser=None):
         gc.collect()
         print(f"{prog}: error: {e}", file=sys.stderr)
         sys.exit(e.exit_code)
+    except KeyboardInterrupt:
+        # Ctrl-C outside the training loop (which saves and exits 130 itself, loop.py):
+        # while starting up or finishing, with nothing in progress to save.
+        print(f"{prog}: error: interrupted by Ctrl-C; rerun the same command to start again",
+              file=sys.stderr)
+        sys.exit(130)
 
 
 def make_flags_parser(prog):

@@ -5,15 +5,15 @@ import dataclasses
 import math
 import re
 import signal
-import threading
 
 from absl import logging
 import numpy as np
 import tensorflow as tf
 
-from dcgan_dist import DivergedError, PeerLostError, PreemptedError, UserError
+from dcgan_dist import DivergedError, InterruptError, PeerLostError, PreemptedError, UserError
 from dcgan_dist import data, evaluation, metrics, rundir, samples, state as state_lib
 from dcgan_dist import step as step_lib, strategy as strategy_lib
+from dcgan_dist import damaged_data, hold, signals, writes
 
 
 # What collectives raise when a peer dies or hangs past --collective_timeout_secs.
@@ -36,25 +36,6 @@ def _peer_summary(error, own_task):
     return f"{peer}: {reason}"
 
 
-class _SigtermFlag:
-    """Turns SIGTERM (how preemptible VMs and TPU maintenance end a job) into a request to
-    save a checkpoint and exit at the next step boundary, instead of dying mid-step."""
-
-    def __init__(self):
-        self.requested = False
-        self._previous = None
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
-
-    def _handle(self, signum, frame):
-        del signum, frame
-        self.requested = True
-
-    def close(self):
-        if self._previous is not None:
-            signal.signal(signal.SIGTERM, self._previous)
-
-
 def _schedule(every_steps, steps_per_epoch, total_steps):
     """`every_steps`, or once an epoch when it is 0 (or at the end if epochs are unknown)."""
     return every_steps or steps_per_epoch or total_steps
@@ -75,6 +56,8 @@ def _image_shape_of(dataset_fn):
 def train(config, *, strategy=None, dataset_fn=None):
     """Trains a DCGAN as `config` says; resumes from `config.workdir` when it holds a checkpoint.
 
+    The chief holds the work directory while it runs: a second run on it stops (hold.py).
+
     Args:
       config: a validated `Config`.
       strategy: a tf.distribute strategy to use instead of the one `config` names (tests).
@@ -84,9 +67,14 @@ def train(config, *, strategy=None, dataset_fn=None):
     Returns:
       The TrainState at the end of training.
     """
-    kind = strategy_lib.resolve_kind(config)
     # The strategy first: multi-worker collectives must be configured before any other op.
     strategy = strategy or strategy_lib.make_strategy(config)
+    with hold.holding(config.workdir, strategy_lib.is_chief(strategy)):
+        return _train(config, strategy, dataset_fn)
+
+
+def _train(config, strategy, dataset_fn):
+    kind = strategy_lib.resolve_kind(config)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     precision = strategy_lib.resolve_precision(config, kind)
@@ -134,8 +122,11 @@ def train(config, *, strategy=None, dataset_fn=None):
 
     # Everything that can still fail on bad input comes before the first change to the
     # work directory: the input pipeline, the evaluator.
-    iterator = iter(strategy.distribute_datasets_from_function(
-        lambda ctx: dataset_fn(ctx, start_step)))
+    try:  # the in-memory source reads the whole split here
+        iterator = iter(strategy.distribute_datasets_from_function(
+            lambda ctx: dataset_fn(ctx, start_step)))
+    except damaged_data.READ_ERRORS as e:
+        raise damaged_data.error(config, e) or e
     evaluator = None
     if config.eval_every_steps and chief:  # every network whose weights are here
         evaluator = evaluation.Evaluator.for_run(
@@ -146,10 +137,14 @@ def train(config, *, strategy=None, dataset_fn=None):
     reals = (data.preview(config, info, state_lib.NUM_SAMPLES)
              if chief and info and not config.synthetic_data else None)
     if chief:
-        samples.write_atomic(f"{workdir}/flags.txt", config.as_flagfile().encode())
-        samples.write_atomic(f"{workdir}/run.json", rundir.encode(config, image_shape).encode())
+        writes.remove_leftovers(workdir, manager)
+        writes.must_write(f"{workdir}/flags.txt", start_step, samples.write_atomic,
+                          f"{workdir}/flags.txt", config.as_flagfile().encode())
+        writes.must_write(f"{workdir}/run.json", start_step, samples.write_atomic,
+                          f"{workdir}/run.json", rundir.encode(config, image_shape).encode())
         if reals is not None:
-            samples.write_reals(workdir, reals)
+            writes.must_write(f"{workdir}/reals.png", start_step, samples.write_reals, workdir,
+                              reals)
         samples.remove_samples_after(workdir, start_step)
     run = _Run(
         config=config, strategy=strategy, state=state, manager=manager, chief=chief,
@@ -167,11 +162,11 @@ def train(config, *, strategy=None, dataset_fn=None):
                                                 config.seed) if config.eval_every_steps else None)
     if config.eval_every_steps:
         evaluation.wait_for_chief(strategy)  # the chief may have trained a classifier
-    sigterm = _SigtermFlag()
+    stop = signals.StopRequest(lambda: _second_interrupt_message(run))
     try:
-        _train_loop(run, iterator, start_step, sigterm)
+        _train_loop(run, iterator, start_step, stop)
     finally:
-        sigterm.close()
+        stop.close()
         run.writer.close()
     logging.info("Done: %d steps. Samples in %s/samples, GIF %s/samples.gif, checkpoints in "
                  "%s/ckpt, TensorBoard: tensorboard --logdir %s", total_steps, workdir, workdir,
@@ -195,6 +190,7 @@ class _Run:
     sample_every_steps: int
     ckpt_every_steps: int
     generate_fn: object = None
+    best_effort: writes.BestEffort = dataclasses.field(default_factory=writes.BestEffort)
 
     @property
     def schedules(self):
@@ -203,7 +199,7 @@ class _Run:
         return every + ([self.config.eval_every_steps] if self.config.eval_every_steps else [])
 
 
-def _train_loop(run, iterator, step, sigterm):
+def _train_loop(run, iterator, step, stop):
     """Executions of up to steps_per_execution steps, each followed by what is due."""
     sums = {"g_loss": 0.0, "d_loss": 0.0, "skipped_steps": 0.0}
     last_log_step = step
@@ -228,36 +224,51 @@ def _train_loop(run, iterator, step, sigterm):
             run.writer.log(step, scalars, _evaluate(run, step) if evaluating else None)
             sums, last_log_step = dict.fromkeys(sums, 0.0), step
         if run.chief and due(run.sample_every_steps):
+            # A grid or GIF that cannot be written must not stop a healthy run (writes.py).
             images = run.strategy.experimental_local_results(run.sample_fn())[0]
-            run.writer.image(step, samples.write_grid(run.config.workdir, step, np.asarray(images)))
-            samples.write_gif(run.config.workdir)
-        stop = _stop_requested(run, sigterm)
-        if due(run.ckpt_every_steps) or stop:
-            run.manager.save(checkpoint_number=step)
+            grid_uint8 = run.best_effort("the sample grids", samples.write_grid,
+                                         run.config.workdir, step, np.asarray(images))
+            if grid_uint8 is not None:
+                run.writer.image(step, grid_uint8)
+            run.best_effort("samples.gif", samples.write_gif, run.config.workdir)
+        stop_signal = _stop_requested(run, stop)
+        if due(run.ckpt_every_steps) or stop_signal:
+            writes.save_checkpoint(run.manager, step, state_lib.kept_checkpoint(run.manager))
             if not run.chief:
                 tf.io.gfile.rmtree(run.manager.directory)
-        if stop:
-            raise PreemptedError(f"SIGTERM at step {step}: checkpoint saved in "
-                                 f"{run.config.workdir}/ckpt; rerun the same command to resume")
+        if stop_signal:
+            error = PreemptedError if stop_signal == signal.SIGTERM else InterruptError
+            raise error(f"{signals.NAMES[stop_signal]} at step {step}: checkpoint saved as "
+                        f"{run.config.workdir}/ckpt/ckpt-{step}; rerun the same command to resume")
 
 
-def _stop_requested(run, sigterm):
-    """Whether to save and exit now. Multi-worker: if any worker got SIGTERM, all stop at
-    this step together (a lone worker saving or leaving would hang the others)."""
+def _stop_requested(run, stop):
+    """The signal to save and exit for now (SIGTERM or SIGINT), or None. Multi-worker: if any
+    worker got one, all stop at this step together (a lone worker saving or leaving would
+    hang the others); SIGTERM wins over Ctrl-C, so every worker exits with the same code."""
     if not isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):
-        return sigterm.requested
+        return stop.received
     try:
-        flag = run.strategy.run(lambda: tf.constant(float(sigterm.requested)))
-        return float(run.strategy.reduce(tf.distribute.ReduceOp.SUM, flag, axis=None)) > 0
+        flags = run.strategy.run(lambda: tf.constant(
+            [float(stop.received == signal.SIGTERM), float(stop.received == signal.SIGINT)]))
+        term, interrupt = run.strategy.reduce(tf.distribute.ReduceOp.SUM, flags, axis=None).numpy()
     except _PEER_ERRORS as e:
         raise _peer_lost(run, e, "after the last step") from e
+    return signal.SIGTERM if term > 0 else signal.SIGINT if interrupt > 0 else None
+
+
+def _second_interrupt_message(run):
+    """The line a second Ctrl-C prints as it ends the process (signals.py), mid-save or not."""
+    return (f"dcgan-train: error: second Ctrl-C: stopped at once, without the checkpoint of "
+            f"this step; {state_lib.kept_checkpoint(run.manager)}; rerun the same command to "
+            "resume")
 
 
 def _peer_lost(run, error, when):
     return PeerLostError(
         f"lost a peer worker {when}: "
-        f"{_peer_summary(error, strategy_lib.task_id(run.strategy))}; the last checkpoint "
-        f"{run.manager.latest_checkpoint} is kept: restart every worker with the same command "
+        f"{_peer_summary(error, strategy_lib.task_id(run.strategy))}; "
+        f"{state_lib.kept_checkpoint(run.manager)}: restart every worker with the same command "
         "to resume")
 
 
@@ -277,6 +288,9 @@ def _execute(run, iterator, step, num_steps):
         out = run.train_fn(iterator, tf.constant(num_steps, tf.int32))
         out = {"g_loss": float(out["g_loss"]), "d_loss": float(out["d_loss"]),
                "skipped_steps": float(out["skipped_steps"])}
+    except damaged_data.READ_ERRORS as e:  # a streaming source met a damaged file
+        raise damaged_data.error(run.config, e, step=step + 1,
+                                 kept=state_lib.kept_checkpoint(run.manager)) or e
     except _PEER_ERRORS as e:
         if not isinstance(run.strategy, tf.distribute.MultiWorkerMirroredStrategy):
             raise
@@ -284,8 +298,8 @@ def _execute(run, iterator, step, num_steps):
     if not (math.isfinite(out["g_loss"]) and math.isfinite(out["d_loss"])):
         raise DivergedError(
             f"non-finite loss between steps {step + 1} and {step + num_steps} (g_loss "
-            f"{out['g_loss']}, d_loss {out['d_loss']}); the last good checkpoint "
-            f"{run.manager.latest_checkpoint} is kept: lower the learning rates or use "
+            f"{out['g_loss']}, d_loss {out['d_loss']}); "
+            f"{state_lib.kept_checkpoint(run.manager)}: lower the learning rates or use "
             "--precision=float32")
     return out
 

@@ -1,8 +1,10 @@
 """`dcgan-train`: flags -> Config -> train. Errors are one line on stderr and a non-zero exit.
 
-Exit codes: 0 done (or nothing left to do), 2 bad input (nothing was changed), 3 non-finite
-loss (last good checkpoint kept), 4 lost multi-worker peer, 42 preempted by SIGTERM after
-saving a checkpoint (rerun the same command to resume).
+Exit codes: 0 done (or nothing left to do), 2 bad input (nothing was changed; also a work
+directory another run holds, or a damaged dataset file), 3 non-finite loss (last good
+checkpoint kept), 4 lost multi-worker peer, 5 a checkpoint or stats.jsonl could not be written
+(previous checkpoint kept), 42 preempted by SIGTERM and 130 Ctrl-C, each after saving a
+checkpoint (rerun the same command to resume).
 """
 
 from dcgan_dist import UserError, cli

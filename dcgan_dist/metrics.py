@@ -11,6 +11,8 @@ from absl import logging
 import numpy as np
 import tensorflow as tf
 
+from dcgan_dist import writes
+
 
 def _format_secs(secs):
     secs = int(round(secs))
@@ -33,6 +35,17 @@ def read_stats(workdir):
     return records
 
 
+def _replace(workdir, data):
+    with tf.io.gfile.GFile(f"{workdir}/stats.jsonl.tmp", "w") as f:
+        f.write(data)
+    tf.io.gfile.rename(f"{workdir}/stats.jsonl.tmp", f"{workdir}/stats.jsonl", overwrite=True)
+
+
+def _append(path, line):
+    with tf.io.gfile.GFile(path, "a") as f:
+        f.write(line)
+
+
 class MetricsWriter:
     """Writes progress lines, stats.jsonl and TensorBoard summaries (no-ops off the chief)."""
 
@@ -45,16 +58,16 @@ class MetricsWriter:
         self._last_time, self._last_step = self._start_time, start_step
         self._elapsed_before = 0.0
         self._writer = None
+        # TensorBoard is for people: a failure to write it warns once and the run goes on.
+        self._best_effort = writes.BestEffort()
         if is_chief:
             records = [r for r in read_stats(workdir) if r["step"] <= start_step]
             self._elapsed_before = records[-1]["elapsed_secs"] if records else 0.0
             # Rewrite without records past the restored checkpoint (and any torn line).
             data = "".join(json.dumps(r) + "\n" for r in records)
-            with tf.io.gfile.GFile(f"{workdir}/stats.jsonl.tmp", "w") as f:
-                f.write(data)
-            tf.io.gfile.rename(f"{workdir}/stats.jsonl.tmp", f"{workdir}/stats.jsonl",
-                               overwrite=True)
-            self._writer = tf.summary.create_file_writer(f"{workdir}/tensorboard")
+            writes.must_write(f"{workdir}/stats.jsonl", start_step, _replace, workdir, data)
+            self._writer = self._best_effort("TensorBoard summaries", tf.summary.create_file_writer,
+                                             f"{workdir}/tensorboard")
 
     def elapsed_secs(self):
         return self._elapsed_before + time.monotonic() - self._start_time
@@ -84,19 +97,26 @@ class MetricsWriter:
                      _format_secs(eta) if np.isfinite(eta) else "?")
         if not self.is_chief:
             return record
-        with tf.io.gfile.GFile(f"{self.workdir}/stats.jsonl", "a") as f:
-            f.write(json.dumps(record) + "\n")
-        with self._writer.as_default(step=step):
-            for name, value in record.items():
-                if name != "step" and np.isscalar(value):
-                    tf.summary.scalar(name, value)
+        writes.must_write(f"{self.workdir}/stats.jsonl", step, _append,
+                          f"{self.workdir}/stats.jsonl", json.dumps(record) + "\n")
+        self._best_effort("TensorBoard summaries", self._scalars, step, record)
         return record
 
-    def image(self, step, grid_uint8):
-        if self.is_chief:
+    def _scalars(self, step, record):
+        if self._writer:
             with self._writer.as_default(step=step):
-                tf.summary.image("samples", grid_uint8.reshape((1,) + grid_uint8.shape[:2] + (-1,)))
+                for name, value in record.items():
+                    if name != "step" and np.isscalar(value):
+                        tf.summary.scalar(name, value)
+
+    def image(self, step, grid_uint8):
+        if self.is_chief and self._writer:
+            self._best_effort("TensorBoard summaries", self._image, step, grid_uint8)
+
+    def _image(self, step, grid_uint8):
+        with self._writer.as_default(step=step):
+            tf.summary.image("samples", grid_uint8.reshape((1,) + grid_uint8.shape[:2] + (-1,)))
 
     def close(self):
         if self._writer:
-            self._writer.close()
+            self._best_effort("TensorBoard summaries", self._writer.close)

@@ -98,6 +98,14 @@ def make_checkpoint_manager(state, directory, max_to_keep):
         state.checkpoint(), directory, max_to_keep=max_to_keep, step_counter=state.step)
 
 
+def kept_checkpoint(manager):
+    """What a stopped run leaves to resume from, for error messages: never Python's None."""
+    latest = manager.latest_checkpoint
+    if latest is None:
+        return "there is no checkpoint yet (a rerun starts from step 0)"
+    return f"the last checkpoint {latest} is kept"
+
+
 def restore_latest(state, manager):
     """Restores the newest readable checkpoint in `manager.directory`; returns (step, path),
     or (0, None) when there is none.

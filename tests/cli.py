@@ -2,6 +2,7 @@
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
 
@@ -14,11 +15,26 @@ def run_cli(args, module="dcgan_dist.main", timeout=300, **kwargs):
                           text=True, timeout=timeout, env=env, **kwargs)
 
 
+def _default_sigint():
+    # A background job of a non-interactive shell inherits SIGINT ignored, and so would the
+    # child: Ctrl-C tests would then pass without the handling they test.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_cli(args, log_path):
+    """Starts the trainer in the background, SIGINT at its default disposition, output to log."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
     log = open(log_path, "w")
     return subprocess.Popen([sys.executable, "-m", "dcgan_dist.main", *map(str, args)],
-                            stdout=log, stderr=subprocess.STDOUT, env=env)
+                            stdout=log, stderr=subprocess.STDOUT, env=env,
+                            preexec_fn=_default_sigint)
+
+
+def ignores_sigint(pid):
+    """Whether process `pid` has SIGINT ignored (bit 2 of SigIgn in /proc/PID/status)."""
+    with open(f"/proc/{pid}/status") as f:
+        mask = next(int(line.split()[1], 16) for line in f if line.startswith("SigIgn:"))
+    return bool(mask & (1 << (signal.SIGINT - 1)))
 
 
 def snapshot(folder):

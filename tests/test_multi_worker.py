@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -61,8 +62,11 @@ def _start_workers(tmp_path, flags, cmd_of, extra_of=lambda index: [],
         cluster_env, cluster_flags = env_of(index, ports)
         env.update(cluster_env, TF_CPP_MIN_LOG_LEVEL="1")
         log = open(tmp_path / f"worker{index}.log", "w")
+        # SIGINT at its default: a child of a background shell job would inherit it ignored.
         procs.append(subprocess.Popen(cmd_of(index) + flags + cluster_flags + extra_of(index),
-                                      env=env, stdout=log, stderr=subprocess.STDOUT))
+                                      env=env, stdout=log, stderr=subprocess.STDOUT,
+                                      preexec_fn=lambda: signal.signal(signal.SIGINT,
+                                                                       signal.SIG_DFL)))
     return procs
 
 
@@ -195,3 +199,31 @@ def test_a_broken_slurm_step_is_one_clear_error(monkeypatch, tmp_path):
     with pytest.raises(UserError, match=r"^could not read the SLURM job step \(SLURM_STEP_NODELIST "
                                         r"not found in environment.*see launch/slurm.sbatch$"):
         strategy_lib._slurm_resolver(config)
+
+
+def test_ctrl_c_on_one_worker_stops_every_worker_at_the_same_step(tmp_path):
+    workdir = tmp_path / "run"
+    flags = _common_flags(workdir, tmp_path, train_steps=100000, collective_timeout_secs=60,
+                          sample_every_steps=100000, ckpt_every_steps=100000)
+    procs = _start_workers(tmp_path, flags, lambda i: [sys.executable, "-m", "dcgan_dist.main"])
+    stats = workdir / "stats.jsonl"
+    deadline = time.monotonic() + 240
+    while not (stats.exists() and len(stats.read_text().splitlines()) >= 3):
+        assert time.monotonic() < deadline and procs[0].poll() is None, "no progress"
+        time.sleep(0.5)
+    procs[1].send_signal(signal.SIGINT)  # the non-chief: the chief must stop with it
+    try:
+        codes = [p.wait(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    lasts = [(tmp_path / f"worker{i}.log").read_text().strip().splitlines()[-1] for i in range(2)]
+    assert codes == [130, 130], lasts
+    steps = {int(re.match(r"dcgan-train: error: Ctrl-C at step (\d+): checkpoint saved as ",
+                          last).group(1)) for last in lasts}
+    assert len(steps) == 1, lasts
+    step = steps.pop()
+    assert sorted(os.listdir(workdir / "ckpt")) == [
+        "checkpoint", f"ckpt-{step}.data-00000-of-00001", f"ckpt-{step}.index"]
+    assert [json.loads(line)["step"] for line in stats.read_text().splitlines()] == list(
+        range(1, step + 1))
