@@ -82,3 +82,22 @@ def test_other_square_shapes_and_a_clear_error_for_the_rest():
     assert generator(tf.zeros([1, 8])).shape == (1, 32, 32, 3)
     with pytest.raises(UserError, match="square images whose side is divisible by 4"):
         models.build_generator(8, image_shape=(30, 30, 1))
+
+
+def test_a_tutorial_checkpoint_made_before_architectures_still_restores(make_config, tmp_path):
+    # tests/fixtures/tutorial_ckpt was written by tests/fixtures/make_tutorial_ckpt.py at
+    # b5e3713, before --architecture existed: its object graph is the tutorial model's.
+    import os
+    import shutil
+    fixture = os.path.join(os.path.dirname(__file__), "fixtures", "tutorial_ckpt")
+    workdir = str(tmp_path / "old_run")
+    shutil.copytree(fixture, os.path.join(workdir, "ckpt"))
+    config = make_config(workdir=workdir, noise_dim=8, g_filters=8, d_filters=4,
+                         d_dense_units=4, g_ema_decay=0.9)
+    state = state_lib.build_state(config, tf.distribute.get_strategy(), (8, 8, 1), "float32")
+    manager = state_lib.make_checkpoint_manager(state, os.path.join(workdir, "ckpt"), 1)
+    step, path = state_lib.restore_latest(state, manager)  # assert_existing_objects_matched
+    assert (step, os.path.basename(path)) == (7, "ckpt-1")
+    manager.checkpoint.restore(path).assert_consumed()  # and nothing in it was left over
+    np.testing.assert_allclose(state.generator(state.sample_noise, training=False)[:4],
+                               np.load(os.path.join(fixture, "samples.npy")), atol=1e-6)
