@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import evaluation, loop, metrics, models, state as state_lib
+from dcgan_dist import arch_tutorial, evaluation, loop, metrics, state as state_lib
 from cli import run_cli
 
 
@@ -80,7 +80,7 @@ def test_classifier_trains_caches_and_hashes(tmp_path):
 
 
 def test_ema_update_arithmetic():
-    a, b = models.build_generator(4), models.build_generator(4)
+    a, b = (arch_tutorial.build_generator(4, (28, 28, 1), False, 256) for _ in range(2))
     before = [w.numpy() for w in a.weights]
     state_lib.update_ema(a, b, 0.9)
     for w_ema, w_old, w in zip(a.weights, before, b.weights):
