@@ -71,8 +71,8 @@ def build_generator(noise_dim, image_shape, sync_batchnorm, filters):
     channels = 8 * filters
     layers = [keras.Input(shape=(noise_dim,)),
               keras.layers.Dense(4 * 4 * channels, use_bias=False, kernel_initializer=_weights()),
-              _batch_norm(sync_batchnorm), keras.layers.ReLU(),
-              keras.layers.Reshape((4, 4, channels))]
+              keras.layers.Reshape((4, 4, channels)),  # BN per channel, not per unit
+              _batch_norm(sync_batchnorm), keras.layers.ReLU()]
     for _ in range(upsamplings - 1):
         channels //= 2
         layers += [keras.layers.Conv2DTranspose(channels, KERNEL, strides=2, padding="same",

@@ -136,3 +136,119 @@ def test_a_tutorial_checkpoint_made_before_architectures_still_restores(make_con
     manager.checkpoint.restore(path).assert_consumed()  # and nothing in it was left over
     np.testing.assert_allclose(state.generator(state.sample_noise, training=False)[:4],
                                np.load(os.path.join(fixture, "samples.npy")), atol=1e-6)
+
+
+# --- dcgan ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("side", arch_dcgan.SIZES)
+@pytest.mark.parametrize("channels", [1, 3])
+def test_dcgan_shapes_at_every_size(side, channels):
+    generator, discriminator = dcgan((side, side, channels))
+    images = generator(tf.random.normal([2, 100]), training=False)
+    assert images.shape == (2, side, side, channels)
+    # log2(side / 4) upsamplings, the first by the Dense to 4x4: 3 at 32 px ... 6 at 256.
+    ups = [l for l in generator.layers if isinstance(l, keras.layers.Conv2DTranspose)]
+    assert len(ups) == int(np.log2(side // 4))
+    assert [l.filters for l in ups] == [8 * 8 // 2 ** i for i in range(1, len(ups))] + [channels]
+    logits = discriminator(images, training=False)
+    assert logits.shape == (2, 1) and logits.dtype == tf.float32
+    assert [c.filters for c in discriminator.convs] == [4 * 2 ** i for i in range(len(ups))]
+
+
+# Hand-counted from the layer shapes, 64x64x3, noise 100, kernel 4x4, g_filters = d_filters = f.
+# BN layers hold 4 numbers per channel (scale, offset, moving mean and variance).
+# Generator: Dense 100 -> 4*4*8f, no bias          12800 f
+#            BN 8f, 4f, 2f, f                         60 f
+#            ConvT 8f->4f, 4f->2f, 2f->f, no bias    16 * (32 + 8 + 2) f^2 = 672 f^2
+#            ConvT f->3 with bias                     48 f + 3
+#            = 672 f^2 + 12908 f + 3   (f=64: 3,578,627; f=128: 12,662,275)
+# pytorch/examples' netG at ngf=64 has 3,576,704 parameters: ours less the 1,920 moving
+# statistics pytorch keeps as buffers, plus the output layer's 3 biases.
+# Discriminator: Conv 3->f with bias                 49 f
+#                Conv f->2f, 2f->4f, 4f->8f, no bias 16 * (2 + 8 + 32) f^2 = 672 f^2
+#                BN 2f, 4f, 8f                       56 f
+#                Dense 4*4*8f -> 1 with bias         128 f + 1
+#                = 672 f^2 + 233 f + 1   (f=64: 2,767,425; f=128: 11,039,873)
+@pytest.mark.parametrize("filters, g_params, d_params", [
+    (64, 3_578_627, 2_767_425),     # pytorch/examples' widths
+    (128, 12_662_275, 11_039_873),  # the paper's: 1024 channels at 4x4
+])
+def test_dcgan_64px_parameter_counts(filters, g_params, d_params):
+    generator, discriminator = dcgan((64, 64, 3), filters, filters)
+    assert generator.count_params() == g_params
+    assert discriminator.count_params() == d_params
+    assert g_params == 672 * filters**2 + 12908 * filters + 3
+    assert d_params == 672 * filters**2 + 233 * filters + 1
+
+
+def test_dcgan_init_is_normal_with_std_002():
+    generator, discriminator = dcgan((64, 64, 3), 32, 32)
+    for model in (generator, discriminator):
+        kernels = np.concatenate([w.numpy().ravel() for w in model.weights
+                                  if w.path.endswith("kernel")])
+        assert abs(kernels.mean()) < 1e-3 and abs(kernels.std() - 0.02) < 5e-4, model.name
+        gammas = np.concatenate([w.numpy().ravel() for w in model.weights
+                                 if w.path.endswith("gamma")])
+        assert abs(gammas.mean() - 1.0) < 5e-3 and abs(gammas.std() - 0.02) < 3e-3, model.name
+
+
+def test_dcgan_layers_follow_the_paper():
+    generator, discriminator = dcgan((32, 32, 3))
+    kinds = [type(l).__name__ for l in generator.layers]
+    assert kinds == ["Dense", "Reshape", "BatchNormalization", "ReLU"] + [
+        "Conv2DTranspose", "BatchNormalization", "ReLU"] * 2 + ["Conv2DTranspose"]
+    assert generator.layers[-1].activation.__name__ == "tanh"
+    assert len(discriminator.norms) == len(discriminator.convs) - 1  # none on the first
+    assert discriminator.act.negative_slope == pytest.approx(0.2)
+    assert not any(isinstance(l, (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D))
+                   for l in generator.layers + discriminator.layers)
+
+
+def test_dcgan_generator_range_and_float32_logits_under_mixed_precision():
+    generator, discriminator = dcgan((32, 32, 3))
+    images = generator(10.0 * tf.random.normal([8, 100]), training=True)
+    assert images.dtype == tf.float32
+    assert float(tf.reduce_max(tf.abs(images))) <= 1.0
+    keras.mixed_precision.set_dtype_policy("mixed_float16")
+    generator, discriminator = dcgan((32, 32, 3))
+    images = generator(tf.random.normal([2, 100]), training=True)
+    logits = discriminator(images, training=True, dropout_seed=tf.constant([1, 2], tf.int64))
+    assert generator.layers[0].compute_dtype == "float16"
+    assert images.dtype == logits.dtype == tf.float32 and logits.shape == (2, 1)
+
+
+def test_dcgan_sync_batchnorm_reaches_both_networks():
+    for sync in (False, True):
+        generator, discriminator = dcgan((32, 32, 1), sync_batchnorm=sync)
+        norms = [l for l in generator.layers if isinstance(l, keras.layers.BatchNormalization)]
+        assert [n.synchronized for n in norms + discriminator.norms] == [sync] * 5
+
+
+def test_dcgan_dropout_is_keyed_by_seed():
+    _, discriminator = dcgan((32, 32, 1), d_dropout=0.3)
+    x = tf.random.uniform([4, 32, 32, 1], -1, 1)
+
+    def run(seed):
+        return discriminator(x, training=True, dropout_seed=tf.constant(seed, tf.int64))
+
+    np.testing.assert_array_equal(run([1, 2]), run([1, 2]))
+    assert not np.allclose(run([1, 2]), run([1, 3]))
+    _, no_dropout = dcgan((32, 32, 1), d_dropout=0.0)
+    no_dropout(x, training=True)  # no seed needed without dropout
+
+
+@pytest.mark.parametrize("image_shape", [(48, 48, 3), (28, 28, 1), (512, 512, 3),
+                                         (64, 32, 3)])
+def test_dcgan_refuses_other_sizes_naming_the_allowed(image_shape):
+    with pytest.raises(UserError, match=rf"--architecture=dcgan at {image_shape[0]}x"
+                                        rf"{image_shape[1]} is not supported: use "
+                                        r"--image_size=32, 64, 128 or 256"):
+        dcgan(image_shape)
+
+
+def test_dcgan_g_filters_that_cannot_be_halved_enough():
+    with pytest.raises(UserError, match="--g_filters=6 does not fit dcgan at 256 px.*"
+                                        "multiple of 4"):
+        dcgan((256, 256, 3), g_filters=6)
+    dcgan((128, 128, 1), g_filters=6)  # 48 -> 24 -> 12 -> 6 -> 3: fine
