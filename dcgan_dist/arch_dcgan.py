@@ -90,22 +90,34 @@ class Discriminator(keras.Model):
     def __init__(self, image_shape, sync_batchnorm, dropout, filters, **kwargs):
         super().__init__(name="discriminator", **kwargs)
         self.dropout = dropout
-        num_blocks = SIZES.index(image_shape[0]) + 3  # down to 4x4
-        self.convs = [keras.layers.Conv2D(filters * 2 ** i, KERNEL, strides=2, padding="same",
-                                          use_bias=i == 0, kernel_initializer=_weights())
-                      for i in range(num_blocks)]
-        self.norms = [_batch_norm(sync_batchnorm) for _ in range(num_blocks - 1)]
+        self.num_blocks = SIZES.index(image_shape[0]) + 3  # down to 4x4
+        # One attribute per layer, not a list: tf.train.Checkpoint does not see into Keras 3's
+        # tracked lists, and BN's moving statistics (in no optimizer) would not be saved.
+        for i in range(self.num_blocks):
+            setattr(self, f"conv{i}", keras.layers.Conv2D(
+                filters * 2 ** i, KERNEL, strides=2, padding="same", use_bias=i == 0,
+                kernel_initializer=_weights()))
+            if i:
+                setattr(self, f"norm{i}", _batch_norm(sync_batchnorm))
         self.act = keras.layers.LeakyReLU(negative_slope=0.2)
         self.flatten = keras.layers.Flatten()
         self.logits = keras.layers.Dense(1, kernel_initializer=_weights(), dtype="float32")
 
+    @property
+    def convs(self):
+        return [getattr(self, f"conv{i}") for i in range(self.num_blocks)]
+
+    @property
+    def norms(self):  # none after the first conv
+        return [getattr(self, f"norm{i}") for i in range(1, self.num_blocks)]
+
     def call(self, images, training=False, dropout_seed=None):
-        seeds = layer_seeds(dropout_seed, len(self.convs))
+        seeds = layer_seeds(dropout_seed, self.num_blocks)
         x = images
         for i, conv in enumerate(self.convs):
             x = conv(x)
             if i:
-                x = self.norms[i - 1](x, training=training)
+                x = getattr(self, f"norm{i}")(x, training=training)
             x = stateless_dropout(self.act(x), self.dropout, training, seeds[i])
         return self.logits(self.flatten(x))
 

@@ -252,3 +252,17 @@ def test_dcgan_g_filters_that_cannot_be_halved_enough():
                                         "multiple of 4"):
         dcgan((256, 256, 3), g_filters=6)
     dcgan((128, 128, 1), g_filters=6)  # 48 -> 24 -> 12 -> 6 -> 3: fine
+
+
+@pytest.mark.parametrize("architecture", list(models.ARCHITECTURES))
+def test_a_checkpoint_of_the_models_alone_holds_every_weight(architecture, tmp_path):
+    # Keras 3 layer lists are invisible to tf.train.Checkpoint: a discriminator holding its
+    # layers in a list lost its BN moving statistics on resume (trainable weights survived
+    # only through the optimizer).
+    config = config_lib.Config(workdir="/tmp/x", architecture=architecture, g_filters=8,
+                               d_filters=4)
+    generator, discriminator = models.build(config, (32, 32, 1))
+    prefix = tf.train.Checkpoint(generator=generator, discriminator=discriminator).write(
+        str(tmp_path / "ckpt"))
+    saved = [n for n, _ in tf.train.list_variables(prefix) if n.endswith("VARIABLE_VALUE")]
+    assert len(saved) == len(generator.weights) + len(discriminator.weights)
