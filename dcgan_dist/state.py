@@ -83,7 +83,7 @@ def build_state(config, strategy, image_shape, precision):
             trainable=False, name="sample_noise")
         g_ema = None
         if config.g_ema_decay > 0:
-            g_ema, _ = models.build(config, image_shape)  # (a discriminator built in vain)
+            g_ema = keras.models.clone_model(generator)  # same layers, new variables
             g_ema.set_weights(generator.get_weights())
     models.log_summary(generator, (config.noise_dim,))
     models.log_summary(discriminator, image_shape)

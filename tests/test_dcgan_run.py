@@ -20,8 +20,8 @@ TINY_DCGAN = ["--architecture=dcgan", "--g_filters=8", "--d_filters=4", "--globa
 
 def test_dcgan_trains_two_steps_at_64x64x3_on_a_folder(folder_data_dir, tmp_path):
     workdir = tmp_path / "run"
-    result = run_cli([f"--workdir={workdir}", "--dataset=gen_images", f"--data_dir={folder_data_dir}",
-                      "--image_size=64", "--train_steps=2", "--log_every_steps=1",
+    result = run_cli([f"--workdir={workdir}", "--dataset=gen_images",
+                      f"--data_dir={folder_data_dir}", "--image_size=64", "--train_steps=2", "--log_every_steps=1",
                       "--sample_every_steps=2", "--d_dropout=0", *TINY_DCGAN])
     assert result.returncode == 0, result.stderr[-3000:]
     # The start-up summary: 672*8^2 + 12908*8 + 3 and 672*4^2 + 233*4 + 1 (test_models).
