@@ -129,8 +129,9 @@ def setup_package(spec):
     per_replica = config.per_replica_batch_size(strategy.num_replicas_in_sync)
     info = data.load_info(config)
     state = state_lib.build_state(config, strategy, info.image_shape, "float32")
+    source = data.make_source(config, info, strategy_lib.num_input_pipelines(strategy))
     iterator = iter(strategy.distribute_datasets_from_function(
-        data.make_dataset_fn(config, info)))
+        lambda ctx: source.make_dataset(ctx, 0)))
     train_fn = step_lib.make_train_fn(strategy, state, config, per_replica)
     spe = config.steps_per_execution
 
