@@ -55,7 +55,7 @@ def parse_args():
     parser.add_argument("--quick", action="store_true",
                         help="smoke check: 2 timed steps, 1 warm-up, 1 repetition, no memory run")
     parser.add_argument("--skip", default="", help="comma-separated: a,b,c,d,e,f,g,matmul,"
-                        "scaling,memory")
+                        "dcgan32,dcgan64,dcgan128,scaling,memory")
     args = parser.parse_args()
     args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     if args.quick:
@@ -89,6 +89,12 @@ def make_groups(args):
             steps_per_execution=spe, steps=-(-args.steps // spe) * spe)),
         ("g", "(g) (e) with jit_compile", package(**mirrored, jit_compile=True)),
     ]
+    # The DCGAN paper's networks (configs/dcgan.cfg widths) beside (c), synthetic images so
+    # the input pipeline's resize does not count.
+    for side in (32, 64, 128):
+        groups.append((f"dcgan{side}", f"(c) with --architecture=dcgan at {side} px", package(
+            synthetic_data=True, architecture="dcgan", image_size=side, g_filters=64,
+            d_filters=64, d_dropout=0.0)))
     cores = sorted(os.sched_getaffinity(0))
     if "scaling" not in args.skip and len(cores) < 2:
         progress("fewer than 2 usable cores: skipping the multi-worker scaling runs")

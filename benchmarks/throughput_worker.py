@@ -54,12 +54,13 @@ def build_tutorial_discriminator():
 def setup_tutorial(spec):
     """Variant (a): the tutorial's loop as it is written, returns `run(num_steps) -> images`."""
     import tensorflow as tf
-    from dcgan_dist.models import build_generator  # layer for layer the tutorial's generator
+    from dcgan_dist.arch_tutorial import build_generator  # layer for layer the tutorial's generator
     BUFFER_SIZE, BATCH_SIZE, noise_dim = 60000, 256, 100
     train_images = load_mnist_float(spec)
     train_dataset = tf.data.Dataset.from_tensor_slices(train_images).shuffle(BUFFER_SIZE).batch(
         BATCH_SIZE)
-    generator, discriminator = build_generator(), build_tutorial_discriminator()
+    generator = build_generator(noise_dim, (28, 28, 1), False, 256)
+    discriminator = build_tutorial_discriminator()
     cross_entropy = tf.keras.losses.BinaryCrossentropy(from_logits=True)
     generator_optimizer = tf.keras.optimizers.Adam(1e-4)
     discriminator_optimizer = tf.keras.optimizers.Adam(1e-4)
@@ -170,8 +171,9 @@ def count_flops():
     The tutorial's discriminator stands in for dcgan-dist's: the same layers, and a Sequential
     model knows each layer's input and output shapes.
     """
-    from dcgan_dist.models import build_generator
-    g_macs = [m for m in map(layer_macs, build_generator().layers) if m]
+    from dcgan_dist.arch_tutorial import build_generator
+    generator = build_generator(100, (28, 28, 1), False, 256)
+    g_macs = [m for m in map(layer_macs, generator.layers) if m]
     d_macs = [m for m in map(layer_macs, build_tutorial_discriminator().layers) if m]
     g_fwd, d_fwd = sum(g_macs), sum(d_macs)
     forward = g_fwd + 2 * d_fwd  # G once; D on the real and on the generated images

@@ -27,6 +27,7 @@ class Config:
     cache_limit_mb: int = _default("cache_limit_mb")
     random_flip: bool = _default("random_flip")
     synthetic_data: bool = _default("synthetic_data")
+    architecture: str = _default("architecture")
     noise_dim: int = _default("noise_dim")
     g_filters: int = _default("g_filters")
     d_filters: int = _default("d_filters")
@@ -69,6 +70,9 @@ class Config:
         if self.strategy not in flag_defs.STRATEGIES:
             raise UserError(f"--strategy={self.strategy} is unknown; use one of "
                             f"{', '.join(flag_defs.STRATEGIES)}")
+        if self.architecture not in flag_defs.ARCHITECTURES:
+            raise UserError(f"--architecture={self.architecture} is unknown; use one of "
+                            f"{', '.join(flag_defs.ARCHITECTURES)}")
         if self.precision not in flag_defs.PRECISIONS:
             raise UserError(f"--precision={self.precision} is unknown; use one of "
                             f"{', '.join(flag_defs.PRECISIONS)}")
@@ -79,7 +83,7 @@ class Config:
                                 f"{', '.join(allowed)}")
         positive = ["global_batch_size", "noise_dim", "g_lr", "d_lr", "steps_per_execution",
                     "num_cpu_devices", "log_every_steps", "keep_checkpoints", "eval_num_images",
-                    "d_filters"]
+                    "d_filters", "g_filters"]
         non_negative = ["train_steps", "epochs", "sample_every_steps", "ckpt_every_steps",
                         "collective_timeout_secs", "eval_every_steps", "d_dense_units", "d_r1_gamma",
                     "image_size", "cache_limit_mb"]
@@ -94,9 +98,6 @@ class Config:
         if not 0 <= self.lr_decay_fraction <= 1:
             raise UserError(f"--lr_decay_fraction={self.lr_decay_fraction} must be in [0, 1]: "
                             "the share of the run, at its end, over which the rates fall to 0")
-        if self.g_filters < 4 or self.g_filters % 4:
-            raise UserError(f"--g_filters={self.g_filters} must be a positive multiple of 4: "
-                            "the generator halves it twice")
         if not 0 <= self.d_dropout < 1:
             raise UserError(f"--d_dropout={self.d_dropout} must be in [0, 1)")
         if not 0 <= self.g_ema_decay < 1:

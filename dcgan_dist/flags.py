@@ -7,6 +7,7 @@ report an error); the rest of the package takes a Config.
 from absl import flags
 
 STRATEGIES = ("auto", "cpu", "gpu", "mirrored", "multi_worker", "tpu")
+ARCHITECTURES = ("tutorial", "dcgan")  # the keys of models.ARCHITECTURES
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16", "float64")
 
 # --- data -------------------------------------------------------------------------------
@@ -27,11 +28,15 @@ flags.DEFINE_bool("synthetic_data", False, "Feed random images of the dataset's 
                   "input cost instead of reading TFDS (smoke runs, benchmarks).")
 
 # --- model ------------------------------------------------------------------------------
+flags.DEFINE_string("architecture", "tutorial", "tutorial: the TensorFlow DCGAN tutorial's "
+                    "models (square sides divisible by 4); dcgan: the DCGAN paper's (32, 64, "
+                    "128 or 256 px).")
 flags.DEFINE_integer("noise_dim", 100, "Length of the generator's noise vector z.")
-flags.DEFINE_integer("g_filters", 256, "Depth of the generator's first feature map; each "
-                     "upsampling block halves it (tutorial: 256, 128, 64).")
-flags.DEFINE_integer("d_filters", 64, "Filters of the discriminator's first conv; the second has "
-                     "twice as many (tutorial: 64, 128).")
+flags.DEFINE_integer("g_filters", 256, "Generator width. tutorial: depth of its first feature "
+                     "map, halved by each upsampling block (256, 128, 64); dcgan: the 4x4 map has "
+                     "8x this many channels, halved by each upsampling (paper: 128).")
+flags.DEFINE_integer("d_filters", 64, "Filters of the discriminator's first conv; each next conv "
+                     "has twice as many (tutorial: 64, 128; dcgan: up to the 4x4 map).")
 flags.DEFINE_integer("d_dense_units", 0, "Units of a LeakyReLU dense layer between the "
                      "discriminator's convs and its logit; 0 = none (the tutorial). Without "
                      "--d_r1_gamma it overpowers the generator (benchmarks/RESULTS_quality.md).")
@@ -39,8 +44,9 @@ flags.DEFINE_float("d_dropout", 0.3, "Dropout rate after each discriminator conv
 flags.DEFINE_float("g_ema_decay", 0.0, "Keep an exponential moving average of the generator's "
                    "weights for samples and evaluation; decay per step min(this, (1 + step) / "
                    "(10 + step)); 0 = off.")
-flags.DEFINE_bool("sync_batchnorm", False, "Generator batch norm statistics over the global "
-                  "batch instead of each replica's slice.")
+flags.DEFINE_bool("sync_batchnorm", False, "Batch norm statistics over the global batch "
+                  "instead of each replica's slice (both networks; the tutorial's discriminator "
+                  "has none).")
 
 # --- optimisation -----------------------------------------------------------------------
 flags.DEFINE_integer("global_batch_size", 256, "Images per step, summed over all replicas.")

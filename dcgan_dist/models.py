@@ -1,109 +1,32 @@
-"""The TensorFlow DCGAN tutorial's generator and discriminator, ready for mixed precision.
+"""The architectures behind --architecture, and the contract the train step relies on.
 
-Both follow https://www.tensorflow.org/tutorials/generative/dcgan layer for layer (for
-28x28x1 MNIST at the default widths: 2,330,944 and 212,865 parameters; `filters` narrows
-them, which is most of what makes configs/mnist_fast.cfg fast on a CPU). Two departures,
-both for distribution: the layers that produce outputs are float32 under mixed policies
-(tanh images and logits keep full precision for the loss), and the discriminator's dropout
-is stateless and takes a seed per call, because Keras' own random ops drew the same mask on
-every replica.
+Each entry is `build(config, image_shape) -> (generator, discriminator)`, both with their
+weights created; a builder refuses image shapes it cannot make with a UserError naming the
+sizes it can. A third architecture is one module and one entry here.
+
+The contract:
+- `generator(z, training)`: z of shape [N, config.noise_dim] -> images [N, *image_shape] in
+  [-1, 1], float32 under every precision policy.
+- `discriminator(images, training, dropout_seed)`: images -> float32 logits of shape [N, 1]
+  (no sigmoid: the losses take logits). With training=True and dropout, the masks are a
+  stateless function of `dropout_seed` (shape [2]), so each replica and step draws its own.
 """
 
+from absl import logging
 import keras
-import tensorflow as tf
 
-from dcgan_dist import UserError
+from dcgan_dist import arch_dcgan, arch_tutorial
 
-
-def check_image_shape(image_shape):
-    """The generator upsamples a (side/4)x(side/4) map twice by 2: square sides divisible by 4."""
-    height, width, _ = image_shape
-    if height != width or height % 4:
-        raise UserError(f"{height}x{width} images do not fit --architecture=tutorial: its "
-                        "generator upsamples a side/4 map twice, so the side must be square and "
-                        "divisible by 4; set --image_size to one such as 28, 32 or 64")
+ARCHITECTURES = {"tutorial": arch_tutorial.build, "dcgan": arch_dcgan.build}
 
 
-def build_generator(noise_dim=100, image_shape=(28, 28, 1), sync_batchnorm=False, filters=256):
-    """The tutorial's generator: z -> images in [-1, 1], no biases, BN + LeakyReLU between.
-
-    `filters` is the depth of the first (side/4)^2 map; each upsampling block halves it
-    (the tutorial: 256 -> 128 -> 64).
-    """
-    check_image_shape(image_shape)
-    base = image_shape[0] // 4
-
-    def batch_norm():
-        return keras.layers.BatchNormalization(synchronized=sync_batchnorm)
-
-    return keras.Sequential([
-        keras.Input(shape=(noise_dim,)),
-        keras.layers.Dense(base * base * filters, use_bias=False),
-        batch_norm(),
-        keras.layers.LeakyReLU(),
-        keras.layers.Reshape((base, base, filters)),
-        keras.layers.Conv2DTranspose(filters // 2, 5, strides=1, padding="same", use_bias=False),
-        batch_norm(),
-        keras.layers.LeakyReLU(),
-        keras.layers.Conv2DTranspose(filters // 4, 5, strides=2, padding="same", use_bias=False),
-        batch_norm(),
-        keras.layers.LeakyReLU(),
-        keras.layers.Conv2DTranspose(image_shape[-1], 5, strides=2, padding="same",
-                                     use_bias=False, activation="tanh", dtype="float32"),
-    ], name="generator")
+def build(config, image_shape):
+    """The generator and discriminator of `config.architecture` for `image_shape`."""
+    return ARCHITECTURES[config.architecture](config, image_shape)
 
 
-class Discriminator(keras.Model):
-    """The tutorial's discriminator: images -> one logit per image (no sigmoid).
-
-    `dense_units` adds a hidden LeakyReLU layer before the logit (the tutorial has none): the
-    convs see 13x13 patches and the logit is linear in them, so without it the discriminator
-    cannot judge a digit's shape as a whole.
-
-    `call(images, training, dropout_seed)`: with training=True and a rate above zero,
-    dropout masks are a stateless function of `dropout_seed` (shape [2]), so each replica
-    and each step draw their own masks and a run replays exactly.
-    """
-
-    def __init__(self, image_shape=(28, 28, 1), dropout=0.3, filters=64, dense_units=0,
-                 **kwargs):
-        super().__init__(name="discriminator", **kwargs)
-        self.dropout = dropout
-        self.conv1 = keras.layers.Conv2D(filters, 5, strides=2, padding="same")
-        self.act1 = keras.layers.LeakyReLU()
-        self.conv2 = keras.layers.Conv2D(2 * filters, 5, strides=2, padding="same")
-        self.act2 = keras.layers.LeakyReLU()
-        self.flatten = keras.layers.Flatten()
-        self.dense = None
-        if dense_units:
-            self.dense = keras.layers.Dense(dense_units)
-            self.act3 = keras.layers.LeakyReLU()
-        self.logits = keras.layers.Dense(1, dtype="float32")
-
-    def _drop(self, x, training, seed):
-        if not training or self.dropout == 0:
-            return x
-        if seed is None:
-            raise ValueError("Discriminator(training=True) with dropout needs a dropout_seed")
-        # Philox by name: the default "auto_select" picks another generator under XLA, and
-        # jit-compiled runs would then draw other masks than plain TensorFlow.
-        keep = tf.random.stateless_uniform(tf.shape(x), seed=seed, alg="philox") >= self.dropout
-        return tf.where(keep, x / (1.0 - self.dropout), tf.zeros_like(x))
-
-    def call(self, images, training=False, dropout_seed=None):
-        seeds = [None, None] if dropout_seed is None else [
-            tf.random.experimental.stateless_fold_in(dropout_seed, i, alg="philox") for i in range(2)]
-        x = self._drop(self.act1(self.conv1(images)), training, seeds[0])
-        x = self._drop(self.act2(self.conv2(x)), training, seeds[1])
-        x = self.flatten(x)
-        if self.dense is not None:
-            x = self.act3(self.dense(x))
-        return self.logits(x)
-
-
-def build_discriminator(image_shape=(28, 28, 1), dropout=0.3, filters=64, dense_units=0):
-    """Builds the discriminator (`filters`, then twice as many) and creates its weights."""
-    check_image_shape(image_shape)
-    model = Discriminator(image_shape, dropout, filters, dense_units)
-    model(tf.zeros((1,) + tuple(image_shape)))
-    return model
+def log_summary(model, input_shape):
+    """Logs a model's parameter count and output shape (once, at start-up)."""
+    output = model.compute_output_spec(keras.KerasTensor((None,) + tuple(input_shape)))
+    logging.info("%s: %s parameters, output %s", model.name, f"{model.count_params():,}",
+                 tuple(output.shape))

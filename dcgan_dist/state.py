@@ -67,10 +67,7 @@ def build_state(config, strategy, image_shape, precision):
     keras.mixed_precision.set_dtype_policy(precision)
     keras.utils.set_random_seed(config.seed)  # weight initialisation
     with strategy.scope():
-        generator = models.build_generator(config.noise_dim, image_shape, config.sync_batchnorm,
-                                           config.g_filters)
-        discriminator = models.build_discriminator(image_shape, config.d_dropout,
-                                                   config.d_filters, config.d_dense_units)
+        generator, discriminator = models.build(config, image_shape)
         g_opt = keras.optimizers.Adam(config.g_lr, beta_1=config.adam_beta1)
         d_opt = keras.optimizers.Adam(config.d_lr, beta_1=config.adam_beta1)
         if precision == "mixed_float16":
@@ -86,9 +83,10 @@ def build_state(config, strategy, image_shape, precision):
             trainable=False, name="sample_noise")
         g_ema = None
         if config.g_ema_decay > 0:
-            g_ema = models.build_generator(config.noise_dim, image_shape, config.sync_batchnorm,
-                                           config.g_filters)
+            g_ema = keras.models.clone_model(generator)  # same layers, new variables
             g_ema.set_weights(generator.get_weights())
+    models.log_summary(generator, (config.noise_dim,))
+    models.log_summary(discriminator, image_shape)
     return TrainState(generator, discriminator, g_opt, d_opt, step, sample_noise, precision,
                       g_ema)
 

@@ -41,6 +41,31 @@ def test_every_config_parses_and_has_a_header(path, tmp_path):
     assert config.global_batch_size > 0
 
 
+# A dataset's channels and side (0: not square, --image_size sets it), so models build without data.
+DATASET_SHAPES = {"mnist": (28, 1), "cifar10": (32, 3), "celeb_a": (0, 3), "lsun/bedroom": (0, 3)}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
+def test_every_config_builds_its_models(path, tmp_path):
+    from dcgan_dist import models
+    config = parse(f"--flagfile={path}", f"--workdir={tmp_path}", "--strategy=cpu")
+    side, channels = DATASET_SHAPES[config.dataset]
+    image_shape = (config.image_size or side,) * 2 + (channels,)
+    generator, discriminator = models.build(config, image_shape)
+    assert generator.output_shape == (None,) + image_shape
+    assert discriminator.count_params() > 0
+
+
+def test_dcgan_configs_use_the_papers_settings():
+    for name in ("cifar10", "celeba64", "lsun_bedroom64", "folder64", "mnist_dcgan"):
+        config = parse(f"--flagfile={REPO}/configs/{name}.cfg", "--workdir=/tmp/x")
+        assert (config.architecture, config.adam_beta1, config.d_dropout) == ("dcgan", 0.5, 0.0)
+    config = parse(f"--flagfile={REPO}/configs/cifar10.cfg", "--workdir=/tmp/x")
+    assert (config.g_lr, config.d_lr, config.global_batch_size) == (2e-4, 2e-4, 128)
+    config = parse(f"--flagfile={REPO}/configs/folder64.cfg", "--dataset=faces", "--workdir=/x")
+    assert (config.dataset, config.image_size) == ("faces", 64)
+
+
 def test_mnist_config_is_the_tutorial():
     config = parse(f"--flagfile={REPO}/configs/mnist.cfg", "--workdir=/tmp/x")
     assert (config.global_batch_size, config.epochs, config.g_lr, config.d_lr,
@@ -65,7 +90,9 @@ def test_flagfile_written_by_a_run_replays_it(tmp_path):
     (dict(train_steps=0, epochs=0), "leave nothing to train"),
     (dict(log_every_steps=0), "--log_every_steps=0 must be greater than 0"),
     (dict(d_dropout=1.0), r"--d_dropout=1.0 must be in \[0, 1\)"),
-    (dict(g_filters=6), "--g_filters=6 must be a positive multiple of 4"),
+    (dict(g_filters=0), "--g_filters=0 must be greater than 0"),
+    (dict(architecture="resnet"),
+     "--architecture=resnet is unknown; use one of tutorial, dcgan"),
     (dict(d_filters=0), "--d_filters=0 must be greater than 0"),
     (dict(workdir=""), "--workdir is required"),
     (dict(lr_decay_fraction=1.5), r"--lr_decay_fraction=1.5 must be in \[0, 1\]: the share"),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import eval_math, evaluation, loop, metrics, models, state as state_lib
+from dcgan_dist import arch_tutorial, eval_math, evaluation, loop, metrics, state as state_lib
 from cli import run_cli
 
 
@@ -101,7 +101,7 @@ def test_generation_through_the_strategy_gives_each_replica_its_own_noise():
     from conftest import two_replicas
     strategy = two_replicas()
     with strategy.scope():
-        generator = models.build_generator(4, (28, 28, 1), filters=8)
+        generator = arch_tutorial.build_generator(4, (28, 28, 1), False, 8)
     generate_fn = evaluation.make_generate_fn(strategy, generator, 4, per_replica_images=3,
                                               seed=5)
     images = generate_fn(10)  # two chunks of 2 replicas x 3 images, cut to 10
@@ -117,7 +117,7 @@ def test_generation_through_the_strategy_gives_each_replica_its_own_noise():
 
 
 def test_ema_update_arithmetic():
-    a, b = models.build_generator(4), models.build_generator(4)
+    a, b = (arch_tutorial.build_generator(4, (28, 28, 1), False, 256) for _ in range(2))
     before = [w.numpy() for w in a.weights]
     state_lib.update_ema(a, b, 0.9)
     for w_ema, w_old, w in zip(a.weights, before, b.weights):
