@@ -12,7 +12,7 @@ uninterrupted run would, and the global batch does not depend on the replica spl
 - InMemorySource decodes the shard once, at the training resolution, into one uint8 tensor,
   and gathers each batch from a stateless permutation (MNIST: 47 MB).
 - StreamingSource reads TFDS's files for datasets over --cache_limit_mb: records in file
-  order, a shuffle buffer seeded by (seed, epoch), decoding after the shuffle. On resume it
+  order, each window of 10,000 permuted by (seed, epoch, window), decoding after that. On resume it
   skips the epoch's consumed records undecoded, so resuming costs one partial read of the
   files at most, and memory holds only the buffer whatever the dataset's size.
 - SyntheticSource repeats one random batch: real shapes at no input cost.
@@ -107,7 +107,7 @@ class InMemorySource(_Source):
 
 
 class StreamingSource(_Source):
-    """Records read from disk each epoch, shuffled in a seeded buffer, decoded after it."""
+    """Records read from disk each epoch, permuted window by window, decoded after that."""
 
     def make_dataset(self, ctx, start_step):
         config, info = self.config, self.info
@@ -119,19 +119,30 @@ class StreamingSource(_Source):
         per_replica, replicas_here, epoch_steps = self._geometry(ctx, shard_examples)
         records = builder.as_dataset(split=shard, shuffle_files=False,
                                      decoders={info.image_key: tfds.decode.SkipDecoding()})
-        feature = builder.info.features[info.image_key]
-        decode = make_decode_fn(config, info)
         key = info.image_key
+        encoded = records.map(lambda ex: ex[key])  # only the image's bytes travel
+        feature = builder.info.features[key]
+        decode = make_decode_fn(config, info)
         start_epoch, step_in_epoch = divmod(start_step, epoch_steps)
         batches_per_epoch = epoch_steps * replicas_here
         skip_batches = step_in_epoch * replicas_here
+        seed = config.seed
+
+        def shuffle_window(index, window, epoch):
+            # A stateless permutation of each window of SHUFFLE_BUFFER records, keyed by
+            # (seed, epoch, window). Dataset.shuffle cannot be keyed by the epoch: a tensor
+            # seed fails inside TensorFlow when the global seed is 0.
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(tf.shape(window)[0]),
+                seed=streams.keyed(seed, streams.EPOCH_WINDOW, epoch, index))
+            return tf.data.Dataset.from_tensor_slices(tf.gather(window, order))
 
         def epoch(index):
             first = tf.cast(index == start_epoch, tf.int64)
-            ds = records.shuffle(SHUFFLE_BUFFER, seed=streams.epoch_shuffle_seed(config.seed, index),
-                                 reshuffle_each_iteration=False)
+            ds = encoded.batch(SHUFFLE_BUFFER).enumerate().flat_map(
+                lambda i, window: shuffle_window(i, window, index))
             ds = ds.skip(first * skip_batches * per_replica)  # undecoded: cheap
-            ds = ds.map(lambda ex: decode(feature.decode_example(ex[key])),
+            ds = ds.map(lambda image: decode(feature.decode_example(image)),
                         num_parallel_calls=tf.data.AUTOTUNE)
             return (ds.batch(per_replica, drop_remainder=True)
                     .take(batches_per_epoch - first * skip_batches))

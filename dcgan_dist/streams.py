@@ -13,11 +13,11 @@ NOISE = 1          # z for the step's global batch; keys: step
 DROPOUT_REAL = 2   # discriminator dropout on real images; keys: step, replica
 DROPOUT_FAKE = 3   # discriminator dropout on generated images; keys: step, replica
 FLIP = 4           # --random_flip of real images; keys: step (one draw for the global batch)
+EPOCH_WINDOW = 5   # streaming source: the permutation of a window of records; keys: epoch, window
 
 # Streams seeded as [seed, N] (older runs depend on these exact forms).
 SYNTHETIC_IMAGES = 3   # --synthetic_data's fixed batch
 EPOCH_ORDER = 5        # in-memory source: the permutation of epoch e, fold_in([seed, 5], e)
-EPOCH_SHUFFLE = 6      # streaming source: the shuffle buffer's seed for epoch e
 SAMPLE_NOISE = 7       # the fixed z of the sample grids
 PERIODIC_EVAL_NOISE = 11  # evaluation during training: [seed, 11] folded with chunk, replica
 EVAL_NOISE = 1000      # dcgan-eval, dcgan-generate, export: [seed, 1000 + first image index]
@@ -33,9 +33,3 @@ def keyed(seed, stream, *keys):
 
 def epoch_order_seed(seed, epoch):
     return tf.random.experimental.stateless_fold_in([seed, EPOCH_ORDER], epoch)
-
-
-def epoch_shuffle_seed(seed, epoch):
-    """A scalar int64 seed for Dataset.shuffle in `epoch` (it takes tensors, not pairs)."""
-    return tf.random.stateless_uniform([], keyed(seed, EPOCH_SHUFFLE, epoch), minval=0,
-                                       maxval=2**31 - 1, dtype=tf.int64, alg="philox")
