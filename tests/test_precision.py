@@ -27,7 +27,8 @@ ARM = "processor\t: 0\nFeatures\t: fp asimd bf16 i8mm\n"
 @pytest.mark.parametrize("cpuinfo, native, reason", [
     (ZEN4, True, "this CPU has native bfloat16 (avx512_bf16 in /proc/cpuinfo)"),
     (SAPPHIRE_RAPIDS, True, "this CPU has native bfloat16 (amx_bf16 in /proc/cpuinfo)"),
-    (AVX2_ONLY, False, "this CPU has no native bfloat16 (no avx512_bf16/amx_bf16 in /proc/cpuinfo)"),
+    (AVX2_ONLY, False, "this CPU has no native bfloat16 (no avx512_bf16/amx_bf16 in "
+                       "/proc/cpuinfo)"),
     (ARM, False, "this CPU has no native bfloat16 (no avx512_bf16/amx_bf16 in /proc/cpuinfo)"),
     # A flag that only one processor lists is not the machine's: a thread could land elsewhere.
     (AVX2_ONLY.replace("avx2\n", "avx2 avx512_bf16\n", 1), False, "no native bfloat16"),
