@@ -23,6 +23,7 @@ import tempfile
 import time
 
 import throughput_report
+from dcgan_dist import cpu_features
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -31,6 +32,7 @@ GLOBAL_BATCH_SIZE = 256  # the tutorial's
 STARTED = time.monotonic()
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 NUM_CPUS = os.cpu_count()  # /proc/stat counts every CPU of the machine
+BF16_KEYS = ("matmul_bf16", "h")  # timed only where the CPU computes bfloat16 natively
 
 
 def progress(message):
@@ -54,13 +56,14 @@ def parse_args():
     parser.add_argument("--memory_steps", type=int, default=20, help="steps of the memory run")
     parser.add_argument("--quick", action="store_true",
                         help="smoke check: 2 timed steps, 1 warm-up, 1 repetition, no memory run")
-    parser.add_argument("--skip", default="", help="comma-separated: a,b,c,d,e,f,g,matmul,"
-                        "dcgan32,dcgan64,dcgan128,scaling,memory")
+    parser.add_argument("--skip", default="", help="comma-separated: a,b,c,d,e,f,g,h,matmul,"
+                        "matmul_bf16,dcgan32,dcgan64,dcgan128,scaling,memory")
     args = parser.parse_args()
     args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     if args.quick:
         args.steps, args.warmup_steps, args.repeats, args.matmul_reps = 2, 1, 1, 3
         args.skip.add("memory")
+    args.native_bf16 = cpu_features.native_bfloat16()  # (bool, reason) for the report
     args.data_dir = os.path.abspath(args.data_dir)  # workers and the memory run use other cwds
     return args
 
@@ -88,6 +91,10 @@ def make_groups(args):
         ("f", f"(f) (b) with steps_per_execution={spe}", package(
             steps_per_execution=spe, steps=-(-args.steps // spe) * spe)),
         ("g", "(g) (e) with jit_compile", package(**mirrored, jit_compile=True)),
+        # bfloat16, where the CPU has it natively (where it is emulated the rows say so).
+        ("matmul_bf16", "bfloat16 matmul", [(dict(kind="matmul", dtype="bfloat16",
+                                                  steps=args.matmul_reps, warmup_steps=0), {})]),
+        ("h", "(h) (b) with --precision=mixed_bfloat16", package(precision="mixed_bfloat16")),
     ]
     # The DCGAN paper's networks (configs/dcgan.cfg widths) beside (c), synthetic images so
     # the input pipeline's resize does not count.
@@ -95,6 +102,9 @@ def make_groups(args):
         groups.append((f"dcgan{side}", f"(c) with --architecture=dcgan at {side} px", package(
             synthetic_data=True, architecture="dcgan", image_size=side, g_filters=64,
             d_filters=64, d_dropout=0.0)))
+    if not args.native_bf16[0]:
+        progress(f"not timing matmul_bf16 and (h): {args.native_bf16[1]}")
+        args.skip.update(BF16_KEYS)
     cores = sorted(os.sched_getaffinity(0))
     if "scaling" not in args.skip and len(cores) < 2:
         progress("fewer than 2 usable cores: skipping the multi-worker scaling runs")
@@ -111,7 +121,7 @@ def make_groups(args):
                              "task": {"type": "worker", "index": index}}
                 workers.append((spec, {"TF_CONFIG": json.dumps(tf_config)}))
             groups.append((f"w{num_workers}", f"{num_workers} worker(s)", workers))
-    return [g for g in groups if g[0] not in args.skip]
+    return groups  # main drops the skipped ones after taking every label
 
 
 def free_ports(n):
@@ -247,12 +257,14 @@ def main():
                  f"--data_dir={args.data_dir}` (offline), or pass --synthetic_data")
     load_at_start = os.getloadavg()[0]
     groups = make_groups(args)
+    labels = {key: label for key, label, _ in groups}
+    groups = [g for g in groups if g[0] not in args.skip]
     with tempfile.TemporaryDirectory(prefix="dcgan-throughput-") as tmp:
         rates, ready, other_cpu = measure(groups, args, tmp)
         memory = None if "memory" in args.skip else measure_memory(args, tmp)
     progress("done")
     print(throughput_report.render(
-        {key: label for key, label, _ in groups}, rates, ready, memory, args,
+        labels, rates, ready, memory, args,
         global_batch_size=GLOBAL_BATCH_SIZE, other_cpu=other_cpu, load_at_start=load_at_start))
 
 

@@ -9,6 +9,10 @@ import statistics
 import sys
 
 
+# Rows computed in bfloat16 and the matmul rate that bounds them; other rows: "matmul".
+LIMITS = {"h": "matmul_bf16"}
+
+
 def machine_line():
     model = platform.processor() or platform.machine()
     try:
@@ -62,19 +66,25 @@ def render(labels, rates, ready, memory, args, *, global_batch_size, other_cpu, 
     data = "synthetic images" if args.synthetic_data else f"MNIST from TFDS ({args.data_dir})"
     out = ["## dcgan-dist training throughput", "",
            f"Machine: {machine_line()}  ", f"Command: `{command_line()}`  ",
-           f"Global batch {global_batch_size}, float32, {data}. {args.steps} timed steps per "
+           f"Native bfloat16: **{'yes' if args.native_bf16[0] else 'no'}**, "
+           f"{args.native_bf16[1]}.  ",
+           f"Global batch {global_batch_size}, float32 unless the row says bfloat16, {data}. "
+           f"{args.steps} timed steps per "
            f"repetition after tracing and {args.warmup_steps} warm-up step(s), "
            f"{args.repeats} repetition(s), variants round-robin. Each variant runs in its own "
            "process, so the 2-device CPU split of (e) and (g) does not touch the others.", "",
-           "| variant | images/s (median) | min–max | × (a) | % of matmul rate |",
+           "| variant | images/s (median) | min–max | × (a) | % of its matmul rate |",
            "|---|---:|---:|---:|---:|"]
-    for key in "abcdefg":
+    for key in "abcdefgh":
+        matmul = LIMITS.get(key, "matmul")  # the matmul rate in the row's own precision
         if key in median:
             ratio = f"{median[key] / median['a']:.2f}" if "a" in median else "–"
-            limit = (f"{100 * per_image * median[key] / median['matmul']:.0f}%"
-                     if flops and "matmul" in median else "–")
+            limit = (f"{100 * per_image * median[key] / median[matmul]:.0f}%"
+                     if flops and matmul in median else "–")
             out.append(f"| {labels[key]} | {median[key]:.1f} | {spread(rates[key])} | {ratio} "
                        f"| {limit} |")
+        elif key in LIMITS and not args.native_bf16[0]:
+            out.append(f"| {labels[key]} | not timed: bfloat16 is emulated here | – | – | – |")
     out.append("")
     if "b" in median and "c" in median:
         note = " (meaningless here: --synthetic_data feeds both)" if args.synthetic_data else ""
@@ -87,6 +97,15 @@ def render(labels, rates, ready, memory, args, *, global_batch_size, other_cpu, 
                    f"{median['matmul'] / 1e9:.1f} GFLOP/s (min–max "
                    f"{spread(rates['matmul'], 1e9)}), the limit in the last column: "
                    "FLOPs/image × images/s ÷ this rate.")
+    if "matmul_bf16" in median:
+        ratio = (f", {median['matmul_bf16'] / median['matmul']:.2f}× float32's"
+                 if "matmul" in median else "")
+        out.append(f"- bfloat16 `tf.matmul` 2048×2048: {median['matmul_bf16'] / 1e9:.1f} GFLOP/s "
+                   f"(min–max {spread(rates['matmul_bf16'], 1e9)}){ratio}: the limit of the "
+                   "bfloat16 rows.")
+    elif not args.native_bf16[0]:
+        out.append(f"- bfloat16 `tf.matmul` and (h) were not timed: {args.native_bf16[1]}, so "
+                   "bfloat16 is emulated and --precision=auto picks float32.")
     out.append(f"- Other processes used {100 * other_cpu:.1f}% of the machine's CPU while "
                f"variants were timed (1-min load average {load_at_start:.1f} at the start); "
                "more than a few percent means the numbers above are disturbed.")

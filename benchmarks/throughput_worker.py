@@ -121,14 +121,15 @@ def setup_package(spec):
     from dcgan_dist import strategy as strategy_lib
     # Config validates a work directory; nothing here writes to it, so it is never created.
     workdir = os.path.join(tempfile.gettempdir(), "dcgan-throughput-unused")
+    overrides = {"precision": "float32", **spec["overrides"]}  # the bf16 rows override it
     config = config_lib.Config(
         workdir=workdir, data_dir=spec["data_dir"], global_batch_size=spec["global_batch_size"],
-        precision="float32", synthetic_data=spec["synthetic_data"], **spec["overrides"])
+        synthetic_data=spec["synthetic_data"], **overrides)
     # The first TensorFlow op: it may split the CPU into devices or join the TF_CONFIG cluster.
     strategy = strategy_lib.make_strategy(config)
     per_replica = config.per_replica_batch_size(strategy.num_replicas_in_sync)
     info = data.load_info(config)
-    state = state_lib.build_state(config, strategy, info.image_shape, "float32")
+    state = state_lib.build_state(config, strategy, info.image_shape, config.precision)
     source = data.make_source(config, info, strategy_lib.num_input_pipelines(strategy))
     iterator = iter(strategy.distribute_datasets_from_function(
         lambda ctx: source.make_dataset(ctx, 0)))
@@ -188,10 +189,12 @@ def count_flops():
 
 
 def setup_matmul(spec):
-    """The machine's float32 matmul rate, the yardstick for 'fraction of the limit'."""
+    """The machine's matmul rate in spec["dtype"] (float32 or bfloat16), the yardstick for
+    'fraction of the limit' of the rows computed in that precision."""
     import tensorflow as tf
-    a = tf.random.normal([MATMUL_SIZE, MATMUL_SIZE])
-    b = tf.random.normal([MATMUL_SIZE, MATMUL_SIZE])
+    dtype = spec.get("dtype", "float32")
+    a = tf.cast(tf.random.normal([MATMUL_SIZE, MATMUL_SIZE]), dtype)
+    b = tf.cast(tf.random.normal([MATMUL_SIZE, MATMUL_SIZE]), dtype)
     float(tf.matmul(a, b)[0, 0])  # warm-up: thread pools and kernel selection
 
     def run(num_reps):

@@ -57,8 +57,9 @@ flags.DEFINE_float("lr_decay_fraction", 0.0, "Decay both learning rates linearly
 flags.DEFINE_float("d_r1_gamma", 0.0, "Weight of the R1 penalty gamma/2 * |grad D(real)|^2 in "
                    "the discriminator's loss (and in its logged d_loss); 0 = off (the tutorial).")
 flags.DEFINE_float("adam_beta1", 0.9, "Adam beta_1 for both optimizers (DCGAN paper: 0.5).")
-flags.DEFINE_string("precision", "auto", f"One of {', '.join(PRECISIONS)}; auto = float32 on "
-                  "CPU, mixed_float16 on GPU, mixed_bfloat16 on TPU.")
+flags.DEFINE_string("precision", "auto", f"One of {', '.join(PRECISIONS)}; auto = mixed_float16 "
+                  "on GPU, mixed_bfloat16 on TPU and on CPUs with native bfloat16 "
+                  "(avx512_bf16 or amx_bf16), else float32.")
 
 # --- runtime ----------------------------------------------------------------------------
 flags.DEFINE_string("strategy", "auto", f"One of {', '.join(STRATEGIES)}; auto = tpu if --tpu, "

@@ -77,7 +77,8 @@ def _train(config, strategy, dataset_fn):
     kind = strategy_lib.resolve_kind(config)
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
-    precision = strategy_lib.resolve_precision(config, kind)
+    precision, why = strategy_lib.resolve_precision(config, kind)
+    logging.info("precision %s -> %s: %s", config.precision, precision, why)
     if precision == "mixed_float16" and not tf.config.list_physical_devices("GPU"):
         logging.warning("--precision=mixed_float16 on a CPU is slower than float32; it is "
                         "meant for GPUs")

@@ -55,7 +55,7 @@ def test_tpu_strategy_is_built_from_the_resolver(tmp_path):
     tpu_strategy.assert_called_once_with(resolver.return_value)
     assert strategy is tpu_strategy.return_value
     assert strategy_lib.resolve_kind(config) == "tpu"
-    assert strategy_lib.resolve_precision(config, "tpu") == "mixed_bfloat16"
+    assert strategy_lib.resolve_precision(config, "tpu")[0] == "mixed_bfloat16"
 
 
 def test_tpu_auto_selection_and_unreachable_tpu():
