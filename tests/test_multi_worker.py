@@ -112,6 +112,17 @@ def test_two_tasks_train_in_lockstep_and_only_the_chief_writes(tmp_path, env_of,
     assert f"Multi-worker cluster: {cluster}" in logs[0], logs[0][-3000:]
 
 
+def _start_and_wait_for_progress(tmp_path, workdir, flags):
+    """Two dcgan-train workers, once the chief has logged 3 steps; (procs, stats path)."""
+    procs = _start_workers(tmp_path, flags, lambda i: [sys.executable, "-m", "dcgan_dist.main"])
+    stats = workdir / "stats.jsonl"
+    deadline = time.monotonic() + 240
+    while not (stats.exists() and len(stats.read_text().splitlines()) >= 3):
+        assert time.monotonic() < deadline and procs[0].poll() is None, "no progress"
+        time.sleep(0.5)
+    return procs, stats
+
+
 @pytest.mark.parametrize("sig, reason", [
     (signal.SIGKILL, "task:1: it stopped answering"),
     (signal.SIGSTOP, "task:1: it stopped answering"),  # hung, not dead: the timeout ends it
@@ -119,12 +130,7 @@ def test_two_tasks_train_in_lockstep_and_only_the_chief_writes(tmp_path, env_of,
 def test_a_lost_or_hung_worker_ends_the_survivor_with_a_clear_error(tmp_path, sig, reason):
     workdir = tmp_path / "run"
     flags = _common_flags(workdir, tmp_path, train_steps=100000, collective_timeout_secs=20)
-    procs = _start_workers(tmp_path, flags, lambda i: [sys.executable, "-m", "dcgan_dist.main"])
-    stats = workdir / "stats.jsonl"
-    deadline = time.monotonic() + 240
-    while not (stats.exists() and len(stats.read_text().splitlines()) >= 3):
-        assert time.monotonic() < deadline and procs[0].poll() is None, "no progress"
-        time.sleep(0.5)
+    procs, stats = _start_and_wait_for_progress(tmp_path, workdir, flags)
     procs[1].send_signal(sig)
     killed_at = time.monotonic()
     try:
@@ -205,12 +211,7 @@ def test_ctrl_c_on_one_worker_stops_every_worker_at_the_same_step(tmp_path):
     workdir = tmp_path / "run"
     flags = _common_flags(workdir, tmp_path, train_steps=100000, collective_timeout_secs=60,
                           sample_every_steps=100000, ckpt_every_steps=100000)
-    procs = _start_workers(tmp_path, flags, lambda i: [sys.executable, "-m", "dcgan_dist.main"])
-    stats = workdir / "stats.jsonl"
-    deadline = time.monotonic() + 240
-    while not (stats.exists() and len(stats.read_text().splitlines()) >= 3):
-        assert time.monotonic() < deadline and procs[0].poll() is None, "no progress"
-        time.sleep(0.5)
+    procs, stats = _start_and_wait_for_progress(tmp_path, workdir, flags)
     procs[1].send_signal(signal.SIGINT)  # the non-chief: the chief must stop with it
     try:
         codes = [p.wait(timeout=120) for p in procs]
