@@ -53,8 +53,8 @@ def prepare_command(config):
     where = config.data_dir or "~/tensorflow_datasets"
     if config.dataset == "mnist":
         return f"dcgan-data prepare mnist --data_dir={where}"
-    import tensorflow_datasets as tfds
-    if config.dataset.split("/")[0].split(":")[0] not in tfds.list_builders():
+    from dcgan_dist import data
+    if not data.in_catalog(config.dataset):
         return (f"dcgan-data prepare folder --source=YOUR_IMAGES --name={config.dataset} "
                 f"--data_dir={where} --overwrite")
     return f"tfds build {config.dataset} --data_dir={where} --overwrite"

@@ -110,10 +110,15 @@ def can_reach_download_host(host=DOWNLOAD_HOST, timeout_secs=5):
         return False
 
 
+def in_catalog(name):
+    """Whether `name` (as in --dataset, with an optional /config or :version) is a TFDS
+    catalog dataset, rather than one `dcgan-data prepare folder` wrote."""
+    return name.split("/")[0].split(":")[0] in tfds.list_builders()
+
+
 def _download_or_explain(builder, config):
     where = _where(config)
-    registered = config.dataset.split("/")[0].split(":")[0] in tfds.list_builders()
-    if not registered:  # a read-only builder found files, but not a complete dataset
+    if not in_catalog(config.dataset):  # a read-only builder found files, but not a complete dataset
         raise UserError(f"{config.dataset} in {where} is incomplete; prepare it again with "
                         f"dcgan-data prepare folder --name={config.dataset} --overwrite")
     hint = (f"prepare it offline with: dcgan-data prepare mnist --data_dir={where}"

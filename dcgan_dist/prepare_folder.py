@@ -74,11 +74,11 @@ def _load(args):
 
 
 def _check_target(name, data_dir, overwrite):
-    import tensorflow_datasets as tfds
+    from dcgan_dist import data
     if not _NAME_RE.match(name):
         raise UserError(f"--name={name} is not a valid dataset name; use lower-case letters, "
                         "digits and underscores, starting with a letter (e.g. my_faces)")
-    if name in tfds.list_builders():
+    if data.in_catalog(name):
         raise UserError(f"--name={name} is a TFDS catalog dataset; choose another name (e.g. "
                         f"my_{name}) so --dataset={name} keeps meaning the catalog's")
     target = os.path.join(data_dir, name, VERSION)
