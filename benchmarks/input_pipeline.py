@@ -9,7 +9,9 @@ prepare folder` stores them (PNG in TFRecords), then, each in its own process so
 is its own: images/s of InMemorySource and StreamingSource alone (batch 64, all cores), and
 peak resident memory. Last, images/s of one training step of the tutorial's model at 64 px
 (--synthetic_data), the rate the pipeline must outrun 10x so a GPU host's input is never the
-bottleneck. Prints a markdown table with the machine named.
+bottleneck. Then the storage formats `prepare folder` could choose, on the same images:
+bytes per image and decode rate (tf.data map on all cores) of PNG, JPEG (quality 95, lossy)
+and raw pixels. Prints markdown tables with the machine named.
 """
 
 import argparse
@@ -89,17 +91,44 @@ def measure_training(steps):
     return {"images_per_sec": steps * 64 / (time.monotonic() - start)}
 
 
+def measure_formats(count):
+    """Runs in a child: bytes per image and images/s decoding each storage format."""
+    import numpy as np
+    import tensorflow as tf
+    images = np.stack(list(_photo_like(np.random.default_rng(1), count)))
+    encoded = {
+        "png": ([tf.io.encode_png(i).numpy() for i in images], tf.io.decode_png),
+        "jpeg (q95, lossy)": ([tf.io.encode_jpeg(i, quality=95).numpy() for i in images],
+                              tf.io.decode_jpeg),
+        "raw uint8": ([i.tobytes() for i in images],
+                      lambda b: tf.reshape(tf.io.decode_raw(b, tf.uint8), (SIZE, SIZE, 3))),
+    }
+    out = {}
+    for name, (blobs, decode) in encoded.items():
+        ds = tf.data.Dataset.from_tensor_slices(blobs).repeat(3).map(
+            decode, num_parallel_calls=tf.data.AUTOTUNE).batch(64).prefetch(4)
+        for _ in ds.take(2):
+            pass
+        start = time.monotonic()
+        seen = sum(int(b.shape[0]) for b in ds)
+        out[name] = {"bytes": float(np.mean([len(b) for b in blobs])),
+                     "images_per_sec": seen / (time.monotonic() - start)}
+    return out
+
+
 def child(args):
     """Runs one measurement in this process (so peak memory is its own) and prints JSON."""
     kind, *rest = args.child.split(":")
     out = (measure_training(args.train_steps) if kind == "train" else
+           measure_formats(int(rest[0])) if kind == "formats" else
            measure_source(args.data_dir, rest[0], kind, args.batches))
     print(json.dumps(out))
 
 
 def run_child(spec, args):
     cmd = [sys.executable, __file__, f"--child={spec}", f"--data_dir={args.data_dir}",
-           f"--batches={args.batches}", f"--train_steps={args.train_steps}"]
+           f"--batches={args.batches}", f"--train_steps={args.train_steps}",
+           f"--format_images={args.format_images}"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
     return json.loads(result.stdout.strip().splitlines()[-1])
@@ -111,11 +140,14 @@ def main():
     parser.add_argument("--sizes", default="20000,200000", help="dataset sizes to generate")
     parser.add_argument("--batches", type=int, default=200, help="timed batches of 64")
     parser.add_argument("--train_steps", type=int, default=10)
-    parser.add_argument("--quick", action="store_true", help="40 batches, 3 train steps")
+    parser.add_argument("--format_images", type=int, default=5000,
+                        help="images per storage format compared")
+    parser.add_argument("--quick", action="store_true",
+                        help="40 batches, 3 train steps, 1,000 images per format")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.quick:
-        args.batches, args.train_steps = 40, 3
+        args.batches, args.train_steps, args.format_images = 40, 3, 1000
     if args.child:
         return child(args)
     sizes = [int(s) for s in args.sizes.split(",")]
@@ -128,6 +160,7 @@ def main():
             print(f"timing {source} on {count} ...", file=sys.stderr, flush=True)
             rows.append((count, source, run_child(f"{source}:{name}", args)))
     train = run_child("train", args)
+    formats = run_child(f"formats:{args.format_images}", args)
     cores = os.cpu_count()
     print(f"Machine: {throughput_report.machine_line()}  ")
     print(f"Command: `{' '.join([os.path.relpath(sys.executable), *sys.argv])}`  ")
@@ -141,6 +174,13 @@ def main():
               f"{r['first_batch_secs']:.1f} | {r['peak_mb']:,.0f} |")
     print(f"\nTraining step (tutorial model at {SIZE}x{SIZE}x3, batch 64, float32, synthetic "
           f"data): {train['images_per_sec']:,.1f} images/s.")
+    print(f"\nStorage formats: the same {args.format_images:,} images, decoded in a tf.data map "
+          f"on all cores, batch 64.\n")
+    print("| format | bytes per image | images/s decoded | × training |")
+    print("|---|---:|---:|---:|")
+    for name, r in formats.items():
+        print(f"| {name} | {r['bytes']:,.0f} | {r['images_per_sec']:,.0f} | "
+              f"{r['images_per_sec'] / train['images_per_sec']:.0f}× |")
 
 
 if __name__ == "__main__":
