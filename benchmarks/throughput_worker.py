@@ -145,8 +145,9 @@ def setup_package(spec):
             done += n
         return done * config.global_batch_size
 
+    flops = dcgan_flops(state, info.image_shape) if config.architecture == "dcgan" else {}
     return run, {"replicas": strategy.num_replicas_in_sync,
-                 "strategy": strategy_lib.describe(strategy)}
+                 "strategy": strategy_lib.describe(strategy), **flops}
 
 
 def layer_macs(layer):
@@ -166,16 +167,19 @@ def layer_macs(layer):
     return 0
 
 
-def count_flops():
+def count_flops(generator=None, discriminator_layers=None):
     """Training FLOPs per image from the models' layer shapes (throughput_report explains it).
 
-    The tutorial's discriminator stands in for dcgan-dist's: the same layers, and a Sequential
-    model knows each layer's input and output shapes.
+    Defaults to the tutorial's models; the tutorial's discriminator stands in for
+    dcgan-dist's: the same layers, and a Sequential model knows each layer's input and output
+    shapes. `discriminator_layers` is a Sequential with the discriminator's layers for others.
     """
-    from dcgan_dist.arch_tutorial import build_generator
-    generator = build_generator(100, (28, 28, 1), False, 256)
+    if generator is None:
+        from dcgan_dist.arch_tutorial import build_generator
+        generator = build_generator(100, (28, 28, 1), False, 256)
+        discriminator_layers = build_tutorial_discriminator()
     g_macs = [m for m in map(layer_macs, generator.layers) if m]
-    d_macs = [m for m in map(layer_macs, build_tutorial_discriminator().layers) if m]
+    d_macs = [m for m in map(layer_macs, discriminator_layers.layers) if m]
     g_fwd, d_fwd = sum(g_macs), sum(d_macs)
     forward = g_fwd + 2 * d_fwd  # G once; D on the real and on the generated images
     # Backward of a layer: input gradient + weight gradient, each about its forward cost.
@@ -186,6 +190,17 @@ def count_flops():
     return {"g_fwd_flops": 2 * g_fwd, "d_fwd_flops": 2 * d_fwd, "fwd_flops": 2 * forward,
             "bwd_flops": 2 * backward, "g_first_flops": 2 * g_macs[0],
             "d_first_flops": 2 * d_macs[0]}
+
+
+def dcgan_flops(state, image_shape):
+    """count_flops for --architecture=dcgan: its discriminator's convs and logit layer,
+    copied into a Sequential so that each layer knows its shapes."""
+    import keras
+    d = state.discriminator
+    layers = [type(layer).from_config(layer.get_config()) for layer in d.convs]
+    stand_in = keras.Sequential([keras.Input(shape=image_shape), *layers, keras.layers.Flatten(),
+                                 keras.layers.Dense(1)])
+    return count_flops(state.generator, stand_in)
 
 
 def setup_matmul(spec):
