@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
 # The README's test command: creates or reuses a virtual environment, installs the package
 # with the versions in constraints/ (the ones the suite passed with), and runs the whole
-# suite (302 tests, ~19 minutes on 2 cores per TensorFlow version, measured 2026-11-25 on an
+# suite (303 tests, ~13 minutes on 2 cores per TensorFlow version, measured 2026-11-26 on an
 # avx2-only AMD EPYC VM). Extra arguments go to pytest.
+#
+# Tests run in DCGAN_TEST_WORKERS pytest-xdist processes (default 2, one per core here; 0 runs
+# them in this process). Much of a test's time is single-threaded (imports, tracing, the
+# entry points' start-up), so two at a time use cores that one test leaves idle: the suite
+# took 18:47 one test at a time and 12:42 two at a time on the same 2-core VM.
 #
 # DCGAN_TF picks the TensorFlow, each in its own environment:
 #   2.21 (default)  .venv          TensorFlow 2.21, Keras 3.15   constraints/tf2.21.txt
@@ -33,4 +38,5 @@ fi
 
 echo "tests/run.sh: $("${venv}/bin/python" -c 'import tensorflow as tf, keras; print(
     f"TensorFlow {tf.__version__}, Keras {keras.__version__}")' 2>/dev/null) in ${venv}"
-exec "${venv}/bin/python" -m pytest -q "$@"
+workers="${DCGAN_TEST_WORKERS:-2}"
+exec "${venv}/bin/python" -m pytest -q -n "${workers}" --dist worksteal "$@"
