@@ -7,7 +7,7 @@
 # Tests run in DCGAN_TEST_WORKERS pytest-xdist processes (default 2, one per core here; 0 runs
 # them in this process). Much of a test's time is single-threaded (imports, tracing, the
 # entry points' start-up), so two at a time use cores that one test leaves idle: the suite
-# took 18:47 one test at a time and 12:42 two at a time on the same 2-core VM.
+# took 18:47 one test at a time and 11:40 two at a time on the same 2-core VM (TF 2.20).
 #
 # DCGAN_TF picks the TensorFlow, each in its own environment:
 #   2.21 (default)  .venv          TensorFlow 2.21, Keras 3.15   constraints/tf2.21.txt
