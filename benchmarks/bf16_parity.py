@@ -58,12 +58,13 @@ def main():
                 f.write(f"--flagfile={os.path.join(quality.REPO, args.config)}\n"
                         f"--precision={precision}\n--seed={seed}\n--train_steps={args.steps}\n")
             workdir = os.path.join(args.workroot, name)
-            quality.train(name, workdir, flagfile, 24 * 60, max(args.steps // 10, 1), args)
+            quality.train(name, workdir, flagfile, None, max(args.steps // 10, 1), args)
             runs.append((precision, seed, name, workdir))
 
     from dcgan_dist import evaluation, metrics
     evaluator = evaluation.Evaluator.for_run(data_dir=args.data_dir, dataset="mnist",
-                                             image_shape=(28, 28, 1), names=("classifier",))
+                                             image_shape=quality.MNIST_SHAPE,
+                                             names=("classifier",))
     print(f"Machine: {throughput_report.machine_line()}  ")
     print(f"Command: `{throughput_report.command_line()}`  ")
     print(f"{args.config} to {args.steps} steps; {args.num_images} generated images scored by "

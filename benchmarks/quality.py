@@ -27,6 +27,7 @@ RUNS = [  # name, flagfile, training minutes, checkpoint every N steps
     ("fast", "configs/mnist_fast.cfg", 15, 500),
 ]
 CANDIDATE_CKPT_EVERY = 250
+MNIST_SHAPE = (28, 28, 1)  # the classifier's input, and MNIST's own size
 REPORT_MINUTES = (2, 4, 6, 8, 10, 12, 15, 20, 25)
 
 
@@ -35,16 +36,18 @@ def progress(message):
 
 
 def train(name, workdir, flagfile, minutes, ckpt_every, args):
+    """Trains for `minutes` of wall clock (then SIGTERM), or to the end with minutes=None."""
     cmd = [os.path.join(REPO, ".venv/bin/dcgan-train"), f"--flagfile={os.path.abspath(flagfile)}",
            f"--workdir={workdir}", f"--data_dir={args.data_dir}",
            f"--ckpt_every_steps={ckpt_every}", f"--sample_every_steps={ckpt_every}",
            "--keep_checkpoints=100000", "--log_every_steps=25"]
-    progress(f"{name}: {minutes} min: {' '.join(cmd)}")
+    budget = "to its last step" if minutes is None else f"{minutes} min"
+    progress(f"{name}: {budget}: {' '.join(cmd)}")
     with open(os.path.join(args.workroot, f"{name}.log"), "w") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
         started = time.monotonic()
         try:
-            proc.wait(timeout=minutes * 60)
+            proc.wait(timeout=None if minutes is None else minutes * 60)
         except subprocess.TimeoutExpired:
             proc.send_signal(signal.SIGTERM)  # saves the current step, exits 42
         code = proc.wait()
@@ -62,7 +65,7 @@ def score_run(name, workdir, evaluator, args):
     steps = sorted(int(p.rsplit("-", 1)[1]) for p in ckpts)
     run = rundir.read(workdir, strategy="cpu")
     state = state_lib.build_state(run.config, tf.distribute.get_strategy(),
-                                  run.image_shape or (28, 28, 1), "float32")
+                                  run.image_shape or MNIST_SHAPE, "float32")
     generators = {} if state.g_ema is None else {"g_ema": state.g_ema}
     rows, used = [], set()
     for minutes in args.report_minutes:
@@ -91,7 +94,7 @@ def real_round_trips(workdirs, evaluator, args):
     out = {}
     for _, workdir in workdirs:
         shape = rundir.read(workdir, strategy="cpu").image_shape
-        if shape and shape[0] != 28 and shape[0] not in out:
+        if shape and tuple(shape) != MNIST_SHAPE and shape[0] not in out:
             real = eval_data.batches(args.data_dir, "mnist", "train", shape)
             images = np.concatenate([b.numpy() for b in real.take(-(-args.num_images // 500))])
             out[shape[0]] = evaluator.score(images[:args.num_images])
@@ -149,7 +152,7 @@ def main():
 
     from dcgan_dist import evaluation
     evaluator = evaluation.Evaluator.for_run(data_dir=args.data_dir, dataset="mnist",
-                                             image_shape=(28, 28, 1), names=("classifier",))
+                                             image_shape=MNIST_SHAPE, names=("classifier",))
     info = evaluator.networks[0].info  # the classifier's hash and accuracy
     reference = evaluator.reference(args.num_images)
     rows = [row for name, workdir in workdirs for row in score_run(name, workdir, evaluator, args)]

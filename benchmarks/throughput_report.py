@@ -87,19 +87,19 @@ def render(labels, rates, ready, memory, args, *, global_batch_size, other_cpu, 
             out.append(f"| {labels[key]} | not timed: bfloat16 is emulated here | – | – | – |")
     dcgan = [k for k in median if k.startswith("dcgan")]
     if dcgan:
-        out += ["", "The DCGAN paper's networks (`--architecture=dcgan`, configs/dcgan.cfg widths: "
-                "g_filters = d_filters = 64), synthetic one-channel images resized as MNIST would be, "
-                "against (c):", "",
+        out += ["", "The DCGAN paper's networks (`--architecture=dcgan`, configs/dcgan.cfg "
+                "widths: g_filters = d_filters = 64), synthetic one-channel images resized as "
+                "MNIST would be, against (c):", "",
                 "| variant | images/s (median) | min–max | × (c) | GFLOP/image | "
                 "% of matmul rate |", "|---|---:|---:|---:|---:|---:|"]
         for key in dcgan:
             own = ready[key][0]
-            gflop = (own["fwd_flops"] + own["bwd_flops"]) / 1e9
+            own_flops = own["fwd_flops"] + own["bwd_flops"]
             ratio = f"{median[key] / median['c']:.2f}" if "c" in median else "–"
-            limit = (f"{100 * gflop * 1e9 * median[key] / median['matmul']:.0f}%"
+            limit = (f"{100 * own_flops * median[key] / median['matmul']:.0f}%"
                      if "matmul" in median else "–")
             out.append(f"| {labels[key]} | {median[key]:.1f} | {spread(rates[key])} | {ratio} "
-                       f"| {gflop:.2f} | {limit} |")
+                       f"| {own_flops / 1e9:.2f} | {limit} |")
     out.append("")
     if "b" in median and "c" in median:
         note = " (meaningless here: --synthetic_data feeds both)" if args.synthetic_data else ""
