@@ -1,7 +1,7 @@
 """Quality parity of bfloat16 and float32: configs/mnist_fast.cfg at equal steps, two seeds each.
 
-    .venv/bin/python benchmarks/bf16_parity.py --data_dir=data      # ~1 h with native bf16
-    .venv/bin/python benchmarks/bf16_parity.py --data_dir=data --steps=20 --num_images=500
+    .venv/bin/python -m benchmarks.bf16_parity      # ~1 h with native bf16
+    .venv/bin/python -m benchmarks.bf16_parity --steps=20 --num_images=500
 
 Trains mnist_fast.cfg four times, --precision=float32 and --precision=mixed_bfloat16 with
 --seed=0 and 1, each to the same --steps (its learning-rate decay fitted to them), one at a
@@ -15,12 +15,9 @@ about 10x slower, so this is a check of the script there, not a measurement.
 import argparse
 import os
 import statistics
-import sys
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import quality  # noqa: E402
-import throughput_report  # noqa: E402
+from benchmarks import quality
+from benchmarks.common import REPO, add_data_dir, command_line, machine_line, require_mnist
 
 PRECISIONS = ("float32", "mixed_bfloat16")
 SEEDS = (0, 1)
@@ -38,12 +35,13 @@ def verdict(scores):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data_dir", default="data")
+    add_data_dir(parser)
     parser.add_argument("--workroot", default="/tmp/dcgan_parity")
     parser.add_argument("--steps", type=int, default=30000, help="training steps of every run")
     parser.add_argument("--num_images", type=int, default=10000)
     parser.add_argument("--config", default="configs/mnist_fast.cfg")
     args = parser.parse_args()
+    require_mnist(args.data_dir)
     if os.path.exists(args.workroot):
         parser.error(f"{args.workroot} exists: remove it or choose another --workroot")
     os.makedirs(args.workroot)
@@ -55,18 +53,19 @@ def main():
             name = f"{precision}_seed{seed}"
             flagfile = os.path.join(args.workroot, f"{name}.cfg")
             with open(flagfile, "w") as f:
-                f.write(f"--flagfile={os.path.join(quality.REPO, args.config)}\n"
+                f.write(f"--flagfile={os.path.join(REPO, args.config)}\n"
                         f"--precision={precision}\n--seed={seed}\n--train_steps={args.steps}\n")
             workdir = os.path.join(args.workroot, name)
             quality.train(name, workdir, flagfile, None, max(args.steps // 10, 1), args)
             runs.append((precision, seed, name, workdir))
 
-    from dcgan_dist import evaluation, metrics
-    evaluator = evaluation.Evaluator.for_run(data_dir=args.data_dir, dataset="mnist",
-                                             image_shape=quality.MNIST_SHAPE,
-                                             names=("classifier",))
-    print(f"Machine: {throughput_report.machine_line()}  ")
-    print(f"Command: `{throughput_report.command_line()}`  ")
+    from dcgan_dist.evaluation import evaluator as evaluator_lib
+    from dcgan_dist.rundir import progress
+    evaluator = evaluator_lib.Evaluator.for_run(data_dir=args.data_dir, dataset="mnist",
+                                                image_shape=quality.MNIST_SHAPE,
+                                                names=("classifier",))
+    print(f"Machine: {machine_line()}  ")
+    print(f"Command: `{command_line()}`  ")
     print(f"{args.config} to {args.steps} steps; {args.num_images} generated images scored by "
           f"classifier {evaluator.networks[0].info.get('sha256')}.\n")
     print("| precision | seed | steps | minutes | images/s (median) | classifier score "
@@ -76,9 +75,9 @@ def main():
     for precision, seed, name, workdir in runs:
         rows = quality.score_run(name, workdir, evaluator, args)
         if not rows or rows[-1][2] != args.steps:
-            sys.exit(f"{name} did not reach step {args.steps}: see {workdir}.log")
+            raise SystemExit(f"{name} did not reach step {args.steps}: see {workdir}.log")
         _, minutes, step, s = rows[-1]
-        rate = statistics.median(r["images_per_sec"] for r in metrics.read_stats(workdir))
+        rate = statistics.median(r["images_per_sec"] for r in progress.read_stats(workdir))
         scores[precision].append(s["classifier_score"])
         print(f"| {precision} | {seed} | {step} | {minutes:.1f} | {rate:,.0f} | "
               f"{s['classifier_score']:.2f} | {s['frechet_distance']:.2f} |")

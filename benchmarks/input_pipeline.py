@@ -1,7 +1,7 @@
 """The input pipeline alone at 64x64x3, in memory and streaming, against what training eats.
 
-    .venv/bin/python benchmarks/input_pipeline.py                 # ~15 min on 2 cores
-    .venv/bin/python benchmarks/input_pipeline.py --sizes=2000 --quick
+    .venv/bin/python -m benchmarks.input_pipeline                 # ~15 min on 2 cores
+    .venv/bin/python -m benchmarks.input_pipeline --sizes=2000 --quick
 
 Writes generated photo-like images (smooth colour fields with noise, so PNG compresses them
 like photos rather than like noise) as TFDS datasets of each --sizes, the way `dcgan-data
@@ -23,9 +23,7 @@ import sys
 import tempfile
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-import throughput_report  # noqa: E402
+from benchmarks.common import REPO, command_line, machine_line
 
 SIZE = 64
 
@@ -56,12 +54,13 @@ def write_dataset(data_dir, name, count):
 def measure_source(data_dir, name, source, batches):
     """Runs in a child: images/s of one source after its first batch, and peak RSS."""
     import tensorflow as tf
-    from dcgan_dist import config as config_lib, data
+    from dcgan_dist import config as config_lib
+    from dcgan_dist.data import info as data_info, sources
     config = config_lib.Config(workdir=tempfile.mkdtemp(), dataset=name, data_dir=data_dir,
                                global_batch_size=64)
-    info = data.load_info(config)
+    info = data_info.load_info(config)
     start = time.monotonic()
-    ds = data.SOURCES[source](config, info).make_dataset(tf.distribute.InputContext(), 0)
+    ds = sources.SOURCES[source](config, info).make_dataset(tf.distribute.InputContext(), 0)
     it = iter(ds)
     next(it)
     ready = time.monotonic() - start
@@ -76,13 +75,16 @@ def measure_source(data_dir, name, source, batches):
 def measure_training(steps):
     """Runs in a child: images/s of the tutorial's train step at 64x64x3, batch 64."""
     import tensorflow as tf
-    from dcgan_dist import config as config_lib, data, state as state_lib, step as step_lib
+    from dcgan_dist import config as config_lib, state as state_lib, step as step_lib
+    from dcgan_dist.data import info as data_info, sources
     config = config_lib.Config(workdir=tempfile.mkdtemp(), synthetic_data=True, image_size=SIZE,
                                global_batch_size=64, precision="float32")
-    info = data.DatasetInfo((SIZE, SIZE, 3), (SIZE, SIZE, 3), 0, "image")
+    info = data_info.DatasetInfo(name="synthetic", image_key="image",
+                                 source_shape=(SIZE, SIZE, 3), splits={}, label_key=None,
+                                 num_classes=0, image_shape=(SIZE, SIZE, 3))
     strategy = tf.distribute.get_strategy()
     state = state_lib.build_state(config, strategy, info.image_shape, "float32")
-    iterator = iter(data.SOURCES["synthetic"](config, info).make_dataset(
+    iterator = iter(sources.SOURCES["synthetic"](config, info).make_dataset(
         tf.distribute.InputContext(), 0))
     train_fn = step_lib.make_train_fn(strategy, state, config, 64)
     train_fn(iterator, tf.constant(2))
@@ -126,17 +128,19 @@ def child(args):
 
 
 def run_child(spec, args):
-    cmd = [sys.executable, __file__, f"--child={spec}", f"--data_dir={args.data_dir}",
+    cmd = [sys.executable, "-m", "benchmarks.input_pipeline", f"--child={spec}",
+           f"--data_dir={args.data_dir}",
            f"--batches={args.batches}", f"--train_steps={args.train_steps}",
            f"--format_images={args.format_images}"]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True, cwd=REPO)
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data_dir", default=os.path.join(tempfile.gettempdir(), "dcgan_bench"))
+    parser.add_argument("--data_dir", default=os.path.join(tempfile.gettempdir(), "dcgan_bench"),
+                        help="where the generated datasets are written (once) and read")
     parser.add_argument("--sizes", default="20000,200000", help="dataset sizes to generate")
     parser.add_argument("--batches", type=int, default=200, help="timed batches of 64")
     parser.add_argument("--train_steps", type=int, default=10)
@@ -162,8 +166,8 @@ def main():
     train = run_child("train", args)
     formats = run_child(f"formats:{args.format_images}", args)
     cores = os.cpu_count()
-    print(f"Machine: {throughput_report.machine_line()}  ")
-    print(f"Command: `{' '.join([os.path.relpath(sys.executable), *sys.argv])}`  ")
+    print(f"Machine: {machine_line()}  ")
+    print(f"Command: `{command_line()}`  ")
     print(f"Input pipeline alone at {SIZE}x{SIZE}x3, batch 64, {args.batches} timed batches "
           f"after the first, PNG in TFDS TFRecords, {cores} cores.\n")
     print("| images | source | images/s | per core | × training | first batch (s) | peak RSS (MB) |")

@@ -1,6 +1,6 @@
 """Quality per CPU-minute: the tutorial's settings against configs/mnist_fast.cfg.
 
-    .venv/bin/python benchmarks/quality.py --data_dir=data     # ~50 min on 2 cores
+    .venv/bin/python -m benchmarks.quality     # ~50 min on 2 cores
 
 Each config trains for a wall-clock budget (counted from the process start, so imports and
 tracing are paid), stopped by SIGTERM, which makes dcgan-train save the current step. Every
@@ -16,12 +16,9 @@ configs; that is how the settings in mnist_fast.cfg were chosen (RESULTS_quality
 
 import argparse
 import os
-import signal
-import subprocess
-import sys
-import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from benchmarks.common import REPO, add_data_dir, progress, require_mnist, train as run_trainer
+
 RUNS = [  # name, flagfile, training minutes, checkpoint every N steps
     ("tutorial", "configs/mnist.cfg", 25, 50),
     ("fast", "configs/mnist_fast.cfg", 15, 500),
@@ -31,42 +28,26 @@ MNIST_SHAPE = (28, 28, 1)  # the classifier's input, and MNIST's own size
 REPORT_MINUTES = (2, 4, 6, 8, 10, 12, 15, 20, 25)
 
 
-def progress(message):
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
-
-
 def train(name, workdir, flagfile, minutes, ckpt_every, args):
-    """Trains for `minutes` of wall clock (then SIGTERM), or to the end with minutes=None."""
-    cmd = [os.path.join(REPO, ".venv/bin/dcgan-train"), f"--flagfile={os.path.abspath(flagfile)}",
-           f"--workdir={workdir}", f"--data_dir={args.data_dir}",
-           f"--ckpt_every_steps={ckpt_every}", f"--sample_every_steps={ckpt_every}",
-           "--keep_checkpoints=100000", "--log_every_steps=25"]
-    budget = "to its last step" if minutes is None else f"{minutes} min"
-    progress(f"{name}: {budget}: {' '.join(cmd)}")
-    with open(os.path.join(args.workroot, f"{name}.log"), "w") as log:
-        proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
-        started = time.monotonic()
-        try:
-            proc.wait(timeout=None if minutes is None else minutes * 60)
-        except subprocess.TimeoutExpired:
-            proc.send_signal(signal.SIGTERM)  # saves the current step, exits 42
-        code = proc.wait()
-    progress(f"{name}: exit {code} after {time.monotonic() - started:.0f} s")
+    """Trains for `minutes` of wall clock (then SIGTERM), or to the end with minutes=None,
+    keeping every checkpoint for scoring."""
+    run_trainer(name, os.path.join(args.workroot, f"{name}.log"), [
+        f"--flagfile={os.path.abspath(flagfile)}", f"--workdir={workdir}",
+        f"--data_dir={args.data_dir}", f"--ckpt_every_steps={ckpt_every}",
+        f"--sample_every_steps={ckpt_every}", "--keep_checkpoints=100000",
+        "--log_every_steps=25"], minutes)
 
 
 def score_run(name, workdir, evaluator, args):
     """Rows of (name, minutes, step, scores) at the checkpoints nearest to --report_minutes."""
     import tensorflow as tf
-    from dcgan_dist import evaluation, metrics, rundir, state as state_lib
+    from dcgan_dist.evaluation import sampling
+    from dcgan_dist.rundir import progress as run_progress, reopen
 
     # stats.jsonl counts seconds from the start of training (after imports and tracing).
-    elapsed = {r["step"]: r["elapsed_secs"] for r in metrics.read_stats(workdir)}
+    elapsed = {r["step"]: r["elapsed_secs"] for r in run_progress.read_stats(workdir)}
     ckpts = tf.train.get_checkpoint_state(f"{workdir}/ckpt").all_model_checkpoint_paths
     steps = sorted(int(p.rsplit("-", 1)[1]) for p in ckpts)
-    run = rundir.read(workdir, strategy="cpu")
-    state = state_lib.build_state(run.config, tf.distribute.get_strategy(),
-                                  run.image_shape or MNIST_SHAPE, "float32")
-    generators = {} if state.g_ema is None else {"g_ema": state.g_ema}
     rows, used = [], set()
     for minutes in args.report_minutes:
         timed = [s for s in steps if s in elapsed and elapsed[s] <= minutes * 60]
@@ -74,10 +55,8 @@ def score_run(name, workdir, evaluator, args):
             continue
         step = timed[-1]
         used.add(step)
-        # Only the generators: what the optimizers hold does not change the samples.
-        tf.train.Checkpoint(generator=state.generator, **generators).restore(
-            f"{workdir}/ckpt/ckpt-{step}").expect_partial()
-        images = evaluation.generate(state.sampling_generator, args.num_images, run.config.noise_dim)
+        config, state = reopen.restore_run(workdir, step=step)
+        images = sampling.generate(state.sampling_generator, args.num_images, config.noise_dim)
         scores = evaluator.score(images)
         rows.append((name, elapsed[step] / 60, step, scores))
         progress(f"{name} step {step} ({elapsed[step] / 60:.1f} min): "
@@ -90,12 +69,13 @@ def real_round_trips(workdirs, evaluator, args):
     their input pipeline does) and scored like their samples, shrunk back to the classifier's
     28 px: the best such a run can score, since the round trip blurs."""
     import numpy as np
-    from dcgan_dist import eval_data, rundir
+    from dcgan_dist.evaluation import reals
+    from dcgan_dist.rundir import runinfo
     out = {}
     for _, workdir in workdirs:
-        shape = rundir.read(workdir, strategy="cpu").image_shape
+        shape = runinfo.read(workdir, strategy="cpu").image_shape
         if shape and tuple(shape) != MNIST_SHAPE and shape[0] not in out:
-            real = eval_data.batches(args.data_dir, "mnist", "train", shape)
+            real = reals.batches(args.data_dir, "mnist", "train", shape)
             images = np.concatenate([b.numpy() for b in real.take(-(-args.num_images // 500))])
             out[shape[0]] = evaluator.score(images[:args.num_images])
     return out
@@ -103,7 +83,7 @@ def real_round_trips(workdirs, evaluator, args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data_dir", default="data")
+    add_data_dir(parser)
     parser.add_argument("--workroot", default="/tmp/dcgan_quality")
     parser.add_argument("--num_images", type=int, default=10000)
     parser.add_argument("--scale", type=float, default=1.0,
@@ -118,6 +98,7 @@ def main():
     parser.add_argument("--report_minutes", default=",".join(map(str, REPORT_MINUTES)),
                         help="comma-separated training minutes at which to score")
     args = parser.parse_args()
+    require_mnist(args.data_dir)
     args.report_minutes = [float(m) for m in args.report_minutes.split(",")]
     runs = RUNS
     if args.run:
@@ -150,9 +131,9 @@ def main():
             train(name, workdir, flagfile, minutes, ckpt_every, args)
         workdirs.append((name, workdir))
 
-    from dcgan_dist import evaluation
-    evaluator = evaluation.Evaluator.for_run(data_dir=args.data_dir, dataset="mnist",
-                                             image_shape=MNIST_SHAPE, names=("classifier",))
+    from dcgan_dist.evaluation import evaluator as evaluator_lib
+    evaluator = evaluator_lib.Evaluator.for_run(data_dir=args.data_dir, dataset="mnist",
+                                                image_shape=MNIST_SHAPE, names=("classifier",))
     info = evaluator.networks[0].info  # the classifier's hash and accuracy
     reference = evaluator.reference(args.num_images)
     rows = [row for name, workdir in workdirs for row in score_run(name, workdir, evaluator, args)]

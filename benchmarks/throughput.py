@@ -1,7 +1,7 @@
 """Training throughput on this machine, every variant side by side in one invocation.
 
-    .venv/bin/python benchmarks/throughput.py --data_dir=data          # < 15 min on 2 cores
-    .venv/bin/python benchmarks/throughput.py --data_dir=data --quick  # smoke check, ~3 min
+    .venv/bin/python -m benchmarks.throughput          # < 15 min on 2 cores
+    .venv/bin/python -m benchmarks.throughput --quick  # smoke check, ~3 min
 
 Every variant runs in its own worker process (throughput_worker.py), built, traced and warmed
 up once; then the variants take turns, round-robin, each timing --steps steps per turn, for
@@ -12,7 +12,6 @@ markdown report to stdout.
 """
 
 import argparse
-import glob
 import json
 import os
 import shlex
@@ -22,26 +21,20 @@ import sys
 import tempfile
 import time
 
-import throughput_report
-from dcgan_dist import cpu_features
+from benchmarks import throughput_report
+from benchmarks import common
+from benchmarks.common import REPO, add_data_dir, progress, require_mnist
+from dcgan_dist import precision
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
-WORKER = os.path.join(HERE, "throughput_worker.py")
 GLOBAL_BATCH_SIZE = 256  # the tutorial's
-STARTED = time.monotonic()
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 NUM_CPUS = os.cpu_count()  # /proc/stat counts every CPU of the machine
 BF16_KEYS = ("matmul_bf16", "h")  # timed only where the CPU computes bfloat16 natively
 
 
-def progress(message):
-    print(f"[{time.monotonic() - STARTED:6.0f}s] {message}", file=sys.stderr, flush=True)
-
-
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data_dir", default="data", help="TFDS directory with mnist prepared")
+    add_data_dir(parser)
     parser.add_argument("--synthetic_data", action="store_true",
                         help="random images instead of MNIST everywhere (no prepared data needed)")
     parser.add_argument("--steps", type=int, default=10, help="timed steps per repetition")
@@ -63,7 +56,7 @@ def parse_args():
     if args.quick:
         args.steps, args.warmup_steps, args.repeats, args.matmul_reps = 2, 1, 1, 3
         args.skip.add("memory")
-    args.native_bf16 = cpu_features.native_bfloat16()  # (bool, reason) for the report
+    args.native_bf16 = precision.native_bfloat16()  # (bool, reason) for the report
     args.data_dir = os.path.abspath(args.data_dir)  # workers and the memory run use other cwds
     return args
 
@@ -141,7 +134,8 @@ class Worker:
         self.name, self.log_path = name, os.path.join(log_dir, f"{name}.log")
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **extra_env)
         with open(self.log_path, "w") as log:
-            self.proc = subprocess.Popen([sys.executable, WORKER, json.dumps(spec)], cwd=REPO,
+            self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.throughput_worker",
+                                          json.dumps(spec)], cwd=REPO,
                                          env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=log, text=True)
 
@@ -229,9 +223,9 @@ def measure(groups, args, log_dir):
 
 def measure_memory(args, tmp):
     """Peak resident memory of the CPU smoke run (a shortened one), in MiB."""
-    exe = os.path.join(os.path.dirname(sys.executable), "dcgan-train")
-    cmd = [exe, "--flagfile=configs/cpu_smoke.cfg", f"--train_steps={args.memory_steps}",
-           f"--workdir={tmp}/memory_run", f"--data_dir={args.data_dir}"]
+    cmd = common.dcgan_train("--flagfile=configs/cpu_smoke.cfg",
+                             f"--train_steps={args.memory_steps}", f"--workdir={tmp}/memory_run",
+                             f"--data_dir={args.data_dir}")
     cmd += ["--synthetic_data"] if args.synthetic_data else []
     progress("memory run: " + shlex.join(cmd))
     started = time.monotonic()
@@ -251,10 +245,8 @@ def measure_memory(args, tmp):
 
 def main():
     args = parse_args()
-    if not args.synthetic_data and not glob.glob(
-            os.path.join(args.data_dir, "mnist", "*", "dataset_info.json")):
-        sys.exit(f"no MNIST in {args.data_dir}: run `.venv/bin/dcgan-data prepare mnist "
-                 f"--data_dir={args.data_dir}` (offline), or pass --synthetic_data")
+    if not args.synthetic_data:
+        require_mnist(args.data_dir)
     load_at_start = os.getloadavg()[0]
     groups = make_groups(args)
     labels = {key: label for key, label, _ in groups}

@@ -1,36 +1,13 @@
 """The markdown report of benchmarks/throughput.py: what ran where, the table, and the notes
 that turn images/s into fractions of what the machine can do."""
 
-import importlib.metadata
-import os
-import platform
-import shlex
 import statistics
-import sys
+
+from benchmarks.common import command_line, machine_line
 
 
 # Rows computed in bfloat16 and the matmul rate that bounds them; other rows: "matmul".
 LIMITS = {"h": "matmul_bf16"}
-
-
-def machine_line():
-    model = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as f:
-            model = next(line.split(":", 1)[1].strip() for line in f
-                         if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    versions = ", ".join(f"{name} {importlib.metadata.version(name)}"
-                         for name in ("tensorflow", "keras"))
-    return (f"{model}, {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), "
-            f"{platform.system()} {platform.machine()}; {versions}; Python "
-            f"{platform.python_version()}")
-
-
-def command_line():
-    exe = os.path.relpath(sys.executable)
-    return shlex.join([sys.executable if exe.startswith("..") else exe] + sys.argv)
 
 
 def spread(rates, scale=1.0):

@@ -54,7 +54,7 @@ def build_tutorial_discriminator():
 def setup_tutorial(spec):
     """Variant (a): the tutorial's loop as it is written, returns `run(num_steps) -> images`."""
     import tensorflow as tf
-    from dcgan_dist.arch_tutorial import build_generator  # layer for layer the tutorial's generator
+    from dcgan_dist.models.tutorial import build_generator  # layer for layer the tutorial's
     BUFFER_SIZE, BATCH_SIZE, noise_dim = 60000, 256, 100
     train_images = load_mnist_float(spec)
     train_dataset = tf.data.Dataset.from_tensor_slices(train_images).shuffle(BUFFER_SIZE).batch(
@@ -117,9 +117,10 @@ def setup_package(spec):
         # Before any op: afterwards TensorFlow's thread pools exist and these calls fail.
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)
-    from dcgan_dist import config as config_lib, data, state as state_lib, step as step_lib
+    from dcgan_dist import config as config_lib, state as state_lib, step as step_lib
     from dcgan_dist import strategy as strategy_lib
-    # Config validates a work directory; nothing here writes to it, so it is never created.
+    from dcgan_dist.data import info as data_info, sources
+    # Config needs a work directory; nothing here writes to it, so it is never created.
     workdir = os.path.join(tempfile.gettempdir(), "dcgan-throughput-unused")
     overrides = {"precision": "float32", **spec["overrides"]}  # the bf16 rows override it
     config = config_lib.Config(
@@ -128,9 +129,9 @@ def setup_package(spec):
     # The first TensorFlow op: it may split the CPU into devices or join the TF_CONFIG cluster.
     strategy = strategy_lib.make_strategy(config)
     per_replica = config.per_replica_batch_size(strategy.num_replicas_in_sync)
-    info = data.load_info(config)
+    info = data_info.load_info(config)
     state = state_lib.build_state(config, strategy, info.image_shape, config.precision)
-    source = data.make_source(config, info, strategy_lib.num_input_pipelines(strategy))
+    source = sources.make_source(config, info, strategy_lib.num_input_pipelines(strategy))
     iterator = iter(strategy.distribute_datasets_from_function(
         lambda ctx: source.make_dataset(ctx, 0)))
     train_fn = step_lib.make_train_fn(strategy, state, config, per_replica)
@@ -175,7 +176,7 @@ def count_flops(generator=None, discriminator_layers=None):
     shapes. `discriminator_layers` is a Sequential with the discriminator's layers for others.
     """
     if generator is None:
-        from dcgan_dist.arch_tutorial import build_generator
+        from dcgan_dist.models.tutorial import build_generator
         generator = build_generator(100, (28, 28, 1), False, 256)
         discriminator_layers = build_tutorial_discriminator()
     g_macs = [m for m in map(layer_macs, generator.layers) if m]

@@ -1,23 +1,55 @@
-"""How every console script reports failure: one line on stderr and the error's exit code."""
+"""How every program starts and ends: its own flags parsed, one line and an exit code for an
+expected error (`errors.DcganError`), the traceback only with --verbose.
+
+    cli.run(main, "dcgan-eval")      # main(argv, flag_values); argv = what flags left over
+
+Each program parses a FlagValues of its own (`flags.flag_values`), so it accepts exactly the
+flags it names in `flags.PROGRAMS`; `cli.run(..., argv=[...])` runs a program in-process (the
+tests do), since nothing is registered globally.
+"""
 
 import gc
 import sys
 
-from absl import app
-from absl import flags
+from absl import flags as absl_flags
+from absl import logging
 
-from dcgan_dist import DcganError
+from dcgan_dist import flags
+from dcgan_dist.errors import DcganError
+
+HELP = ("--help", "-h", "-?", "--helpfull", "--helpshort")
 
 
-def run(main, prog, flags_parser=None):
-    """app.run(main), with DcganError as `prog: error: ...` and a non-zero exit.
-
-    With --verbose (where the program defines it) the traceback is shown instead.
-    """
+def parse(program, argv):
+    """(flag_values, leftover argv) of `program`'s flags; a bad flag or flagfile is one line
+    and exit 2, not a usage dump; --help prints the program's flags and exits 0."""
+    flag_values = flags.flag_values(flags.PROGRAMS[program])
+    if any(arg in HELP for arg in argv[1:]):
+        print(f"{program}, with these flags (defaults in brackets):\n\n"
+              f"{flag_values.get_help(include_special_flags=False)}")
+        sys.exit(0)
     try:
-        app.run(main, flags_parser=flags_parser or make_flags_parser(prog))
+        return flag_values, flag_values(argv)
+    except absl_flags.Error as e:
+        message = str(e).removeprefix("ERROR:: ")
+        print(f"{program}: error: {message}; see {program} --help", file=sys.stderr)
+        sys.exit(2)
+
+
+def run(main, program, argv=None):
+    """Parses `program`'s flags from `argv` (default sys.argv), then calls
+    `main(leftover_argv, flag_values)`. A DcganError becomes `program: error: ...` on stderr
+    and its exit code (with --verbose, the traceback instead); Ctrl-C outside training exits
+    130 with one line."""
+    flag_values, args = parse(program, list(sys.argv if argv is None else argv))
+    if not absl_flags.FLAGS.is_parsed():
+        absl_flags.FLAGS.mark_as_parsed()  # absl's own (logging) flags, at their defaults
+    logging.use_absl_handler()
+    logging.set_verbosity(logging.INFO)
+    try:
+        main(args, flag_values)
     except DcganError as e:
-        if flags.FLAGS.is_parsed() and "verbose" in flags.FLAGS and flags.FLAGS.verbose:
+        if flag_values["verbose"].value:
             raise
         # Drop the tracebacks and collect: TensorFlow objects they kept alive warn as they are
         # deleted, and those lines should come before the error, not after it.
@@ -25,25 +57,11 @@ def run(main, prog, flags_parser=None):
         while cause is not None:
             cause.__traceback__, cause = None, cause.__cause__ or cause.__context__
         gc.collect()
-        print(f"{prog}: error: {e}", file=sys.stderr)
+        print(f"{program}: error: {e}", file=sys.stderr)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
         # Ctrl-C outside the training loop (which saves and exits 130 itself, loop.py):
         # while starting up or finishing, with nothing in progress to save.
-        print(f"{prog}: error: interrupted by Ctrl-C; rerun the same command to start again",
+        print(f"{program}: error: interrupted by Ctrl-C; rerun the same command to start again",
               file=sys.stderr)
         sys.exit(130)
-
-
-def make_flags_parser(prog):
-    """absl's parser, but a bad flag or flagfile is one line and exit 2, not a usage dump."""
-
-    def parse(argv):
-        try:
-            return flags.FLAGS(argv)
-        except flags.Error as e:
-            message = str(e).removeprefix("ERROR:: ")
-            print(f"{prog}: error: {message}; see {prog} --helpfull", file=sys.stderr)
-            sys.exit(2)
-
-    return parse

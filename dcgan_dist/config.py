@@ -1,16 +1,24 @@
-"""The frozen run configuration: the only reader of FLAGS, and where bad input is caught."""
+"""The frozen run configuration: validated values, derived values, no I/O.
+
+Built from a program's parsed flags by `Config.from_flags`, or directly (tests, benchmarks,
+run.json) with unnamed fields at their flag's default. It never touches the disk: the work
+directory is checked where a program is about to write (`rundir.files.check_writable_dir`).
+"""
 
 import dataclasses
-import os
-import tempfile
 
-from dcgan_dist import UserError
-from dcgan_dist import flags as flag_defs
+from absl import flags as absl_flags
+
+from dcgan_dist import flags
+from dcgan_dist.errors import UserError
+
+# Paths on Cloud Storage; anything else is a local disk, which a remote TPU cannot read.
+REMOTE_PREFIX = "gs://"
 
 
 def _default(name):
     """A field's default is its flag's: defaults live in flags.py and nowhere else."""
-    return dataclasses.field(default=flag_defs.FLAGS[name].default)
+    return dataclasses.field(default=flags.default(name))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,17 +75,8 @@ class Config:
     def __post_init__(self):
         if not self.workdir:
             raise UserError("--workdir is required: the folder for checkpoints, samples and logs")
-        if self.strategy not in flag_defs.STRATEGIES:
-            raise UserError(f"--strategy={self.strategy} is unknown; use one of "
-                            f"{', '.join(flag_defs.STRATEGIES)}")
-        if self.architecture not in flag_defs.ARCHITECTURES:
-            raise UserError(f"--architecture={self.architecture} is unknown; use one of "
-                            f"{', '.join(flag_defs.ARCHITECTURES)}")
-        if self.precision not in flag_defs.PRECISIONS:
-            raise UserError(f"--precision={self.precision} is unknown; use one of "
-                            f"{', '.join(flag_defs.PRECISIONS)}")
-        for name, allowed in [("all_reduce", ("nccl", "hierarchical_copy")),
-                              ("collective", ("auto", "ring", "nccl"))]:
+        for name in self.enum_flags():
+            allowed = flags.CATALOGUE[name].parser.enum_values
             if getattr(self, name) not in allowed:
                 raise UserError(f"--{name}={getattr(self, name)} is unknown; use one of "
                                 f"{', '.join(allowed)}")
@@ -85,8 +84,8 @@ class Config:
                     "num_cpu_devices", "log_every_steps", "keep_checkpoints", "eval_num_images",
                     "d_filters", "g_filters"]
         non_negative = ["train_steps", "epochs", "sample_every_steps", "ckpt_every_steps",
-                        "collective_timeout_secs", "eval_every_steps", "d_dense_units", "d_r1_gamma",
-                    "image_size", "cache_limit_mb"]
+                        "collective_timeout_secs", "eval_every_steps", "d_dense_units",
+                        "d_r1_gamma", "image_size", "cache_limit_mb"]
         for name in positive:
             if getattr(self, name) <= 0:
                 raise UserError(f"--{name}={getattr(self, name)} must be greater than 0")
@@ -113,23 +112,32 @@ class Config:
                             "function; drop one of the two")
         # A remote TPU (a name or grpc:// address) runs on other hosts, which cannot read this
         # machine's disk. On a TPU VM (--tpu=local) local paths work while the slice has one
-        # host; make_strategy refuses them on a multi-host slice, where it knows the host count.
-        if (self.strategy == "tpu" or (self.strategy == "auto" and self.tpu)) and self.tpu != "local":
-            for name in ("workdir", "data_dir"):
-                path = getattr(self, name)
-                if not (path or "").startswith("gs://") and not (name == "data_dir" and
-                                                                 self.synthetic_data):
-                    raise UserError(f"--{name}={path} must be a gs:// path on TPU --tpu={self.tpu}: "
-                                    "the TPU hosts cannot read this machine's disk (on a single-host "
-                                    "TPU VM, --tpu=local may use local paths)")
-        check_local_workdir(self.workdir)
+        # host; the strategy refuses them on a multi-host slice, where it knows the host count.
+        remote_tpu = self.tpu != "local" and (
+            self.strategy == "tpu" or (self.strategy == "auto" and self.tpu))
+        if remote_tpu and self.local_paths():
+            name, path = self.local_paths()[0]
+            raise UserError(f"--{name}={path} must be a gs:// path on TPU --tpu={self.tpu}: the "
+                            "TPU hosts cannot read this machine's disk (on a single-host TPU VM, "
+                            "--tpu=local may use local paths)")
+
+    @staticmethod
+    def enum_flags():
+        return [f.name for f in dataclasses.fields(Config)
+                if isinstance(flags.CATALOGUE[f.name], absl_flags.EnumFlag)]
+
+    def local_paths(self):
+        """[(flag, path)] of --workdir and --data_dir not on Cloud Storage (the data directory
+        only when the run reads data): the one rule for what a TPU host cannot read."""
+        paths = [("workdir", self.workdir)] + ([] if self.synthetic_data else
+                                               [("data_dir", self.data_dir)])
+        return [(name, path) for name, path in paths
+                if not (path or "").startswith(REMOTE_PREFIX)]
 
     @classmethod
-    def from_flags(cls, flag_values=None):
-        """Builds a Config from parsed absl flags (the package's only read of FLAGS)."""
-        flag_values = flag_values or flag_defs.FLAGS
-        fields = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{name: flag_values[name].value for name in fields})
+    def from_flags(cls, flag_values):
+        """Builds a Config from dcgan-train's parsed flags (`cli.run` hands them over)."""
+        return cls(**{f.name: flag_values[f.name].value for f in dataclasses.fields(cls)})
 
     def per_replica_batch_size(self, num_replicas):
         """The global batch split over replicas; fails early if it does not divide evenly."""
@@ -153,19 +161,3 @@ class Config:
                 lines.append(f"--{field.name}={value}")
         return "\n".join(lines) + "\n"
 
-
-def check_local_workdir(workdir):
-    """Refuses a work directory that is a file or cannot be written, before any work starts."""
-    if "://" in workdir:
-        return
-    if os.path.exists(workdir) and not os.path.isdir(workdir):
-        raise UserError(f"--workdir={workdir} is a file; pass a directory (it is created if missing)")
-    parent = os.path.abspath(workdir)
-    while not os.path.exists(parent):
-        parent = os.path.dirname(parent)
-    try:  # Try it: permission bits say nothing to root, and some file systems are read-only.
-        with tempfile.TemporaryFile(dir=parent):
-            pass
-    except OSError as e:
-        raise UserError(f"--workdir={workdir} is not writable ({e.strerror}); choose a directory "
-                        "you can write to") from e

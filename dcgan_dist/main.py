@@ -7,20 +7,19 @@ checkpoint kept), 4 lost multi-worker peer, 5 a checkpoint or stats.jsonl could 
 checkpoint (rerun the same command to resume).
 """
 
-from dcgan_dist import UserError, cli
-from dcgan_dist import flags as flag_defs  # noqa: F401 - defines the flags
+from dcgan_dist import cli, config as config_lib, loop
+from dcgan_dist.errors import UserError
 
 
-def main(argv):
+def main(argv, flag_values):
     if len(argv) > 1:
         raise UserError(f"unexpected arguments {' '.join(argv[1:])}; flags look like --name=value")
-    from dcgan_dist import config as config_lib, loop  # TensorFlow loads after flag parsing.
-    loop.train(config_lib.Config.from_flags())
+    loop.train(config_lib.Config.from_flags(flag_values))
 
 
-def run():
-    """Console-script entry point."""
-    cli.run(main, "dcgan-train")
+def run(argv=None):
+    """Console-script entry point (`argv` for in-process runs)."""
+    cli.run(main, "dcgan-train", argv)
 
 
 if __name__ == "__main__":

@@ -1,12 +1,11 @@
-"""Train state: models, optimizers, step counter and fixed sample noise, with checkpoints."""
+"""Train state: models, optimizers, the step counter, the fixed sample noise and the generator's
+moving average; everything a checkpoint holds (`rundir.checkpoints` saves and restores it)."""
 
 import dataclasses
 
-from absl import logging
 import keras
 import tensorflow as tf
 
-from dcgan_dist import UserError
 from dcgan_dist import models, streams
 
 NUM_SAMPLES = 16  # a 4x4 grid, as in the tutorial
@@ -65,7 +64,8 @@ def update_ema(g_ema, generator, decay):
 def build_state(config, strategy, image_shape, precision):
     """Builds models and optimizers inside `strategy.scope()`, all variables created."""
     keras.mixed_precision.set_dtype_policy(precision)
-    keras.utils.set_random_seed(config.seed)  # weight initialisation
+    # Keras initializers draw from its global seed: set once, here, before any layer exists.
+    keras.utils.set_random_seed(streams.python_seed(config.seed, streams.WEIGHTS))
     with strategy.scope():
         generator, discriminator = models.build(config, image_shape)
         g_opt = keras.optimizers.Adam(config.g_lr, beta_1=config.adam_beta1)
@@ -79,7 +79,8 @@ def build_state(config, strategy, image_shape, precision):
         d_opt.build(discriminator.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         sample_noise = tf.Variable(
-            tf.random.stateless_normal([NUM_SAMPLES, config.noise_dim], seed=[config.seed, streams.SAMPLE_NOISE]),
+            tf.random.stateless_normal([NUM_SAMPLES, config.noise_dim],
+                                       seed=streams.keyed(config.seed, streams.SAMPLE_NOISE)),
             trainable=False, name="sample_noise")
         g_ema = None
         if config.g_ema_decay > 0:
@@ -90,48 +91,3 @@ def build_state(config, strategy, image_shape, precision):
     return TrainState(generator, discriminator, g_opt, d_opt, step, sample_noise, precision,
                       g_ema)
 
-
-def make_checkpoint_manager(state, directory, max_to_keep):
-    return tf.train.CheckpointManager(
-        state.checkpoint(), directory, max_to_keep=max_to_keep, step_counter=state.step)
-
-
-def kept_checkpoint(manager):
-    """What a stopped run leaves to resume from, for error messages: never Python's None."""
-    latest = manager.latest_checkpoint
-    if latest is None:
-        return "there is no checkpoint yet (a rerun starts from step 0)"
-    return f"the last checkpoint {latest} is kept"
-
-
-def restore_latest(state, manager):
-    """Restores the newest readable checkpoint in `manager.directory`; returns (step, path),
-    or (0, None) when there is none.
-
-    A checkpoint of another model (other shapes) is refused without touching it; an
-    unreadable newest checkpoint falls back to the previous good one, with a warning.
-    """
-    candidates = list(reversed(manager.checkpoints))
-    if not candidates and tf.io.gfile.glob(f"{manager.directory}/ckpt-*.index"):
-        raise UserError(f"{manager.directory} holds checkpoints but no readable 'checkpoint' "
-                        "state file; restore it (or move the folder away to start over)")
-    for i, path in enumerate(candidates):
-        try:
-            status = manager.checkpoint.restore(path)
-            status.assert_existing_objects_matched()
-        except (ValueError, AssertionError) as e:
-            raise UserError(f"the checkpoint {path} belongs to a different model ({_first_line(e)}); "
-                            "use another --workdir or the flags that trained it") from e
-        except (tf.errors.OpError, IndexError) as e:  # truncated or corrupted files
-            if i + 1 == len(candidates):
-                raise UserError(f"no readable checkpoint in {manager.directory}: {path} is "
-                                f"damaged ({_first_line(e)}); move it away to start over") from e
-            logging.warning("Checkpoint %s is damaged (%s); falling back to %s", path,
-                            _first_line(e), candidates[i + 1])
-            continue
-        return int(state.step.numpy()), path
-    return 0, None
-
-
-def _first_line(error):
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

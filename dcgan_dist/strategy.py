@@ -1,4 +1,11 @@
-"""The one strategy factory: the same trainer on a CPU, one GPU, many GPUs, a TPU, or workers."""
+"""The one strategy factory: the same trainer on a CPU, one GPU, many GPUs, a TPU, or workers.
+
+    STRATEGIES = {"cpu": ..., "gpu": ..., "mirrored": ..., "multi_worker": ..., "tpu": ...}
+
+`--strategy` takes a key of STRATEGIES or `auto` (tpu if --tpu, mirrored on several GPUs, gpu
+on one, else cpu). Each builder takes the Config and returns a tf.distribute strategy; the
+ones that need hardware refuse with a UserError that says what to do instead.
+"""
 
 import json
 import os
@@ -7,8 +14,7 @@ import shutil
 from absl import logging
 import tensorflow as tf
 
-from dcgan_dist import UserError
-from dcgan_dist import cpu_features
+from dcgan_dist.errors import UserError
 
 
 def split_cpu(num_devices):
@@ -28,64 +34,34 @@ def split_cpu(num_devices):
                         f"initialised ({e})") from e
 
 
-def resolve_kind(config):
-    """The strategy kind `auto` stands for on this machine."""
-    if config.strategy != "auto":
-        return config.strategy
-    if config.tpu:
-        return "tpu"
-    num_gpus = len(tf.config.list_physical_devices("GPU"))
-    if num_gpus > 1:
-        return "mirrored"
-    return "gpu" if num_gpus == 1 else "cpu"
+def _cpu(config):
+    split_cpu(config.num_cpu_devices)
+    # The default strategy, not OneDeviceStrategy("/cpu:0"): pinning every op to the device
+    # measured 35% slower here (125 vs 195 images/s at batch 256, 2 cores).
+    return tf.distribute.get_strategy()
 
 
-def make_strategy(config):
-    """Returns the tf.distribute strategy that `config.strategy` names.
-
-    Call it before any other TensorFlow op: multi-worker collectives and TPU initialisation
-    must be configured at program start-up.
-    """
-    kind = resolve_kind(config)
-    if kind == "cpu":
-        split_cpu(config.num_cpu_devices)
-        # The default strategy, not OneDeviceStrategy("/cpu:0"): pinning every op to the
-        # device measured 35% slower here (125 vs 195 images/s at batch 256, 2 cores).
-        return tf.distribute.get_strategy()
-    if kind == "gpu":
-        if not tf.config.list_physical_devices("GPU"):
-            raise UserError("--strategy=gpu found no GPU; use --strategy=cpu or auto")
-        return tf.distribute.get_strategy()  # TensorFlow places the ops on GPU:0
-    if kind == "mirrored":
-        if tf.config.list_physical_devices("GPU"):
-            return tf.distribute.MirroredStrategy(cross_device_ops=_ALL_REDUCE[config.all_reduce]())
-        split_cpu(config.num_cpu_devices)
-        devices = [d.name for d in tf.config.list_logical_devices("CPU")]
-        if len(devices) < 2:
-            logging.warning("--strategy=mirrored on one CPU device: pass --num_cpu_devices=2 "
-                            "or more to run several replicas")
-        # NCCL needs GPUs; on CPUs reduce through host memory.
-        return tf.distribute.MirroredStrategy(
-            devices, cross_device_ops=tf.distribute.ReductionToOneDevice())
-    if kind == "multi_worker":
-        return _make_multi_worker(config)
-    if kind == "tpu":
-        return _make_tpu(config)
-    raise UserError(f"--strategy={kind} is unknown")
+def _gpu(config):
+    del config
+    if not tf.config.list_physical_devices("GPU"):
+        raise UserError("--strategy=gpu found no GPU; use --strategy=cpu or auto")
+    return tf.distribute.get_strategy()  # TensorFlow places the ops on GPU:0
 
 
-_ALL_REDUCE = {
-    "nccl": tf.distribute.NcclAllReduce,
-    "hierarchical_copy": tf.distribute.HierarchicalCopyAllReduce,
-}
-_COLLECTIVE = {
-    "auto": tf.distribute.experimental.CommunicationImplementation.AUTO,
-    "ring": tf.distribute.experimental.CommunicationImplementation.RING,
-    "nccl": tf.distribute.experimental.CommunicationImplementation.NCCL,
-}
+def _mirrored(config):
+    if tf.config.list_physical_devices("GPU"):
+        return tf.distribute.MirroredStrategy(cross_device_ops=ALL_REDUCE[config.all_reduce]())
+    split_cpu(config.num_cpu_devices)
+    devices = [d.name for d in tf.config.list_logical_devices("CPU")]
+    if len(devices) < 2:
+        logging.warning("--strategy=mirrored on one CPU device: pass --num_cpu_devices=2 "
+                        "or more to run several replicas")
+    # NCCL needs GPUs; on CPUs reduce through host memory.
+    return tf.distribute.MirroredStrategy(
+        devices, cross_device_ops=tf.distribute.ReductionToOneDevice())
 
 
-def _make_multi_worker(config):
+def _multi_worker(config):
     """MultiWorkerMirroredStrategy, with a timeout so a lost peer is an error.
 
     The cluster comes from TF_CONFIG (set by launch/multi_worker.sh, Kubeflow's TFJob or
@@ -99,22 +75,21 @@ def _make_multi_worker(config):
                             "see launch/multi_worker.sh") from e
         resolver = None  # the strategy reads TF_CONFIG itself
     elif "SLURM_PROCID" in os.environ:
-        resolver = _slurm_resolver(config)
+        resolver = slurm_resolver(config.slurm_port_base)
         cluster = resolver.cluster_spec().as_dict()
     else:
         raise UserError("--strategy=multi_worker needs TF_CONFIG describing the cluster, or a "
                         "SLURM job step (srun); see launch/multi_worker.sh or launch/slurm.sbatch")
     logging.info("Multi-worker cluster: %s", cluster)
     options = tf.distribute.experimental.CommunicationOptions(
-        implementation=_COLLECTIVE[config.collective],
+        implementation=COLLECTIVES[config.collective],
         timeout_seconds=config.collective_timeout_secs or None)
     return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver,
                                                      communication_options=options)
 
 
-def _slurm_resolver(config):
+def slurm_resolver(port_base):
     """The cluster of this SLURM job step: one worker per task, task 0 the chief."""
-    port_base = config.slurm_port_base
     try:
         if "CUDA_VISIBLE_DEVICES" in os.environ or shutil.which("nvidia-smi"):
             # GPU nodes: the resolver splits each node's GPUs among its tasks.
@@ -134,7 +109,7 @@ def _slurm_resolver(config):
         rpc_layer="grpc")
 
 
-def _make_tpu(config):
+def _tpu(config):
     """Connects to and initialises the TPU named by --tpu ('local' on a TPU VM)."""
     try:
         resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=config.tpu or "")
@@ -144,15 +119,14 @@ def _make_tpu(config):
         raise UserError(f"could not reach the TPU --tpu={config.tpu} ({e}); pass its name, "
                         "grpc:// address, or 'local' on a TPU VM") from e
     strategy = tf.distribute.TPUStrategy(resolver)
-    _check_tpu_paths(config, strategy.extended.num_hosts)
+    _check_tpu_vm_paths(config, strategy.extended.num_hosts)
     return strategy
 
 
-def _check_tpu_paths(config, num_hosts):
-    """Local paths work on a one-host TPU VM; on a multi-host slice each host has its own disk."""
-    local = [f"--{name}={path}" for name, path in (("workdir", config.workdir),
-                                                   ("data_dir", config.data_dir))
-             if "://" not in (path or "") and not (name == "data_dir" and config.synthetic_data)]
+def _check_tpu_vm_paths(config, num_hosts):
+    """On a TPU VM (--tpu=local) local paths work while the slice has one host; on a slice of
+    several each host has its own disk. (A remote TPU refuses them in Config already.)"""
+    local = [f"--{name}={path}" for name, path in config.local_paths()]
     if not local:
         return
     if num_hosts > 1:
@@ -160,6 +134,40 @@ def _check_tpu_paths(config, num_hosts):
                         f"{num_hosts} hosts, each with its own disk; use gs:// paths")
     logging.warning("%s on this TPU VM's local disk: fine on one host; a multi-host slice "
                     "(pod) needs gs:// paths", " and ".join(local))
+
+
+STRATEGIES = {"cpu": _cpu, "gpu": _gpu, "mirrored": _mirrored, "multi_worker": _multi_worker,
+              "tpu": _tpu}
+ALL_REDUCE = {  # --all_reduce: Mirrored on GPUs
+    "nccl": tf.distribute.NcclAllReduce,
+    "hierarchical_copy": tf.distribute.HierarchicalCopyAllReduce,
+}
+COLLECTIVES = {  # --collective: multi-worker
+    "auto": tf.distribute.experimental.CommunicationImplementation.AUTO,
+    "ring": tf.distribute.experimental.CommunicationImplementation.RING,
+    "nccl": tf.distribute.experimental.CommunicationImplementation.NCCL,
+}
+
+
+def resolve_kind(config):
+    """The key of STRATEGIES that `--strategy` (maybe `auto`) stands for on this machine."""
+    if config.strategy != "auto":
+        return config.strategy
+    if config.tpu:
+        return "tpu"
+    num_gpus = len(tf.config.list_physical_devices("GPU"))
+    if num_gpus > 1:
+        return "mirrored"
+    return "gpu" if num_gpus == 1 else "cpu"
+
+
+def make_strategy(config):
+    """Returns the tf.distribute strategy that `config.strategy` names.
+
+    Call it before any other TensorFlow op: multi-worker collectives and TPU initialisation
+    must be configured at program start-up.
+    """
+    return STRATEGIES[resolve_kind(config)](config)
 
 
 def is_chief(strategy):
@@ -179,40 +187,8 @@ def task_id(strategy):
     return (resolver.task_id or 0) if resolver is not None and resolver.task_type else 0
 
 
-def resolve_precision(config, kind, native_bfloat16=cpu_features.native_bfloat16):
-    """(precision, why): what `--precision` stands for on this machine, and the reason.
-
-    `auto` is mixed_bfloat16 on TPUs, mixed_float16 on GPUs, and on CPUs mixed_bfloat16 where
-    the CPU computes bfloat16 natively (issue 16 measured 1.5x float32's images/s on a Zen 4
-    with avx512_bf16), float32 where bfloat16 would be emulated, which is slower.
-    `native_bfloat16() -> (bool, reason)` is cpu_features' detection (tests pass a fake).
-    """
-    if config.precision != "auto":
-        if config.precision != "mixed_bfloat16" or _device(kind) != "cpu":
-            return config.precision, "set by --precision"
-        native, why = native_bfloat16()
-        return config.precision, "set by --precision" + (
-            "" if native else f"; {why}, so it is emulated and slower than float32")
-    return _AUTO_PRECISION[_device(kind)](native_bfloat16)
-
-
-def _device(kind):
-    """Where the steps run: tpu, gpu or cpu (a mirrored or multi-worker run without GPUs)."""
-    if kind == "tpu":
-        return "tpu"
-    return "gpu" if kind != "cpu" and tf.config.list_physical_devices("GPU") else "cpu"
-
-
-def _auto_cpu_precision(native_bfloat16):
-    native, why = native_bfloat16()
-    return ("mixed_bfloat16" if native else "float32"), why
-
-
-_AUTO_PRECISION = {
-    "tpu": lambda _: ("mixed_bfloat16", "TPUs compute in bfloat16"),
-    "gpu": lambda _: ("mixed_float16", "GPUs compute float16 on tensor cores"),
-    "cpu": _auto_cpu_precision,
-}
+def is_multi_worker(strategy):
+    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
 
 
 def describe(strategy):
@@ -226,7 +202,7 @@ def describe(strategy):
 def num_input_pipelines(strategy):
     """How many input pipelines `distribute_datasets_from_function` builds: one per worker
     (multi-worker) or per TPU host, else one. Each holds its own shard of the data."""
-    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    if is_multi_worker(strategy):
         return strategy.extended._num_workers  # noqa: SLF001 - no public accessor
     if isinstance(strategy, tf.distribute.TPUStrategy):
         return strategy.extended.num_hosts

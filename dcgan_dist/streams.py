@@ -1,35 +1,46 @@
-"""Every random stream of a run, keyed in one place.
+"""Every random stream of a run, keyed in one place and one way.
 
-Each stream is a stateless function of the run's --seed and the keys that must make it
-differ (step, replica, epoch, example), so a run replays exactly after a resume and does not
-depend on how the global batch is split over replicas. The numbers are part of what a
-checkpoint means: changing one changes every run that uses it.
+Each stream is a stateless function of the run's --seed, its own number below, and the keys
+that must make it differ (step, replica, epoch, example): `keyed(seed, STREAM, *keys)` folds
+them into [seed, 0] with Philox. So a run replays exactly after a resume, does not depend on
+how the global batch is split over replicas, and no two streams share numbers. The numbers
+are part of what a seed means: changing one changes every run that uses it (0.2.0 renumbered
+them; a run resumed across that upgrade continues with the new streams).
+
+Keras initializers and tf.data take Python integers, not keys: `python_seed` draws one from a
+stream. Nothing reseeds a global generator once a run has started. The metric estimators
+(KID's subsets, precision/recall's subsamples, the reference-statistics reservoir) use fixed
+seeds of their own in `evaluation`: they belong to the metric's definition, not to a run.
 """
 
 import tensorflow as tf
 
-# Streams folded from [seed, 0] with `keyed` (philox, as XLA would otherwise pick another).
-NOISE = 1          # z for the step's global batch; keys: step
-DROPOUT_REAL = 2   # discriminator dropout on real images; keys: step, replica
-DROPOUT_FAKE = 3   # discriminator dropout on generated images; keys: step, replica
-FLIP = 4           # --random_flip of real images; keys: step (one draw for the global batch)
-EPOCH_WINDOW = 5   # streaming source: the permutation of a window of records; keys: epoch, window
-
-# Streams seeded as [seed, N] (older runs depend on these exact forms).
-SYNTHETIC_IMAGES = 3   # --synthetic_data's fixed batch
-EPOCH_ORDER = 5        # in-memory source: the permutation of epoch e, fold_in([seed, 5], e)
-SAMPLE_NOISE = 7       # the fixed z of the sample grids
-PERIODIC_EVAL_NOISE = 11  # evaluation during training: [seed, 11] folded with chunk, replica
-EVAL_NOISE = 1000      # dcgan-eval, dcgan-generate, export: [seed, 1000 + first image index]
+NOISE = 1               # z for the step's global batch; keys: step
+DROPOUT_REAL = 2        # discriminator dropout on real images; keys: step, replica
+DROPOUT_FAKE = 3        # discriminator dropout on generated images; keys: step, replica
+FLIP = 4                # --random_flip of real images; keys: step (one draw for the global batch)
+EPOCH_WINDOW = 5        # streaming source: the permutation of a window of records; keys: epoch, window
+EPOCH_ORDER = 6         # in-memory source: the permutation of an epoch; keys: epoch
+SYNTHETIC_IMAGES = 7    # --synthetic_data's fixed batch
+SAMPLE_NOISE = 8        # the fixed z of the sample grids
+PERIODIC_EVAL_NOISE = 9  # evaluation during training; keys: chunk, replica
+EVAL_NOISE = 10         # dcgan-eval, dcgan-generate, the export's sample(); keys: first image index
+WEIGHTS = 11            # initial weights of the generator and discriminator (python_seed)
+CLASSIFIER = 12         # the evaluation classifier's weights, dropout and shuffling (python_seed)
 
 
 def keyed(seed, stream, *keys):
-    """A stateless seed (shape [2], int64) for `stream` under `keys`."""
-    out = tf.constant([seed, 0], dtype=tf.int64)
+    """A stateless seed (shape [2], int64) for `stream` under `keys`.
+
+    Philox by name: the default picks another algorithm under XLA, and jit-compiled steps
+    would then draw other numbers than plain TensorFlow.
+    """
+    out = tf.stack([tf.cast(seed, tf.int64), tf.constant(0, tf.int64)])  # seed may be a tensor
     for key in (stream,) + keys:
         out = tf.random.experimental.stateless_fold_in(out, tf.cast(key, tf.int64), alg="philox")
     return out
 
 
-def epoch_order_seed(seed, epoch):
-    return tf.random.experimental.stateless_fold_in([seed, EPOCH_ORDER], epoch)
+def python_seed(seed, stream, *keys):
+    """A non-negative Python int from `stream`, for APIs that take integer seeds."""
+    return int(keyed(seed, stream, *keys).numpy()[0] % (2**31 - 1))

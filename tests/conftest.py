@@ -1,7 +1,15 @@
 """Shared fixtures. Splits the CPU into two logical devices before TensorFlow initialises,
-so MirroredStrategy runs with two replicas on a machine without GPUs."""
+so MirroredStrategy runs with two replicas on a machine without GPUs.
 
+Datasets are tiny and generated (no real images can be downloaded here); models are narrow
+unless a test is about their width; one trained run (`trained_run`) serves every test that
+reads a run directory (eval, generate, export).
+"""
+
+import contextlib
+import fcntl
 import os
+import shutil
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -10,7 +18,8 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from dcgan_dist import config as config_lib, prepare  # noqa: E402
+from dcgan_dist import config as config_lib  # noqa: E402
+from dcgan_dist.data import mnist  # noqa: E402
 
 _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(_cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
@@ -22,10 +31,10 @@ def tiny_idx_files(num_train=TINY_TRAIN, num_test=TINY_TEST, seed=0):
     """Four IDX files of random 28x28 digits: a stand-in for MNIST that TFDS stores the same way."""
     rng = np.random.default_rng(seed)
     return {
-        "train-images-idx3-ubyte": prepare.encode_idx(rng.integers(0, 256, (num_train, 28, 28))),
-        "train-labels-idx1-ubyte": prepare.encode_idx(rng.integers(0, 10, num_train)),
-        "t10k-images-idx3-ubyte": prepare.encode_idx(rng.integers(0, 256, (num_test, 28, 28))),
-        "t10k-labels-idx1-ubyte": prepare.encode_idx(rng.integers(0, 10, num_test)),
+        "train-images-idx3-ubyte": mnist.encode_idx(rng.integers(0, 256, (num_train, 28, 28))),
+        "train-labels-idx1-ubyte": mnist.encode_idx(rng.integers(0, 10, num_train)),
+        "t10k-images-idx3-ubyte": mnist.encode_idx(rng.integers(0, 256, (num_test, 28, 28))),
+        "t10k-labels-idx1-ubyte": mnist.encode_idx(rng.integers(0, 10, num_test)),
     }
 
 
@@ -33,8 +42,13 @@ def tiny_idx_files(num_train=TINY_TRAIN, num_test=TINY_TEST, seed=0):
 def tiny_data_dir(tmp_path_factory):
     """A TFDS data_dir holding a tiny `mnist:3.0.1` (64 train, 16 test random images)."""
     data_dir = str(tmp_path_factory.mktemp("tfds"))
-    prepare.write_mnist(tiny_idx_files(), data_dir)
+    mnist.write_mnist(tiny_idx_files(), data_dir)
     return data_dir
+
+
+# Narrow models: the tests check arithmetic and plumbing, not quality (not auto precision
+# either: the same numbers on every CPU).
+SMALL = dict(g_filters=16, d_filters=8, noise_dim=16, precision="float32")
 
 
 @pytest.fixture
@@ -43,8 +57,8 @@ def make_config(tmp_path, tiny_data_dir):
 
     def make(**overrides):
         values = dict(workdir=str(tmp_path / "work"), data_dir=tiny_data_dir,
-                      global_batch_size=8, train_steps=2, log_every_steps=1, precision="float32",
-                      strategy="cpu")
+                      global_batch_size=8, train_steps=2, log_every_steps=1, strategy="cpu",
+                      **SMALL)
         values.update(overrides)
         return config_lib.Config(**values)
 
@@ -58,12 +72,58 @@ def _float32_policy():
     keras.mixed_precision.set_dtype_policy("float32")
 
 
+@contextlib.contextmanager
+def _once_for_all_workers(tmp_path_factory, name):
+    """(folder, built): a folder shared by every pytest-xdist worker of this session, and
+    whether it is already built; the first worker to come builds it while the others wait."""
+    root = tmp_path_factory.getbasetemp()  # this session's; under xdist, this worker's
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's, shared by its workers
+    folder = root / name
+    with open(root / f"{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield folder, (folder / "done").exists()
+        (folder / "done").touch()
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory):
+    """A finished run directory, trained once for the whole session: 4 steps on the tiny
+    MNIST with an EMA generator and a periodic evaluation at steps 2 and 4 (which trains and
+    caches the tiny dataset's classifier in the run's data_dir). Shared by every test that
+    reads a run directory; tests that write into it (dcgan-eval appends eval.jsonl) take
+    `trained_run_copy`."""
+    from dcgan_dist import loop
+    from dcgan_dist.evaluation import evaluator
+    with _once_for_all_workers(tmp_path_factory, "trained_run") as (folder, built):
+        if not built:
+            data_dir = folder / "tfds"
+            mnist.write_mnist(tiny_idx_files(), str(data_dir))
+            loop.train(config_lib.Config(
+                workdir=str(folder / "run"), data_dir=str(data_dir), global_batch_size=8,
+                train_steps=4, log_every_steps=1, strategy="cpu", g_ema_decay=0.5,
+                eval_every_steps=2, eval_num_images=32, **SMALL))
+            # Reference statistics on the session's stand-in Inception graph, cached now:
+            # the tests that score this run read them and never write them.
+            evaluator.Evaluator.for_run(data_dir=str(data_dir), dataset="mnist",
+                                        image_shape=(28, 28, 1),
+                                        inception_path=_stand_in_graph_file(tmp_path_factory))
+    return folder / "run"
+
+
+@pytest.fixture
+def trained_run_copy(trained_run, tmp_path):
+    """A copy of `trained_run` a test may write into."""
+    shutil.copytree(trained_run, tmp_path / "run")
+    return tmp_path / "run"
+
+
 def batches(config, num, start_step=0, strategy=None, source=None):
     """The first `num` batches a run of `config` reads from `start_step` (per replica with a
     strategy), through the data source it picks or the one named by `source`."""
-    from dcgan_dist import data
-    info = data.load_info(config)
-    src = data.SOURCES[source](config, info) if source else data.make_source(config, info)
+    from dcgan_dist.data import info as data_info, sources
+    info = data_info.load_info(config)
+    src = sources.SOURCES[source](config, info) if source else sources.make_source(config, info)
     if strategy is None:
         return [b.numpy() for b in src.make_dataset(tf.distribute.InputContext(), start_step)
                 .take(num)]
@@ -122,10 +182,10 @@ def write_image_folder(folder, num_images=24, seed=0):
 @pytest.fixture(scope="session")
 def folder_data_dir(tmp_path_factory):
     """A TFDS data_dir holding `gen_images` (24 generated RGB images prepared at 32x32)."""
-    from dcgan_dist import prepare_folder
+    from dcgan_dist.data import folder
     source = write_image_folder(str(tmp_path_factory.mktemp("images")))
     data_dir = str(tmp_path_factory.mktemp("tfds_folder"))
-    prepare_folder.prepare_folder(source, "gen_images", data_dir, image_size=32)
+    folder.prepare_folder(source, "gen_images", data_dir, image_size=32)
     return data_dir
 
 
@@ -203,10 +263,18 @@ def stand_in_pool3(images_uint8, weights):
     return np.stack(out)
 
 
+def _stand_in_graph_file(tmp_path_factory):
+    """One stand-in graph file for every worker: serialising a graph is not byte-for-byte
+    repeatable across processes, and its hash keys the cached reference statistics."""
+    with _once_for_all_workers(tmp_path_factory, "inception") as (folder, built):
+        path = folder / "classify_image_graph_def.pb"
+        if not built:
+            folder.mkdir()
+            path.write_bytes(stand_in_inception_graph()[0].SerializeToString())
+    return str(path)
+
+
 @pytest.fixture(scope="session")
 def stand_in_inception(tmp_path_factory):
     """(path of the stand-in classify_image_graph_def.pb, its conv weights)."""
-    graph_def, weights = stand_in_inception_graph()
-    path = tmp_path_factory.mktemp("inception") / "classify_image_graph_def.pb"
-    path.write_bytes(graph_def.SerializeToString())
-    return str(path), weights
+    return _stand_in_graph_file(tmp_path_factory), stand_in_inception_graph()[1]

@@ -1,20 +1,42 @@
-"""One worker of a multi-worker test: the trainer's own path (flags -> Config -> train), then
-the final weights to an .npz, so the test can compare workers. Run as a script with TF_CONFIG."""
+"""One worker of a multi-worker test: dcgan-train's own path (flags -> Config -> train), then
+the final weights to an .npz, so the test can compare workers. Run as a script with TF_CONFIG.
+
+    python multi_worker_driver.py OUT.npz [SLOW_SCORING_SECS] -- DCGAN-TRAIN FLAGS
+
+With SLOW_SCORING_SECS the chief's scoring sleeps that long first, past
+--collective_timeout_secs, as scoring 10,000 images on the real Inception network on a CPU
+would be.
+"""
 
 import sys
+import time
 
-from absl import app
 import numpy as np
 
-from dcgan_dist import config as config_lib, flags as flag_defs, loop  # noqa: F401
+from dcgan_dist import cli, config as config_lib, loop
+from dcgan_dist.evaluation import evaluator
 
 
-def main(argv):
-    out_path = argv[1]
-    state = loop.train(config_lib.Config.from_flags())
-    weights = state.generator.weights + state.discriminator.weights
-    np.savez(out_path, *[np.asarray(w.numpy()) for w in weights], step=state.step.numpy())
+def main():
+    split = sys.argv.index("--")
+    out_path, *slow = sys.argv[1:split]
+    if slow:
+        score = evaluator.Evaluator.score
+
+        def slow_score(self, images):
+            time.sleep(float(slow[0]))
+            return score(self, images)
+
+        evaluator.Evaluator.score = slow_score
+
+    def train(argv, flag_values):
+        del argv
+        state = loop.train(config_lib.Config.from_flags(flag_values))
+        weights = state.generator.weights + state.discriminator.weights
+        np.savez(out_path, *[np.asarray(w.numpy()) for w in weights], step=state.step.numpy())
+
+    cli.run(train, "dcgan-train", ["dcgan-train", *sys.argv[split + 1:]])
 
 
 if __name__ == "__main__":
-    app.run(main, argv=sys.argv)
+    main()

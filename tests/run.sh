@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # The README's test command: creates or reuses a virtual environment, installs the package
 # with the versions in constraints/ (the ones the suite passed with), and runs the whole
-# suite (303 tests, ~13 minutes on 2 cores per TensorFlow version, measured 2026-11-26 on an
-# avx2-only AMD EPYC VM). Extra arguments go to pytest.
+# suite. Extra arguments go to pytest.
 #
 # Tests run in DCGAN_TEST_WORKERS pytest-xdist processes (default 2, one per core here; 0 runs
-# them in this process). Much of a test's time is single-threaded (imports, tracing, the
-# entry points' start-up), so two at a time use cores that one test leaves idle: the suite
-# took 18:47 one test at a time and 11:40 two at a time on the same 2-core VM (TF 2.20).
+# them in this process). Much of a test's time is single-threaded (tracing, the few programs
+# started as processes), so two at a time use cores that one test leaves idle. Measured on
+# 2026-12-01's 2-core Xeon VM, TensorFlow 2.21: 320 tests in ~3:05 (the suite before the
+# split into wings: 303 tests in 4:57 on the same VM).
 #
 # DCGAN_TF picks the TensorFlow, each in its own environment:
 #   2.21 (default)  .venv          TensorFlow 2.21, Keras 3.15   constraints/tf2.21.txt

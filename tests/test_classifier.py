@@ -6,12 +6,14 @@ import os
 import numpy as np
 import pytest
 
-from dcgan_dist import UserError, classifier, eval_data, evaluation, ref_stats
-from cli import run_cli
+from dcgan_dist.errors import UserError
+from dcgan_dist.evaluation import classifier, cli as eval_cli, evaluator, reals
+from dcgan_dist.evaluation import reference_stats
+from helpers import run_in_process
 
 
 def _test_images(data_dir, image_shape=(16, 16, 1)):
-    (images, labels), = eval_data.batches(data_dir, "shapes3", "test", image_shape,
+    (images, labels), = reals.batches(data_dir, "shapes3", "test", image_shape,
                                           batch_size=1000, labels=True)
     return images.numpy(), labels.numpy()
 
@@ -60,19 +62,19 @@ def test_shrinking_for_the_classifier_undoes_the_training_enlargement_closely():
     pipeline); scoring shrinks its images back to 28. Lanczos-3 comes closer to the original
     than the bilinear filter it replaced, and stays in [-1, 1]."""
     import tensorflow as tf
-    from dcgan_dist import images as images_lib
+    from dcgan_dist.data import images as images_lib
     from conftest import shape_images
     original = shape_images(np.arange(60) % 3, size=28)  # sharp-edged uint8 shapes, 28 px
     enlarged = tf.map_fn(lambda x: images_lib.center_crop_resize(x, 32, 1), original)
     as_run_makes = tf.cast(enlarged, tf.float32) / 127.5 - 1
-    back = eval_data.resize(as_run_makes, (28, 28, 1)).numpy()
+    back = reals.resize(as_run_makes, (28, 28, 1)).numpy()
     bilinear = tf.image.resize(as_run_makes, (28, 28), antialias=True).numpy()
     target = original / 127.5 - 1
     assert back.shape == (60, 28, 28, 1) and back.min() >= -1 and back.max() <= 1
     error, bilinear_error = np.abs(back - target).mean(), np.abs(bilinear - target).mean()
     assert error < 0.85 * bilinear_error, (error, bilinear_error)  # measured: 0.76x
     # Enlarging (a classifier bigger than the run's images) is plain bilinear.
-    up = eval_data.resize(tf.constant(target[:2], tf.float32), (32, 32, 1)).numpy()
+    up = reals.resize(tf.constant(target[:2], tf.float32), (32, 32, 1)).numpy()
     np.testing.assert_allclose(up, tf.image.resize(target[:2], (32, 32)).numpy(), atol=1e-6)
 
 
@@ -82,13 +84,13 @@ def test_evaluator_scores_every_network_and_rereads_nothing(shapes_data_dir, sha
                   inception_path=stand_in_inception[0])
     # Real-data reference values from the first 200 train images, as from the first 10,000
     # of a large split.
-    monkeypatch.setattr(ref_stats, "SAMPLE_SIZE", 200)
-    evaluator = evaluation.Evaluator.for_run(**kwargs)
-    assert evaluator.real_split == "train[:200]" and evaluator.reference_split == "test"
-    assert [n.name for n in evaluator.networks] == ["inception", "classifier"]
+    monkeypatch.setattr(reference_stats, "SAMPLE_SIZE", 200)
+    scorer = evaluator.Evaluator.for_run(**kwargs)
+    assert scorer.real_split == "train[:200]" and scorer.reference_split == "test"
+    assert [n.name for n in scorer.networks] == ["inception", "classifier"]
     real, _ = _test_images(shapes_data_dir)
-    good = evaluator.score(real)
-    collapsed = evaluator.score(np.repeat(real[:1], 90, axis=0))
+    good = scorer.score(real)
+    collapsed = scorer.score(np.repeat(real[:1], 90, axis=0))
     for metric in ("fid", "frechet_distance", "kid", "kernel_distance"):
         assert good[metric] < collapsed[metric], metric
     assert good["classifier_recall"] > 0.5 and collapsed["classifier_recall"] < 0.1
@@ -96,35 +98,35 @@ def test_evaluator_scores_every_network_and_rereads_nothing(shapes_data_dir, sha
     assert good["classifier_score"] > 2.5 and collapsed["classifier_score"] < 1.1
     assert good["inception_reference_images"] == 90 and good["inception_sample_images"] == 90
     assert good["classifier_pr_images"] == 90 and good["num_generated"] == 90
-    reference = evaluator.reference(500)
+    reference = scorer.reference(500)
     assert reference["num_generated"] == 200 and reference["classifier_score"] > 2.5
-    assert evaluator.reals["inception"].num_images == 200
-    assert evaluator.warnings(90) and "10000" in evaluator.warnings(90)[0]
+    assert scorer.reals["inception"].num_images == 200
+    assert scorer.warnings(90) and "10000" in scorer.warnings(90)[0]
     # The second evaluator reads the statistics from the cache, not the dataset.
-    monkeypatch.setattr(eval_data, "batches", lambda *a, **k: pytest.fail("dataset reread"))
-    again = evaluation.Evaluator.for_run(**kwargs).score(real)
+    monkeypatch.setattr(reals, "batches", lambda *a, **k: pytest.fail("dataset reread"))
+    again = evaluator.Evaluator.for_run(**kwargs).score(real)
     assert again["fid"] == good["fid"] and again["classifier_score"] == good["classifier_score"]
 
 
 def test_without_inception_the_classifier_still_scores(shapes_data_dir, shapes_classifier,
                                                        monkeypatch):
     monkeypatch.delenv("DCGAN_INCEPTION_PATH", raising=False)
-    evaluator = evaluation.Evaluator.for_run(data_dir=shapes_data_dir, dataset="shapes3",
-                                             image_shape=(16, 16, 1))
-    assert [n.name for n in evaluator.networks] == ["classifier"]
-    assert "inception-2015-12-05.tgz" in evaluator.skipped["inception"]
-    assert evaluator.warnings(10) == []
+    scorer = evaluator.Evaluator.for_run(data_dir=shapes_data_dir, dataset="shapes3",
+                                         image_shape=(16, 16, 1))
+    assert [n.name for n in scorer.networks] == ["classifier"]
+    assert "inception-2015-12-05.tgz" in scorer.skipped["inception"]
+    assert scorer.warnings(10) == []
     with pytest.raises(UserError, match="no feature network to score with: no Inception"):
-        evaluation.Evaluator.for_run(data_dir=shapes_data_dir, dataset="blobs3",
-                                     image_shape=(16, 16, 1))
+        evaluator.Evaluator.for_run(data_dir=shapes_data_dir, dataset="blobs3",
+                                    image_shape=(16, 16, 1))
 
 
-def test_train_classifier_command_and_its_bad_input(shapes_data_dir, shapes_classifier):
-    result = run_cli([f"--data_dir={shapes_data_dir}", "--dataset=shapes3", "train-classifier"],
-                     module="dcgan_dist.eval_cli")
-    assert result.returncode == 0, result.stderr[-2000:]
+def test_train_classifier_command_and_its_bad_input(shapes_data_dir, shapes_classifier, capsys):
+    code, out, err = run_in_process(eval_cli.run, "dcgan-eval", [
+        f"--data_dir={shapes_data_dir}", "--dataset=shapes3", "train-classifier"], capsys)
+    assert code == 0, err[-2000:]
     sha256 = shapes_classifier[1]["sha256"]  # cached by the fixture: found, not retrained
-    assert f"shapes3 classifier {sha256} at 16x16x1: test accuracy" in result.stdout
+    assert f"shapes3 classifier {sha256} at 16x16x1: test accuracy" in out
     for flags, message in [
         (["--dataset=blobs3"], "dcgan-eval: error: --dataset=blobs3 has no class label, so no "
                                "classifier can be trained on it; use a labelled dataset"),
@@ -133,9 +135,8 @@ def test_train_classifier_command_and_its_bad_input(shapes_data_dir, shapes_clas
          "least 8x8)"),
     ]:
         before = sorted(os.listdir(os.path.join(shapes_data_dir, "dcgan_eval")))
-        result = run_cli([f"--data_dir={shapes_data_dir}", *flags, "train-classifier"],
-                         module="dcgan_dist.eval_cli")
-        assert result.returncode == 2
-        lines = result.stderr.strip().splitlines()
-        assert lines[-1].startswith(message), lines[-1]
+        code, _, err = run_in_process(eval_cli.run, "dcgan-eval", [
+            f"--data_dir={shapes_data_dir}", *flags, "train-classifier"], capsys)
+        assert code == 2
+        assert err.strip().splitlines()[-1].startswith(message), err
         assert sorted(os.listdir(os.path.join(shapes_data_dir, "dcgan_eval"))) == before

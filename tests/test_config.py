@@ -1,31 +1,61 @@
-"""Flags -> Config: every shipped config parses, bad values get one clear line, flags.txt replays."""
+"""Flags -> Config: each program's own flags, every shipped config parses, bad values get one
+clear line, flags.txt replays, and Config touches nothing on disk."""
 
+import dataclasses
 import glob
 import os
 
+from absl import flags as absl_flags
 import pytest
 
-from dcgan_dist import UserError
-from dcgan_dist import config as config_lib
-from dcgan_dist import flags as flag_defs
+from dcgan_dist import config as config_lib, flags, models, precision, strategy
+from dcgan_dist.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(glob.glob(os.path.join(REPO, "configs", "*.cfg")))
 
 
-def parse(*args):
-    flag_values = flag_defs.FLAGS
-    flag_values.unparse_flags()
-    try:
-        flag_values(["dcgan-train", *args])
-        return config_lib.Config.from_flags()
-    finally:
-        flag_values.unparse_flags()
+def parse(*args, program="dcgan-train"):
+    flag_values = flags.flag_values(flags.PROGRAMS[program])
+    flag_values([program, *args])
+    return config_lib.Config.from_flags(flag_values)
 
 
 def test_there_are_configs():
     names = {os.path.basename(c) for c in CONFIGS}
     assert {"mnist.cfg", "cpu_smoke.cfg"} <= names
+
+
+def test_config_fields_are_the_training_flags():
+    assert sorted(f.name for f in dataclasses.fields(config_lib.Config)) == sorted(flags.TRAIN)
+    assert config_lib.Config(workdir="/x").g_filters == flags.CATALOGUE["g_filters"].default
+
+
+@pytest.mark.parametrize("name, table", [
+    ("architecture", models.ARCHITECTURES), ("strategy", ["auto", *strategy.STRATEGIES]),
+    ("precision", ["auto", *precision.PRECISIONS]), ("all_reduce", strategy.ALL_REDUCE),
+    ("collective", strategy.COLLECTIVES)])
+def test_choices_come_from_their_tables(name, table):
+    assert flags.CATALOGUE[name].parser.enum_values == list(table)
+
+
+def test_each_program_accepts_its_own_flags_and_no_others():
+    used = {name for names in flags.PROGRAMS.values() for name in names}
+    assert used == set(flags.CATALOGUE), "a flag no program takes"
+    for program, names in flags.PROGRAMS.items():
+        flag_values = flags.flag_values(names)
+        assert set(flag_values) == set(names), program
+        if program != "dcgan-train":
+            with pytest.raises(absl_flags.UnrecognizedFlagError, match="g_lr"):
+                flag_values([program, "--g_lr=1"])
+    # One definition per flag: dcgan-data's --image_size is dcgan-train's.
+    assert flags.flag_values(flags.PROGRAMS["dcgan-data"])["image_size"].help == (
+        flags.flag_values(flags.TRAIN)["image_size"].help)
+
+
+def test_parsing_a_program_twice_starts_from_the_defaults():
+    assert parse("--g_lr=0.5", "--workdir=/x").g_lr == 0.5
+    assert parse("--workdir=/x").g_lr == flags.default("g_lr")
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
@@ -47,7 +77,6 @@ DATASET_SHAPES = {"mnist": (28, 1), "cifar10": (32, 3), "celeb_a": (0, 3), "lsun
 
 @pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
 def test_every_config_builds_its_models(path, tmp_path):
-    from dcgan_dist import models
     config = parse(f"--flagfile={path}", f"--workdir={tmp_path}", "--strategy=cpu")
     side, channels = DATASET_SHAPES[config.dataset]
     image_shape = (config.image_size or side,) * 2 + (channels,)
@@ -108,12 +137,25 @@ def test_bad_values_are_refused_with_the_fix(overrides, message, tmp_path):
         config_lib.Config(**values)
 
 
-def test_workdir_that_is_a_file(tmp_path):
+def test_config_touches_nothing_on_disk(tmp_path):
+    # A file where the work directory should be, an unwritable place: Config accepts both; the
+    # program that is about to write checks (rundir.files.check_writable_dir, test_errors).
     path = tmp_path / "file"
     path.write_text("keep me")
-    with pytest.raises(UserError, match="is a file; pass a directory"):
-        config_lib.Config(workdir=str(path))
-    assert path.read_text() == "keep me"
+    for workdir in (str(path), "/proc/dcgan_run"):
+        assert config_lib.Config(workdir=workdir).workdir == workdir
+    assert path.read_text() == "keep me" and os.listdir(tmp_path) == ["file"]
+
+
+def test_local_paths_is_the_one_tpu_path_rule():
+    config = config_lib.Config(workdir="/local/run", data_dir="gs://b/tfds")
+    assert config.local_paths() == [("workdir", "/local/run")]
+    assert config_lib.Config(workdir="gs://b/run", data_dir=None).local_paths() == [
+        ("data_dir", None)]
+    # Synthetic data reads no data directory; other schemes are not Cloud Storage.
+    assert config_lib.Config(workdir="gs://b/r", synthetic_data=True).local_paths() == []
+    assert config_lib.Config(workdir="s3://b/r", data_dir="gs://b/d").local_paths() == [
+        ("workdir", "s3://b/r")]
 
 
 def test_per_replica_batch_size():

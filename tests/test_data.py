@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import UserError, data, images
+from dcgan_dist.data import images, info as data
+from dcgan_dist.errors import UserError
 from conftest import TINY_TRAIN, batches as _batches, two_replicas
 
 

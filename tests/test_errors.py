@@ -1,32 +1,37 @@
-"""Bad input through the real entry points: one line that names the fix, a non-zero exit, no
-traceback (unless --verbose), and nothing in the work directory changed."""
+"""Bad input through the programs' own entry points (`run(argv)`), in this process: one line
+that names the fix, exit 2, no traceback (unless --verbose), and nothing in the work directory
+changed. Each case fails in the flags, in Config or before the first step, so none needs a
+process of its own; test_programs.py runs one as a real process."""
 
 import shutil
 
 import numpy as np
 import pytest
 
-from cli import run_cli, snapshot
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    """A work directory holding a finished 2-step run of the default model."""
-    base = tmp_path_factory.mktemp("finished")
-    workdir = base / "run"
-    result = run_cli(_args(workdir, base))
-    assert result.returncode == 0, result.stderr[-2000:]
-    return workdir
+from dcgan_dist import main
+from dcgan_dist.data import cli as data_cli, folder
+from dcgan_dist.errors import UserError
+from helpers import last_line, run_in_process, snapshot
 
 
 def _args(workdir, tmp, *extra):
     return [f"--workdir={workdir}", "--synthetic_data", f"--data_dir={tmp}/no_data",
-            "--global_batch_size=4", "--train_steps=2", *extra]
+            "--global_batch_size=4", "--train_steps=2", "--g_filters=8", "--d_filters=4",
+            "--precision=float32", *extra]
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """A work directory holding a finished 2-step run."""
+    base = tmp_path_factory.mktemp("finished")
+    workdir = base / "run"
+    main.run(["dcgan-train", *_args(workdir, base)])
+    return workdir
 
 
 CASES = [
-    (["--strategy=gpus"], "--strategy=gpus is unknown; use one of auto, cpu"),
-    (["--precision=fp8"], "--precision=fp8 is unknown; use one of"),
+    (["--strategy=gpus"], "flag --strategy=gpus: value should be one of <auto|cpu|gpu|"),
+    (["--precision=fp8"], "flag --precision=fp8: value should be one of <auto|float32|"),
     (["--dataset=no_such_dataset"], "--dataset=no_such_dataset is neither a TFDS catalog "
      "dataset nor prepared in --data_dir"),
     (["--dataset=nonsquare", "--data_dir=IMAGES", "--nosynthetic_data"],
@@ -63,19 +68,18 @@ CASES = [
 def image_data_dir(tmp_path_factory):
     """Prepared folders at their own sizes: `nonsquare` (40x56) and `mixed_sizes`."""
     from PIL import Image
-    from dcgan_dist import prepare_folder
     data_dir = str(tmp_path_factory.mktemp("tfds_images"))
     for name, sizes in [("nonsquare", [(40, 56)] * 2), ("mixed_sizes", [(32, 32), (48, 48)])]:
         source = tmp_path_factory.mktemp(name)
         for i, size in enumerate(sizes):
             Image.fromarray(np.zeros(size + (3,), np.uint8)).save(source / f"{i}.png")
-        prepare_folder.prepare_folder(str(source), name, data_dir)
+        folder.prepare_folder(str(source), name, data_dir)
     return data_dir
 
 
 @pytest.mark.parametrize("extra, message", CASES, ids=[c[1][:40] for c in CASES])
 def test_bad_input_is_one_line_and_changes_nothing(extra, message, finished_run, tmp_path,
-                                                   image_data_dir):
+                                                   image_data_dir, capsys):
     workdir = tmp_path / "run"
     shutil.copytree(finished_run, workdir)
     malformed = tmp_path / "malformed.cfg"
@@ -83,52 +87,50 @@ def test_bad_input_is_one_line_and_changes_nothing(extra, message, finished_run,
     extra = [e.replace("MALFORMED", str(malformed)).replace("IMAGES", image_data_dir)
              for e in extra]
     before = snapshot(workdir)
-    result = run_cli(_args(workdir, tmp_path, *extra))
-    last = result.stderr.strip().splitlines()[-1]
-    assert result.returncode == 2, result.stderr[-2000:]
-    assert last.startswith("dcgan-train: error: ") and message in last, last
-    assert "Traceback" not in result.stderr
+    code, _, err = run_in_process(main.run, "dcgan-train", _args(workdir, tmp_path, *extra),
+                                  capsys)
+    assert code == 2, err[-2000:]
+    assert last_line(err).startswith("dcgan-train: error: ") and message in last_line(err), err
+    assert "Traceback" not in err
     assert snapshot(workdir) == before
 
 
-def test_workdir_that_is_a_file_or_not_writable(tmp_path):
+def test_workdir_that_is_a_file_or_not_writable(tmp_path, capsys):
     path = tmp_path / "a_file"
     path.write_text("keep")
     for workdir, message in [(path, "is a file; pass a directory"),
                              ("/proc/dcgan_run", "is not writable")]:
-        result = run_cli(_args(workdir, tmp_path))
-        assert result.returncode == 2
-        assert message in result.stderr.strip().splitlines()[-1]
+        code, _, err = run_in_process(main.run, "dcgan-train", _args(workdir, tmp_path), capsys)
+        assert code == 2 and message in last_line(err), err
     assert path.read_text() == "keep"
 
 
-def test_verbose_shows_the_traceback(tmp_path):
-    result = run_cli(_args(tmp_path / "run", tmp_path, "--dataset=no_such_dataset", "--verbose"))
-    assert result.returncode != 0
-    assert "Traceback" in result.stderr and "UserError" in result.stderr
+def test_verbose_shows_the_traceback(tmp_path, capsys):
+    # cli.run lets the error through instead of printing one line: Python shows its traceback.
+    with pytest.raises(UserError, match="--dataset=no_such_dataset is neither"):
+        main.run(["dcgan-train", *_args(tmp_path / "run", tmp_path, "--dataset=no_such_dataset",
+                                        "--verbose")])
+    assert "error:" not in capsys.readouterr().err
 
 
-def test_mixed_float16_on_cpu_warns_and_trains(tmp_path):
-    result = run_cli(_args(tmp_path / "run", tmp_path, "--precision=mixed_float16", "--train_steps=1"))
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert "--precision=mixed_float16 on a CPU is slower than float32" in result.stderr
+def test_mixed_float16_on_cpu_warns_and_trains(tmp_path, capsys, caplog):
+    code, _, err = run_in_process(main.run, "dcgan-train", _args(
+        tmp_path / "run", tmp_path, "--precision=mixed_float16", "--train_steps=1"), capsys)
+    assert code == 0, err[-2000:]
+    assert "--precision=mixed_float16 on a CPU is slower than float32" in caplog.text
 
 
-def test_dcgan_data_prepare_refuses_bad_sources(tmp_path):
+def test_dcgan_data_prepare_refuses_bad_sources(tmp_path, capsys):
     from conftest import tiny_idx_files
     source = tmp_path / "idx"
     source.mkdir()
-    files = tiny_idx_files()
-    for name, data in files.items():
+    for name, data in tiny_idx_files().items():
         (source / name).write_bytes(data)
     data_dir = tmp_path / "tfds"
-    result = run_cli(["prepare", "mnist", f"--data_dir={data_dir}", f"--source={source}"],
-                     module="dcgan_dist.data_cli")
-    assert result.returncode == 2
-    assert "has SHA-256" in result.stderr.splitlines()[-1]
+    args = ["prepare", "mnist", f"--data_dir={data_dir}", f"--source={source}"]
+    code, _, err = run_in_process(data_cli.run, "dcgan-data", args, capsys)
+    assert code == 2 and "has SHA-256" in last_line(err)
     (source / "t10k-labels-idx1-ubyte").unlink()
-    result = run_cli(["prepare", "mnist", f"--data_dir={data_dir}", f"--source={source}"],
-                     module="dcgan_dist.data_cli")
-    assert result.returncode == 2
-    assert "has no t10k-labels-idx1-ubyte" in result.stderr.splitlines()[-1]
+    code, _, err = run_in_process(data_cli.run, "dcgan-data", args, capsys)
+    assert code == 2 and "has no t10k-labels-idx1-ubyte" in last_line(err)
     assert not data_dir.exists()

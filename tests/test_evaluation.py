@@ -1,13 +1,21 @@
-"""Evaluation: metric arithmetic on small arrays, the classifier, EMA, dcgan-eval/-generate."""
+"""Evaluation: metric arithmetic on small arrays, generation, the EMA, and dcgan-eval,
+dcgan-generate and dcgan-export on one shared trained run (in-process; test_programs runs
+each as a process once)."""
 
 import json
+import os
+import subprocess
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import arch_tutorial, eval_math, evaluation, loop, metrics, state as state_lib
-from cli import run_cli
+from dcgan_dist import loop, state as state_lib
+from dcgan_dist.evaluation import cli as eval_cli, export, generate, metrics as eval_math
+from dcgan_dist.evaluation import sampling
+from dcgan_dist.models import tutorial as arch_tutorial
+from dcgan_dist.rundir import progress, reopen
+from helpers import last_line, run_in_process, snapshot
 
 
 def test_classifier_score_bounds():
@@ -102,15 +110,15 @@ def test_generation_through_the_strategy_gives_each_replica_its_own_noise():
     strategy = two_replicas()
     with strategy.scope():
         generator = arch_tutorial.build_generator(4, (28, 28, 1), False, 8)
-    generate_fn = evaluation.make_generate_fn(strategy, generator, 4, per_replica_images=3,
-                                              seed=5)
+    generate_fn = sampling.make_generate_fn(strategy, generator, 4, per_replica_images=3,
+                                            seed=5)
     images = generate_fn(10)  # two chunks of 2 replicas x 3 images, cut to 10
     assert images.shape == (10, 28, 28, 1) and images.dtype == np.float32
     np.testing.assert_array_equal(generate_fn(10), images)
-    # By hand: chunk c, replica r draws 3 noise vectors keyed by fold_in([5, 11], 2c + r).
+    # By hand: chunk c, replica r draws 3 noise vectors from the stream keyed (c, r).
+    from dcgan_dist import streams
     for index in range(4):
-        key = tf.random.experimental.stateless_fold_in(tf.constant([5, 11], tf.int64),
-                                                       tf.constant(index, tf.int64))
+        key = streams.keyed(5, streams.PERIODIC_EVAL_NOISE, index // 2, index % 2)
         z = tf.random.stateless_normal([3, 4], seed=key)
         expected = generator(z, training=False).numpy()[:max(0, 10 - 3 * index)]
         np.testing.assert_allclose(images[3 * index:3 * index + 3], expected, atol=1e-6)
@@ -130,25 +138,15 @@ def test_ema_decay_warms_up_to_the_flag():
     np.testing.assert_allclose(decays, [1 / 10, 11 / 20, 1001 / 1010, 0.999], rtol=1e-6)
 
 
-@pytest.fixture(scope="module")
-def ema_run(tmp_path_factory, tiny_data_dir):
-    from dcgan_dist import config as config_lib
-    workdir = tmp_path_factory.mktemp("ema") / "run"
-    config = config_lib.Config(workdir=str(workdir), data_dir=tiny_data_dir,
-                               global_batch_size=8, train_steps=4, log_every_steps=1,
-                               precision="float32", strategy="cpu", g_ema_decay=0.5,
-                               eval_every_steps=2, eval_num_images=32)
-    return workdir, loop.train(config)
-
-
-def test_ema_trains_is_checkpointed_and_periodic_eval_is_logged(ema_run):
-    workdir, state = ema_run
+def test_ema_trains_is_checkpointed_and_periodic_eval_is_logged(trained_run):
+    workdir = trained_run
+    _, state = reopen.restore_run(str(workdir))
     ema = [w.numpy() for w in state.g_ema.weights]
     plain = [w.numpy() for w in state.generator.weights]
     assert any(not np.allclose(e, p) for e, p in zip(ema, plain))
     reader = tf.train.load_checkpoint(tf.train.latest_checkpoint(str(workdir / "ckpt")))
     assert any(name.startswith("g_ema/") for name in reader.get_variable_to_shape_map())
-    records = metrics.read_stats(str(workdir))
+    records = progress.read_stats(str(workdir))
     evaluated = [r["step"] for r in records if "eval/classifier_score" in r]
     assert evaluated == [2, 4]
     record = records[1]
@@ -168,33 +166,79 @@ def test_the_training_step_warms_up_the_ema_decay(make_config):
                                    rtol=1e-4, atol=1e-6)
 
 
-def test_generate_and_eval_on_a_run_directory(ema_run, tmp_path, tiny_data_dir,
-                                              stand_in_inception):
-    workdir, _ = ema_run
-    out = tmp_path / "gen.npz"
-    result = run_cli([f"--workdir={workdir}", "--num_images=20", f"--output={out}", "--grid"],
-                     module="dcgan_dist.eval_cli_generate")
-    assert result.returncode == 0, result.stderr[-2000:]
-    images = np.load(out)["images"]
-    assert images.shape == (20, 28, 28, 1) and images.dtype == np.uint8
-    assert (tmp_path / "gen.png").exists()
-    result = run_cli([f"--workdir={workdir}", "--num_images=32",
-                      f"--inception_path={stand_in_inception[0]}"], module="dcgan_dist.eval_cli")
-    assert result.returncode == 0, result.stderr[-2000:]
+def test_dcgan_eval_report_and_its_record(trained_run_copy, stand_in_inception, capsys):
+    workdir = trained_run_copy
+    code, out, err = run_in_process(eval_cli.run, "dcgan-eval", [
+        f"--workdir={workdir}", "--num_images=32", f"--inception_path={stand_in_inception[0]}"],
+        capsys)
+    assert code == 0, err[-2000:]
     for line in ["step 4: 32 generated images vs the test split", "  fid ", "  kid ",
                  "  inception_precision ", "  inception_recall ", "  classifier_score ",
                  "  classifier_precision ", "  class histogram ", "real train",
                  "images: mean/covariance of 16 test images; KID vs a sample of 16; "
                  "precision/recall on 16 real and 16 generated; 32 generated in all",
                  "warning: FID from 32 < 10000 generated images is biased upwards"]:
-        assert line in result.stdout, line
+        assert line in out, line
     record = json.loads((workdir / "eval.jsonl").read_text().splitlines()[-1])
     assert record["step"] == 4 and record["num_images"] == 32
     assert set(record["networks"]) == {"inception", "classifier"} and record["fid"] >= 0
     before = (workdir / "eval.jsonl").read_text()
-    result = run_cli([f"--workdir={workdir}", "--inception_path=/no/such/dir/"],
-                     module="dcgan_dist.eval_cli")
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines()[-1].startswith(
+    code, _, err = run_in_process(eval_cli.run, "dcgan-eval", [
+        f"--workdir={workdir}", "--inception_path=/no/such/dir/"], capsys)
+    assert code == 2
+    assert last_line(err).startswith(
         "dcgan-eval: error: --inception_path=/no/such/dir/ does not exist; download http://")
     assert (workdir / "eval.jsonl").read_text() == before
+
+
+def test_dcgan_eval_takes_only_its_own_flags(trained_run, capsys):
+    code, _, err = run_in_process(eval_cli.run, "dcgan-eval", [
+        f"--workdir={trained_run}", "--g_lr=1"], capsys)
+    assert code == 2 and last_line(err) == (
+        "dcgan-eval: error: Unknown command line flag 'g_lr'; see dcgan-eval --help")
+
+
+@pytest.fixture
+def read_only_run(trained_run, tmp_path):
+    """The trained run, seen through a read-only bind mount (the tests run as root, to whom
+    permission bits mean nothing)."""
+    mount_point = tmp_path / "read_only"
+    mount_point.mkdir()
+    for args in (["--bind", str(trained_run), str(mount_point)],
+                 ["-o", "remount,bind,ro", str(mount_point)]):
+        mounted = subprocess.run(["mount", *args], capture_output=True, text=True)
+        if mounted.returncode:
+            subprocess.run(["umount", str(mount_point)], capture_output=True)
+            pytest.skip(f"cannot bind-mount read-only here ({mounted.stderr.strip()})")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+def test_readers_work_on_a_read_only_run_directory(read_only_run, tmp_path, capsys, caplog):
+    with pytest.raises(OSError, match="Read-only file system"):
+        (read_only_run / "probe").write_text("x")
+    assert generate.generate(str(read_only_run), 3, str(tmp_path / "g.npz")) == [
+        f"{tmp_path / 'g.npz'}: images (3, 28, 28, 1) uint8"]
+    assert export.export(str(read_only_run), str(tmp_path / "model")) == (28, 28, 1)
+    # dcgan-eval prints its report; the eval.jsonl line it cannot write is a warning.
+    code, out, err = run_in_process(eval_cli.run, "dcgan-eval", [
+        f"--workdir={read_only_run}", "--num_images=16"], capsys)
+    assert code == 0, err[-2000:]
+    assert "classifier_score" in out and "Could not write" in caplog.text
+
+
+def test_export_refuses_a_non_empty_folder_without_overwrite(trained_run, tmp_path, capsys):
+    workdir = trained_run
+    out = tmp_path / "taken"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    before = snapshot(out), snapshot(workdir)
+    code, _, err = run_in_process(export.run, "dcgan-export", [
+        f"--workdir={workdir}", f"--output={out}"], capsys)
+    assert code == 2
+    assert last_line(err) == (f"dcgan-export: error: --output={out} is not empty; choose a new "
+                              "folder, or pass --overwrite to replace its contents")
+    assert (snapshot(out), snapshot(workdir)) == before
+    assert export.export(str(workdir), str(out), overwrite=True) == (28, 28, 1)
+    assert sorted(os.listdir(out)) == ["assets", "fingerprint.pb", "run.json", "saved_model.pb",
+                                       "variables"]

@@ -1,5 +1,7 @@
-"""Source-level guarantees: no shell commands built from strings, no unrestricted unpickling."""
+"""Source-level guarantees: no shell commands built from strings, no unrestricted unpickling,
+and the package's layering (what each wing may import; no import cycles)."""
 
+import ast
 import pathlib
 import re
 
@@ -8,11 +10,74 @@ FORBIDDEN = [r"shell\s*=\s*True", r"os\.system\(", r"os\.popen\(", r"pickle\.loa
              r"\beval\(", r"\bexec\("]
 
 
+def _sources():
+    """{module name: source text} of every module of the package, subpackages included."""
+    out = {}
+    for path in PACKAGE.rglob("*.py"):
+        parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+        out[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path.read_text()
+    return out
+
+
 def test_package_runs_no_shell_strings_and_never_unpickles_freely():
-    sources = {p.name: p.read_text() for p in PACKAGE.glob("*.py")}
-    assert "prepare.py" in sources and len(sources) > 10
+    sources = _sources()
+    # Subpackages are scanned too: the preparer that unpickles lives in data/.
+    assert "dcgan_dist.data.mnist" in sources and len(sources) > 30
     found = [(name, pattern) for name, text in sources.items() for pattern in FORBIDDEN
              if re.search(pattern, text)]
     assert found == []
     # The one unpickler is the restricted one.
-    assert "class _NumpyOnlyUnpickler(pickle.Unpickler)" in sources["prepare.py"]
+    assert "class _NumpyOnlyUnpickler(pickle.Unpickler)" in sources["dcgan_dist.data.mnist"]
+
+
+def _imports(source):
+    """The dcgan_dist modules a module imports (module names, `from X import y` as X.y when
+    y is a module of the package)."""
+    names = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            names |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names |= {node.module} | {f"{node.module}.{a.name}" for a in node.names}
+    return {n for n in names if n.startswith("dcgan_dist")}
+
+
+# What each wing may import besides itself (its __init__ docstring says the same).
+WING_RULES = {
+    "dcgan_dist.models": {"dcgan_dist.errors"},
+    "dcgan_dist.data": {"dcgan_dist.errors", "dcgan_dist.streams", "dcgan_dist.cli"},
+    "dcgan_dist.rundir": {"dcgan_dist.errors", "dcgan_dist.config", "dcgan_dist.flags",
+                          "dcgan_dist.state", "dcgan_dist.data"},
+    "dcgan_dist.evaluation": {"dcgan_dist.errors", "dcgan_dist.streams", "dcgan_dist.cli",
+                              "dcgan_dist.data", "dcgan_dist.rundir"},
+}
+
+
+def test_each_wing_imports_only_what_it_declares_and_nothing_is_circular():
+    sources = _sources()
+    graph = {name: {i for i in _imports(text) if i in sources and i != name}
+             for name, text in sources.items()}
+    broken = []
+    for wing, allowed in WING_RULES.items():
+        for name, imported in graph.items():
+            if name == wing or name.startswith(wing + "."):
+                broken += [(name, i) for i in imported if not (
+                    i == wing or i.startswith(wing + ".") or i == "dcgan_dist"
+                    or any(i == a or i.startswith(a + ".") for a in allowed))]
+    assert broken == []
+    assert not [n for n, imported in graph.items() if "dcgan_dist.loop" in imported
+                and n != "dcgan_dist.main"], "only dcgan-train's main may import the loop"
+
+    def cycle_from(start, node, seen):
+        for nxt in graph[node] - {"dcgan_dist"}:
+            if nxt == start:
+                return [node, nxt]
+            if nxt not in seen:
+                seen.add(nxt)
+                found = cycle_from(start, nxt, seen)
+                if found:
+                    return [node] + found
+        return None
+
+    cycles = [cycle_from(name, name, set()) for name in graph]
+    assert not [c for c in cycles if c], [c for c in cycles if c][:1]

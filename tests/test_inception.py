@@ -6,8 +6,10 @@ import tarfile
 import numpy as np
 import pytest
 
-from dcgan_dist import UserError, inception, samples
-from dcgan_dist.features import NetworkUnavailable
+from dcgan_dist.data.images import to_uint8
+from dcgan_dist.errors import UserError
+from dcgan_dist.evaluation import inception
+from dcgan_dist.evaluation.networks import NetworkUnavailable
 from conftest import STAND_IN_DIM, stand_in_pool3
 
 
@@ -21,7 +23,7 @@ def test_features_are_fed_like_ttur_any_size_any_batch(stand_in_inception):
         assert probs is None and features.shape == (shape[0], STAND_IN_DIM)
         # By hand: uint8 values (what a saved PNG holds) as floats in [0, 255], resized by
         # the graph's own ResizeBilinear, one image at a time.
-        expected = stand_in_pool3(samples.to_uint8(images), weights)
+        expected = stand_in_pool3(to_uint8(images), weights)
         np.testing.assert_allclose(features, expected, rtol=1e-4, atol=1e-5)
     assert network.name == "inception" and network.metric_names["frechet"] == "fid"
 

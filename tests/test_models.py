@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import UserError, arch_dcgan, arch_tutorial, models
-from dcgan_dist import config as config_lib
-from dcgan_dist import flags as flag_defs
-from dcgan_dist import state as state_lib
+from dcgan_dist import config as config_lib, flags, models, state as state_lib
+from dcgan_dist.errors import UserError
+from dcgan_dist.models import dcgan as arch_dcgan, tutorial as arch_tutorial
+from dcgan_dist.rundir import checkpoints
 
 
 def tutorial_generator(noise_dim=100, image_shape=(28, 28, 1), filters=256):
@@ -29,8 +29,8 @@ def dcgan(image_shape, g_filters=8, d_filters=4, **overrides):
     return models.build(config, image_shape)
 
 
-def test_the_table_holds_every_architecture_the_flag_offers():
-    assert tuple(models.ARCHITECTURES) == flag_defs.ARCHITECTURES
+def test_the_flag_offers_exactly_the_tables_architectures():
+    assert flags.CATALOGUE["architecture"].parser.enum_values == list(models.ARCHITECTURES)
 
 
 def test_generator_matches_tutorial():
@@ -77,8 +77,7 @@ def test_config_widths_reach_every_built_model(make_config, architecture):
     generator, discriminator = models.build(config, image_shape)
     assert state.generator.count_params() == state.g_ema.count_params() == generator.count_params()
     assert state.discriminator.count_params() == discriminator.count_params()
-    narrow, _ = models.build(config_lib.Config(workdir="/tmp/x", architecture=architecture,
-                                               g_filters=4), image_shape)
+    narrow, _ = models.build(make_config(architecture=architecture, g_filters=4), image_shape)
     assert narrow.count_params() < generator.count_params()
 
 
@@ -130,10 +129,10 @@ def test_a_tutorial_checkpoint_made_before_architectures_still_restores(make_con
     config = make_config(workdir=workdir, noise_dim=8, g_filters=8, d_filters=4,
                          d_dense_units=4, g_ema_decay=0.9)
     state = state_lib.build_state(config, tf.distribute.get_strategy(), (8, 8, 1), "float32")
-    manager = state_lib.make_checkpoint_manager(state, os.path.join(workdir, "ckpt"), 1)
-    step, path = state_lib.restore_latest(state, manager)  # assert_existing_objects_matched
+    restored = checkpoints.Checkpoints(state, workdir, keep=1)
+    step, path = restored.restore()  # assert_existing_objects_matched
     assert (step, os.path.basename(path)) == (7, "ckpt-1")
-    manager.checkpoint.restore(path).assert_consumed()  # and nothing in it was left over
+    restored.manager.checkpoint.restore(path).assert_consumed()  # and nothing was left over
     np.testing.assert_allclose(state.generator(state.sample_noise, training=False)[:4],
                                np.load(os.path.join(fixture, "samples.npy")), atol=1e-6)
 

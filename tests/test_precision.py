@@ -12,8 +12,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import arch_tutorial, config as config_lib, cpu_features, losses, samples
-from dcgan_dist import loop, state as state_lib, strategy as strategy_lib
+from dcgan_dist import losses, loop, precision as precision_lib, state as state_lib
+from dcgan_dist.data.images import to_uint8
+from dcgan_dist.evaluation import sampling
+from dcgan_dist.models import tutorial as arch_tutorial
 from conftest import one_replica
 
 # Two processors, abridged from a Zen 4 (avx512_bf16) and from this session's EPYC (avx2 only).
@@ -34,21 +36,21 @@ ARM = "processor\t: 0\nFeatures\t: fp asimd bf16 i8mm\n"
     (AVX2_ONLY.replace("avx2\n", "avx2 avx512_bf16\n", 1), False, "no native bfloat16"),
 ])
 def test_native_bfloat16_from_cpuinfo_flags(cpuinfo, native, reason):
-    found, why = cpu_features.native_bfloat16(cpuinfo)
+    found, why = precision_lib.native_bfloat16(cpuinfo)
     assert found is native
     assert reason in why
     # A longer flag that merely contains the name does not count.
-    assert cpu_features.native_bfloat16(cpuinfo.replace("avx512_bf16", "avx512_bf16x"))[0] is (
+    assert precision_lib.native_bfloat16(cpuinfo.replace("avx512_bf16", "avx512_bf16x"))[0] is (
         native and "amx_bf16" in cpuinfo)
 
 
 def test_native_bfloat16_off_linux_says_it_cannot_tell():
-    with mock.patch.object(cpu_features.sys, "platform", "darwin"):
-        native, why = cpu_features.native_bfloat16()
+    with mock.patch.object(precision_lib.sys, "platform", "darwin"):
+        native, why = precision_lib.native_bfloat16()
     assert not native and why == ("cannot tell whether this CPU has native bfloat16 on darwin "
                                   "(no /proc/cpuinfo)")
-    with mock.patch.object(cpu_features, "CPUINFO_PATH", "/no/such/cpuinfo"):
-        native, why = cpu_features.native_bfloat16()
+    with mock.patch.object(precision_lib, "CPUINFO_PATH", "/no/such/cpuinfo"):
+        native, why = precision_lib.native_bfloat16()
     assert not native and "cannot tell" in why and "/no/such/cpuinfo" in why
 
 
@@ -70,23 +72,21 @@ def _fake(native):
 ])
 def test_resolve_precision_on_a_cpu_follows_native_bfloat16(precision, kind, native, expected,
                                                              why):
-    config = config_lib.Config(workdir="/tmp/unused", precision=precision)
-    assert strategy_lib.resolve_precision(config, kind, _fake(native)) == (expected, why)
+    assert precision_lib.resolve_precision(precision, kind, _fake(native)) == (expected, why)
 
 
 def test_resolve_precision_on_gpus_is_unchanged():
-    config = config_lib.Config(workdir="/tmp/unused")
+    resolve = precision_lib.resolve_precision
     with mock.patch.object(tf.config, "list_physical_devices", return_value=["GPU:0"]):
-        assert strategy_lib.resolve_precision(config, "gpu", _fake(True))[0] == "mixed_float16"
-        assert strategy_lib.resolve_precision(config, "mirrored", _fake(True))[0] == (
-            "mixed_float16")
+        assert resolve("auto", "gpu", _fake(True))[0] == "mixed_float16"
+        assert resolve("auto", "mirrored", _fake(True))[0] == "mixed_float16"
         # --strategy=cpu on a GPU machine computes on the CPU.
-        assert strategy_lib.resolve_precision(config, "cpu", _fake(True))[0] == "mixed_bfloat16"
+        assert resolve("auto", "cpu", _fake(True))[0] == "mixed_bfloat16"
 
 
 def test_this_machine_is_detected_and_logged_at_start_up(make_config):
     """The real detection, through the trainer: the log names the choice and the reason."""
-    native, why = cpu_features.native_bfloat16()
+    native, why = precision_lib.native_bfloat16()
     # The precision line is the trainer's first; stop there, before anything is built.
     with mock.patch.object(loop.logging, "info", side_effect=RuntimeError("stop")) as log:
         with pytest.raises(RuntimeError, match="stop"):
@@ -155,18 +155,17 @@ def test_bf16_batch_norm_statistics_and_ema_stay_float32(bf16_models):
 
 def test_sampling_under_bf16_gives_the_same_range_and_dtype_as_float32(bf16_models):
     """What samples, dcgan-eval and dcgan-generate get: float32 in [-1, 1], then uint8."""
-    from dcgan_dist import evaluation
     generator, _ = bf16_models
     weights = generator.get_weights()
-    bf16_images = evaluation.generate(generator, 5, 8)
+    bf16_images = sampling.generate(generator, 5, 8)
     keras.mixed_precision.set_dtype_policy("float32")
     f32_generator = arch_tutorial.build_generator(8, (28, 28, 1), False, 16)
-    f32_generator.set_weights(weights)  # what eval_cli.restore_run does: float32, same weights
-    f32_images = evaluation.generate(f32_generator, 5, 8)
+    f32_generator.set_weights(weights)  # what reopen.restore_run does: float32, same weights
+    f32_images = sampling.generate(f32_generator, 5, 8)
     for images in (bf16_images, f32_images):
         assert images.dtype == np.float32 and images.shape == (5, 28, 28, 1)
         assert images.min() >= -1.0 and images.max() <= 1.0
-        images_uint8 = samples.to_uint8(images)
+        images_uint8 = to_uint8(images)
         assert images_uint8.dtype == np.uint8 and images_uint8.shape == (5, 28, 28, 1)
     # Same weights, same noise: bfloat16's 8-bit mantissa moves pixels by a few hundredths.
     np.testing.assert_allclose(bf16_images, f32_images, atol=0.1)
@@ -175,8 +174,8 @@ def test_sampling_under_bf16_gives_the_same_range_and_dtype_as_float32(bf16_mode
 
 def test_a_bf16_training_step_with_r1_and_ema_keeps_every_variable_float32(make_config):
     config = make_config(precision="mixed_bfloat16", synthetic_data=True, train_steps=1,
-                         g_filters=16, d_filters=4, d_dense_units=8, noise_dim=8,
-                         d_r1_gamma=1.0, g_ema_decay=0.9)
+                         d_filters=4, d_dense_units=8, noise_dim=8, d_r1_gamma=1.0,
+                         g_ema_decay=0.9)
     state = loop.train(config, strategy=one_replica())
     assert state.generator.layers[0].compute_dtype == "bfloat16"
     assert int(state.step.numpy()) == 1

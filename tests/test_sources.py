@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import data, images
+from dcgan_dist import streams
+from dcgan_dist.data import images, info as data_info, sources
 from conftest import batches, two_replicas
 
 SOURCES = ["in_memory", "streaming"]
@@ -95,7 +96,7 @@ def test_flips_are_keyed_by_step_and_example(make_config, folder_data_dir, sourc
     num_flipped = 0
     for step, (a, b, (r0, r1)) in enumerate(zip(steps_plain, steps_flipped, split)):
         np.testing.assert_array_equal(np.concatenate([r0, r1]), b)  # same coin on any split
-        coins = tf.random.stateless_uniform([8], images.streams.keyed(0, images.streams.FLIP, step),
+        coins = tf.random.stateless_uniform([8], streams.keyed(0, streams.FLIP, step),
                                             alg="philox").numpy()
         for i in range(8):
             expected = a[i, :, ::-1] if coins[i] < 0.5 else a[i]
@@ -106,10 +107,11 @@ def test_flips_are_keyed_by_step_and_example(make_config, folder_data_dir, sourc
 
 def test_source_follows_the_memory_budget(make_config, folder_data_dir):
     config = make_config(dataset="gen_images", data_dir=folder_data_dir, image_size=64)
-    info = data.load_info(config)
+    info = data_info.load_info(config)
     # 24 images of 64x64x3 = 0.28 MB: in memory under 1 MB, streamed under 0.
-    assert data.choose_source(config, info)[0] == "in_memory"
+    assert sources.choose_source(config, info)[0] == "in_memory"
     import dataclasses
-    assert data.choose_source(dataclasses.replace(config, cache_limit_mb=0), info)[0] == "streaming"
-    assert data.choose_source(config, info, num_input_pipelines=2)[1] == pytest.approx(
+    assert sources.choose_source(dataclasses.replace(config, cache_limit_mb=0), info)[0] == (
+        "streaming")
+    assert sources.choose_source(config, info, num_input_pipelines=2)[1] == pytest.approx(
         12 * 64 * 64 * 3 / 2**20)

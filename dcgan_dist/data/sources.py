@@ -1,0 +1,216 @@
+"""Data sources: where a run's images come from, behind one small interface and a table.
+
+    SOURCES = {"in_memory": ..., "streaming": ..., "synthetic": ...}
+    source = make_source(config, info, num_input_pipelines)       # chosen and logged
+    source.make_dataset(input_context, start_step) -> per-replica batches, float32 [-1, 1]
+
+The split stays in memory when its decoded size at the training resolution fits
+--cache_limit_mb per input pipeline, and streams otherwise.
+
+Every source keeps what makes the pipeline right under distribution: the input position
+comes from the training step (distributed iterators cannot be checkpointed), each epoch's
+order is a stateless function of (seed, epoch), batches drop the remainder, and each input
+pipeline (worker) reads only its own shard. So a run resumed at step s reads exactly what an
+uninterrupted run would, and the global batch does not depend on the replica split.
+
+- InMemorySource decodes the shard once, at the training resolution, into one uint8 tensor,
+  and gathers each batch from a stateless permutation (MNIST: 47 MB).
+- StreamingSource reads TFDS's files for datasets over --cache_limit_mb: records in file
+  order, each window of 10,000 permuted by (seed, epoch, window), decoding after that. On resume it
+  skips the epoch's consumed records undecoded, so resuming costs one partial read of the
+  files at most, and memory holds only the buffer whatever the dataset's size.
+- SyntheticSource repeats one random batch: real shapes at no input cost.
+"""
+
+import math
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+import tensorflow_datasets as tfds
+
+from dcgan_dist import streams
+from dcgan_dist.data import images
+from dcgan_dist.errors import UserError
+
+SHUFFLE_BUFFER = 10_000  # streaming: encoded examples held for shuffling (64x64 PNG: ~100 MB)
+
+
+def make_decode_fn(config, info):
+    """uint8 image as stored -> uint8 image at the training shape (crop/resize/channels)."""
+    size, channels = config.image_size, info.image_shape[-1]
+    if not size and info.source_shape == info.image_shape:
+        return lambda image: image
+    return lambda image: images.center_crop_resize(image, size, channels)
+
+
+class _Source:
+    """What the sources share: the epoch geometry and the batch-level finishing steps."""
+
+    def __init__(self, config, info):
+        self.config, self.info = config, info
+
+    def _geometry(self, ctx, shard_examples):
+        per_replica = ctx.get_per_replica_batch_size(self.config.global_batch_size)
+        replicas_here = ctx.num_replicas_in_sync // ctx.num_input_pipelines
+        # Batches this pipeline yields per epoch: a whole number of steps for its replicas,
+        # so step s of every epoch lines up across pipelines and across resumes.
+        epoch_steps = shard_examples // (per_replica * replicas_here)
+        if epoch_steps == 0:
+            raise UserError(f"--global_batch_size={self.config.global_batch_size} is larger than "
+                            f"the {self.info.num_examples} examples of "
+                            f"{self.config.dataset}:{self.config.split}")
+        return per_replica, replicas_here, epoch_steps
+
+    def _finish(self, ds, ctx, per_replica, replicas_here, start_step):
+        """uint8 batches -> [-1, 1], flipped per global example when asked, prefetched."""
+        ds = ds.map(images.scale_images, num_parallel_calls=tf.data.AUTOTUNE)
+        if self.config.random_flip:
+            seed, global_batch = self.config.seed, self.config.global_batch_size
+            first_replica = ctx.input_pipeline_id * replicas_here
+
+            def flip(k, batch):
+                step = start_step + k // replicas_here
+                offset = (first_replica + k % replicas_here) * per_replica
+                return images.flip_batch(batch, seed, step, offset, global_batch)
+
+            ds = ds.enumerate().map(flip, num_parallel_calls=tf.data.AUTOTUNE)
+        return ds.prefetch(tf.data.AUTOTUNE)
+
+
+class InMemorySource(_Source):
+    """The shard decoded once into memory; batches gathered from per-epoch permutations."""
+
+    def _load(self, ctx):
+        ds = tfds.load(self.config.dataset, split=self.config.split,
+                       data_dir=self.config.data_dir, download=False, shuffle_files=False)
+        ds = ds.shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
+        decode = make_decode_fn(self.config, self.info)
+        key = self.info.image_key
+        ds = ds.map(lambda ex: decode(ex[key]), num_parallel_calls=tf.data.AUTOTUNE)
+        return tf.concat(list(ds.batch(8192)), axis=0)
+
+    def make_dataset(self, ctx, start_step):
+        images_uint8 = self._load(ctx)
+        shard_examples = int(images_uint8.shape[0])
+        per_replica, replicas_here, epoch_steps = self._geometry(ctx, shard_examples)
+        seed = self.config.seed
+
+        def epoch(index):
+            # A stateless permutation keyed by (seed, epoch): any epoch can be replayed exactly.
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(shard_examples, dtype=tf.int64),
+                seed=streams.keyed(seed, streams.EPOCH_ORDER, index))
+            return (tf.data.Dataset.from_tensor_slices(order)
+                    .batch(per_replica, drop_remainder=True)
+                    .take(epoch_steps * replicas_here))
+
+        start_epoch, step_in_epoch = divmod(start_step, epoch_steps)
+        if start_step:
+            logging.info("Input resumes at epoch %d, step %d of %d", start_epoch, step_in_epoch,
+                         epoch_steps)
+        ds = tf.data.Dataset.range(start_epoch, 2**62).flat_map(epoch)
+        ds = ds.skip(step_in_epoch * replicas_here)
+        # Gather whole batches: one vectorised op per batch instead of one per image.
+        ds = ds.map(lambda idx: tf.gather(images_uint8, idx), num_parallel_calls=tf.data.AUTOTUNE)
+        return self._finish(ds, ctx, per_replica, replicas_here, start_step)
+
+
+class StreamingSource(_Source):
+    """Records read from disk each epoch, permuted window by window, decoded after that."""
+
+    def make_dataset(self, ctx, start_step):
+        config, info = self.config, self.info
+        builder = tfds.builder(config.dataset, data_dir=config.data_dir)
+        # Each pipeline reads a contiguous, even share of the split (whole files where the
+        # boundaries allow), so no worker reads another's examples.
+        shard = tfds.even_splits(config.split, n=ctx.num_input_pipelines)[ctx.input_pipeline_id]
+        shard_examples = builder.info.splits[shard].num_examples
+        per_replica, replicas_here, epoch_steps = self._geometry(ctx, shard_examples)
+        records = builder.as_dataset(split=shard, shuffle_files=False,
+                                     decoders={info.image_key: tfds.decode.SkipDecoding()})
+        key = info.image_key
+        encoded = records.map(lambda ex: ex[key])  # only the image's bytes travel
+        feature = builder.info.features[key]
+        decode = make_decode_fn(config, info)
+        start_epoch, step_in_epoch = divmod(start_step, epoch_steps)
+        batches_per_epoch = epoch_steps * replicas_here
+        skip_batches = step_in_epoch * replicas_here
+        seed = config.seed
+
+        def shuffle_window(index, window, epoch):
+            # A stateless permutation of each window of SHUFFLE_BUFFER records, keyed by
+            # (seed, epoch, window). Dataset.shuffle cannot be keyed by the epoch: a tensor
+            # seed fails inside TensorFlow when the global seed is 0.
+            order = tf.random.experimental.stateless_shuffle(
+                tf.range(tf.shape(window)[0]),
+                seed=streams.keyed(seed, streams.EPOCH_WINDOW, epoch, index))
+            return tf.data.Dataset.from_tensor_slices(tf.gather(window, order))
+
+        def epoch(index):
+            first = tf.cast(index == start_epoch, tf.int64)
+            ds = encoded.batch(SHUFFLE_BUFFER).enumerate().flat_map(
+                lambda i, window: shuffle_window(i, window, index))
+            ds = ds.skip(first * skip_batches * per_replica)  # undecoded: cheap
+            ds = ds.map(lambda image: decode(feature.decode_example(image)),
+                        num_parallel_calls=tf.data.AUTOTUNE)
+            return (ds.batch(per_replica, drop_remainder=True)
+                    .take(batches_per_epoch - first * skip_batches))
+
+        if start_step:
+            logging.info("Input resumes at epoch %d, step %d of %d (streaming: skipping %d "
+                         "records)", start_epoch, step_in_epoch, epoch_steps,
+                         skip_batches * per_replica)
+        ds = tf.data.Dataset.range(start_epoch, 2**62).flat_map(epoch)
+        return self._finish(ds, ctx, per_replica, replicas_here, start_step)
+
+
+class SyntheticSource(_Source):
+    """One fixed random batch, repeated: the model sees real shapes at no input cost."""
+
+    def make_dataset(self, ctx, start_step):
+        del start_step
+        per_replica = ctx.get_per_replica_batch_size(self.config.global_batch_size)
+        batch = tf.random.stateless_uniform(
+            (per_replica,) + tuple(self.info.image_shape),
+            streams.keyed(self.config.seed, streams.SYNTHETIC_IMAGES), minval=-1.0, maxval=1.0)
+        return tf.data.Dataset.from_tensors(batch).repeat().prefetch(tf.data.AUTOTUNE)
+
+
+SOURCES = {"in_memory": InMemorySource, "streaming": StreamingSource,
+           "synthetic": SyntheticSource}
+
+
+def choose_source(config, info, num_input_pipelines=1):
+    """'synthetic', 'in_memory' when a pipeline's decoded shard fits --cache_limit_mb, else
+    'streaming'; with the shard's size in MB."""
+    shard_examples = math.ceil(info.num_examples / num_input_pipelines)
+    shard_mb = shard_examples * int(np.prod(info.image_shape)) / 2**20
+    if config.synthetic_data:
+        return "synthetic", shard_mb
+    return ("in_memory" if shard_mb <= config.cache_limit_mb else "streaming"), shard_mb
+
+
+def make_source(config, info, num_input_pipelines=1):
+    """The data source for this run (see SOURCES), logged with the reason for the choice."""
+    kind, shard_mb = choose_source(config, info, num_input_pipelines)
+    logging.info("Data: %s:%s, %d images at %s, %s (%.0f MB per input pipeline, "
+                 "--cache_limit_mb=%d)", config.dataset, config.split, info.num_examples,
+                 "x".join(map(str, info.image_shape)), kind.replace("_", "-"), shard_mb,
+                 config.cache_limit_mb)
+    return SOURCES[kind](config, info)
+
+
+def preview(config, info, num_images):
+    """The split's first images, through the same crop, resize, flip and scaling as training
+    (as global examples 0..n-1 of step 0): what `reals.png` shows. Floats in [-1, 1]."""
+    num_images = min(num_images, info.num_examples)
+    ds = tfds.load(config.dataset, split=f"{config.split}[:{num_images}]",
+                   data_dir=config.data_dir, download=False, shuffle_files=False)
+    decode = make_decode_fn(config, info)
+    batch = next(iter(ds.map(lambda ex: decode(ex[info.image_key])).batch(num_images)))
+    batch = images.scale_images(batch)
+    if config.random_flip:
+        batch = images.flip_batch(batch, config.seed, 0, 0,
+                                  max(num_images, config.global_batch_size))
+    return batch.numpy()

@@ -1,0 +1,129 @@
+"""Is the GAN any good? Generated images scored on the features of every available network.
+
+  NETWORKS = {"inception": ..., "classifier": ...}     networks.FeatureNetwork loaders
+
+For each network: the Fréchet distance (FID on Inception) and kernel distance (KID) of the
+generated images' features to the reference split's, precision and recall (k = 3), and for
+the classifier its score and class histogram. Reference statistics come from the .npz cache
+(`reference_stats`); the real-data reference values score a sample of real training images
+the same way, so every number has its ceiling beside it.
+"""
+
+from absl import logging
+
+from dcgan_dist.data import info as data_info
+from dcgan_dist.errors import UserError
+from dcgan_dist.evaluation import classifier, inception, metrics, reals, reference_stats
+from dcgan_dist.evaluation.networks import NetworkUnavailable
+
+NETWORKS = {"inception": inception.load_network, "classifier": classifier.load_network}
+MIN_FID_IMAGES = 10000  # below this FID is biased upwards: not comparable with tables
+GENERATE_CHUNK = 500
+
+
+def load_networks(names=tuple(NETWORKS), **kwargs):
+    """The networks among `names` whose weights are available, and why the others are not.
+
+    Returns:
+      ([FeatureNetwork], {name: reason}). Bad configuration (a path that does not exist,
+      a run the classifier cannot take) still raises UserError: only absence is skipped.
+    """
+    networks, skipped = [], {}
+    for name in names:
+        try:
+            networks.append(NETWORKS[name](**kwargs))
+        except NetworkUnavailable as e:
+            skipped[name] = str(e)
+    return networks, skipped
+
+
+class Evaluator:
+    """Scores generated images against the reference split on each network's features.
+
+    Args:
+      networks: FeatureNetworks (see `load_networks`).
+      data_dir, dataset: the TFDS dataset the run trained on.
+      image_shape: the generated images' (height, width, channels); real images are
+        resized to it.
+    """
+
+    def __init__(self, networks, *, data_dir, dataset, image_shape, skipped=None,
+                 image_key=None):
+        if not networks:
+            reasons = "; ".join((skipped or {}).values()) or "none asked for"
+            raise UserError(f"no feature network to score with: {reasons}")
+        self.networks, self.skipped = networks, dict(skipped or {})
+        splits = data_info.read_prepared(dataset, data_dir, image_key).splits
+        self.reference_split = "test" if "test" in splits else "train"
+        # The real-data reference values need only a sample: never run all of a large
+        # train split through Inception (hours on a CPU).
+        real = "train" if "train" in splits else self.reference_split
+        self.real_split = (real if splits[real] <= reference_stats.SAMPLE_SIZE else
+                           f"{real}[:{reference_stats.SAMPLE_SIZE}]")
+
+        def stats(network, split):
+            return reference_stats.get(
+                network, data_dir=data_dir, dataset=dataset, split=split,
+                image_shape=tuple(image_shape),
+                batches_fn=lambda: reals.batches(data_dir, dataset, split, image_shape,
+                                                 image_key=image_key))
+
+        self.references = {n.name: stats(n, self.reference_split) for n in networks}
+        self.reals = {n.name: stats(n, self.real_split) for n in networks}
+
+    @classmethod
+    def for_run(cls, *, data_dir, dataset, image_shape, inception_path=None,
+                classifier_image_size=0, names=tuple(NETWORKS), image_key=None):
+        """The Evaluator of a run making `image_shape` images, on every available network."""
+        networks, skipped = load_networks(names, data_dir=data_dir, dataset=dataset,
+                                          image_shape=tuple(image_shape),
+                                          inception_path=inception_path,
+                                          classifier_image_size=classifier_image_size)
+        for name, reason in skipped.items():
+            logging.info("Not scoring with %s: %s", name, reason)
+        return cls(networks, data_dir=data_dir, dataset=dataset, image_shape=image_shape,
+                   skipped=skipped, image_key=image_key)
+
+    def score(self, images):
+        """Every network's metrics of images in [-1, 1]: one flat dict for stats.jsonl."""
+        out = {"num_generated": len(images)}
+        for network in self.networks:
+            out.update(self._metrics(network, *network.features(images)))
+        return out
+
+    def reference(self, num_images):
+        """The same metrics for `num_images` real training images (from the cached sample):
+        what a generator that reproduced the data would get."""
+        out = {}
+        for network in self.networks:
+            real = self.reals[network.name]
+            n = min(num_images, len(real.features))
+            out.update(self._metrics(network, real.features[:n],
+                                     None if real.probs is None else real.probs[:n]))
+            out["num_generated"] = n
+        return out
+
+    def _metrics(self, network, features, probs):
+        names, ref = network.metric_names, self.references[network.name]
+        kid, kid_se = metrics.kernel_distance(features, ref.features)
+        pr = metrics.precision_recall(ref.features, features, k=3)
+        out = {names["frechet"]: metrics.frechet_distance_of_stats(
+                   *metrics.mean_and_covariance(features), ref.mu, ref.cov),
+               names["kernel"]: kid, names["kernel_se"]: kid_se,
+               names["precision"]: pr["precision"], names["recall"]: pr["recall"],
+               f"{network.name}_reference_images": ref.num_images,
+               f"{network.name}_sample_images": len(ref.features),
+               f"{network.name}_pr_images": pr["num_points"]}
+        if probs is not None:
+            out["classifier_score"] = metrics.classifier_score(probs)
+            out["class_histogram"] = metrics.class_histogram(probs)
+        return out
+
+    def warnings(self, num_images):
+        """Lines a report must carry: too few images for a comparable FID."""
+        if "inception" in self.references and num_images < MIN_FID_IMAGES:
+            return [f"warning: FID from {num_images} < {MIN_FID_IMAGES} generated images is "
+                    "biased upwards and not comparable with published tables; use "
+                    f"--num_images={MIN_FID_IMAGES} or more"]
+        return []
+

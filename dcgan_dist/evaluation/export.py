@@ -1,0 +1,97 @@
+"""`dcgan-export --workdir=W --output=DIR [--overwrite]`: a run's generator as a SavedModel.
+
+The sampling generator (the EMA one when the run kept one) of W's latest checkpoint, with
+two serving signatures that need TensorFlow only, not this package (TF Serving and Vertex AI
+take the folder as it is):
+
+  generate(z: float32 [N, noise_dim]) -> {"images": uint8 [N, H, W, C]}
+  sample(num_images: int32, seed: int64) -> {"images": uint8 [num_images, H, W, C]}
+
+`sample` draws its noise exactly as `sampling.generate` does, so `sample(N, 0)` equals
+`dcgan-generate --num_images=N` of the same checkpoint. The run's run.json (or flags.txt)
+is copied beside saved_model.pb.
+"""
+
+import tensorflow as tf
+
+from dcgan_dist import cli
+from dcgan_dist.errors import UserError
+from dcgan_dist.evaluation import sampling
+from dcgan_dist.rundir import reopen
+
+RUN_FILES = ("run.json", "flags.txt")  # the first found travels with the model
+
+
+class Sampler(tf.Module):
+    """The generator with uint8 outputs; what the SavedModel holds."""
+
+    def __init__(self, generator, noise_dim):
+        super().__init__(name="sampler")
+        self.generator = generator
+        self.noise_dim = noise_dim
+        self.generate = tf.function(self._generate, input_signature=[
+            tf.TensorSpec([None, noise_dim], tf.float32, name="z")])
+        self.sample = tf.function(self._sample, input_signature=[
+            tf.TensorSpec([], tf.int32, name="num_images"),
+            tf.TensorSpec([], tf.int64, name="seed")])
+
+    def _images_uint8(self, z):
+        # images.to_uint8 in TensorFlow: x * 127.5 + 127.5, rounded half to even, clipped.
+        images = tf.cast(self.generator(z, training=False), tf.float32)
+        return tf.cast(tf.clip_by_value(tf.round(images * 127.5 + 127.5), 0, 255), tf.uint8)
+
+    def _generate(self, z):
+        return {"images": self._images_uint8(z)}
+
+    def _sample(self, num_images, seed):
+        # Chunks of GENERATE_CHUNK with the noise of sampling.generate: the same images,
+        # chunk by chunk.
+        chunk = sampling.GENERATE_CHUNK
+        images = tf.TensorArray(tf.uint8, size=0, dynamic_size=True, infer_shape=False)
+        for start in tf.range(0, num_images, chunk):
+            n = tf.minimum(chunk, num_images - start)
+            z = sampling.chunk_noise(seed, start, n, self.noise_dim)
+            images = images.write(start // chunk, self._images_uint8(z))
+        return {"images": images.concat()}
+
+
+def check_output(output, overwrite):
+    """Refuses a non-empty --output unless --overwrite, before any work is done."""
+    if tf.io.gfile.exists(output):
+        if not tf.io.gfile.isdir(output):
+            raise UserError(f"--output={output} is a file; pass a folder for the SavedModel")
+        if tf.io.gfile.listdir(output) and not overwrite:
+            raise UserError(f"--output={output} is not empty; choose a new folder, or pass "
+                            "--overwrite to replace its contents")
+
+
+def export(workdir, output, overwrite=False):
+    """Writes the SavedModel and the run's description; returns the image shape."""
+    check_output(output, overwrite)
+    config, state = reopen.restore_run(workdir)
+    sampler = Sampler(state.sampling_generator, config.noise_dim)
+    if tf.io.gfile.exists(output):
+        tf.io.gfile.rmtree(output)
+    tf.saved_model.save(sampler, output, signatures={"generate": sampler.generate,
+                                                     "sample": sampler.sample})
+    for name in RUN_FILES:
+        if tf.io.gfile.exists(f"{workdir}/{name}"):
+            tf.io.gfile.copy(f"{workdir}/{name}", f"{output}/{name}", overwrite=True)
+            break
+    return tuple(state.sampling_generator.output_shape[1:])
+
+
+def main(argv, flag_values):
+    if argv[1:] or not flag_values.workdir or not flag_values.output:
+        raise UserError("usage: dcgan-export --workdir=W --output=DIR [--overwrite]")
+    image_shape = export(flag_values.workdir, flag_values.output, flag_values.overwrite)
+    print(f"{flag_values.output}: SavedModel with signatures generate(z) and sample(num_images, "
+          f"seed) -> uint8 images {'x'.join(map(str, image_shape))}")
+
+
+def run(argv=None):
+    cli.run(main, "dcgan-export", argv)
+
+
+if __name__ == "__main__":
+    run()

@@ -1,0 +1,54 @@
+"""Images from a generator, with noise from the run's streams: what dcgan-eval scores,
+dcgan-generate writes, the export's `sample` reproduces, and periodic evaluation scores.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+from dcgan_dist import streams
+
+GENERATE_CHUNK = 500
+
+
+def chunk_noise(seed, start, num_images, noise_dim):
+    """The noise of images start..start+n-1: one draw keyed by the chunk's first index, so
+    the images do not depend on how many are asked for at once (the export traces this)."""
+    return tf.random.stateless_normal(tf.stack([num_images, noise_dim]),
+                                      seed=streams.keyed(seed, streams.EVAL_NOISE, start))
+
+
+def generate(generator, num_images, noise_dim, seed=0, images_per_call=GENERATE_CHUNK):
+    """num_images samples in [-1, 1], float32, from fixed, seeded noise, in chunks."""
+    out = []
+    for start in range(0, num_images, images_per_call):
+        n = min(images_per_call, num_images - start)
+        z = chunk_noise(seed, start, n, noise_dim)
+        out.append(np.asarray(generator(z, training=False), np.float32))
+    return np.concatenate(out)
+
+
+def make_generate_fn(strategy, generator, noise_dim, per_replica_images, seed):
+    """`fn(num_images) -> images`: every replica generates `per_replica_images` a chunk (noise
+    keyed by chunk and replica), gathered across replicas and workers. Generation runs where
+    the variables live (a TPU's, a worker's), not eagerly on the host.
+
+    Under multi-worker every worker must call it: the gather is a collective.
+    """
+    num_replicas = strategy.num_replicas_in_sync
+
+    def replica_fn(chunk):
+        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
+        key = streams.keyed(seed, streams.PERIODIC_EVAL_NOISE, chunk, replica)
+        z = tf.random.stateless_normal([per_replica_images, noise_dim], seed=key)
+        return tf.cast(generator(z, training=False), tf.float32)
+
+    @tf.function
+    def generate_chunk(chunk):
+        return strategy.gather(strategy.run(replica_fn, args=(chunk,)), axis=0)
+
+    def fn(num_images):
+        chunks = -(-num_images // (per_replica_images * num_replicas))
+        images = [generate_chunk(tf.constant(c, tf.int64)).numpy() for c in range(chunks)]
+        return np.concatenate(images)[:num_images]
+
+    return fn

@@ -1,0 +1,36 @@
+"""The architectures behind --architecture, and the contract the train step relies on.
+
+    ARCHITECTURES = {"tutorial": tutorial.build, "dcgan": dcgan.build}
+
+Each entry is `build(config, image_shape) -> (generator, discriminator)`, both with their
+weights created; a builder refuses image shapes it cannot make with a UserError naming the
+sizes it can. A third architecture is one module and one entry here. Layers the
+architectures share live in `layers`. This package imports nothing of dcgan_dist but
+`errors`.
+
+The contract:
+- `generator(z, training)`: z of shape [N, config.noise_dim] -> images [N, *image_shape] in
+  [-1, 1], float32 under every precision policy.
+- `discriminator(images, training, dropout_seed)`: images -> float32 logits of shape [N, 1]
+  (no sigmoid: the losses take logits). With training=True and dropout, the masks are a
+  stateless function of `dropout_seed` (shape [2]), so each replica and step draws its own.
+"""
+
+from absl import logging
+import keras
+
+from dcgan_dist.models import dcgan, tutorial
+
+ARCHITECTURES = {"tutorial": tutorial.build, "dcgan": dcgan.build}
+
+
+def build(config, image_shape):
+    """The generator and discriminator of `config.architecture` for `image_shape`."""
+    return ARCHITECTURES[config.architecture](config, image_shape)
+
+
+def log_summary(model, input_shape):
+    """Logs a model's parameter count and output shape (once, at start-up)."""
+    output = model.compute_output_spec(keras.KerasTensor((None,) + tuple(input_shape)))
+    logging.info("%s: %s parameters, output %s", model.name, f"{model.count_params():,}",
+                 tuple(output.shape))

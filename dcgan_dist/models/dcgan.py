@@ -1,0 +1,129 @@
+"""--architecture=dcgan: Radford, Metz and Chintala 2015 (arXiv:1511.06434), 32 to 256 px.
+
+As in the paper and its code (Newmu/dcgan_code), layer for layer at 64 px with
+--g_filters=128 (pytorch/examples `dcgan` uses 64):
+- Generator: z -> Dense to a 4x4x(8*g_filters) map, BN, ReLU; stride-2 transposed convs that
+  halve the channels, each with BN and ReLU; a last stride-2 transposed conv to the image's
+  channels with tanh and no BN. log2(side / 4) upsamplings: 3 at 32 px, 4 at 64, 6 at 256.
+- Discriminator, the mirror: stride-2 convs from d_filters, doubling, LeakyReLU(0.2), BN on
+  every one but the first; the 4x4 map is flattened into one logit. No pooling, no hidden
+  fully connected layer.
+- Weights from N(0, 0.02); BN scales from N(1, 0.02) (the paper's code, and pytorch's
+  `weights_init`). Layers followed by BN have no bias (BN's offset is one); the others do.
+
+Kernel size 4, not the paper's 5: a 4-wide kernel at stride 2 covers every output pixel of
+a transposed conv with the same number of taps (4 / 2 = 2 each way), while a 5-wide one
+alternates 3 and 2 taps and starts from a checkerboard imbalance (Odena et al. 2016,
+"Deconvolution and Checkerboard Artifacts"); pytorch/examples and most ports use 4.
+
+Choices the paper does not make for us:
+- Dropout: --d_dropout after each discriminator block, stateless and seeded per replica and
+  step like the tutorial's; the paper has none, and the dcgan configs set it to 0.
+- --sync_batchnorm: both networks' BN normalise over the global batch. Without it each
+  replica normalises its own slice. Real and fake batches go through the discriminator in
+  separate calls, so BN normalises them separately, as in the paper's code.
+- R1 (--d_r1_gamma): the step takes the gradient of the real logits through the
+  discriminator in training mode, the same call that makes the loss's real logits. With BN
+  in training mode an example's logit depends on its whole batch (slice, or global batch
+  with --sync_batchnorm), so the penalty is that of the batch-normalised function D is
+  trained as, not of its inference mode; it needs no second forward pass.
+"""
+
+import keras
+
+from dcgan_dist.errors import UserError
+from dcgan_dist.models.layers import layer_seeds, stateless_dropout
+
+SIZES = (32, 64, 128, 256)
+KERNEL = 4
+
+
+def build(config, image_shape):
+    """The dcgan (generator, discriminator) for `image_shape`, widths from `config`."""
+    height, width, _ = image_shape
+    if height != width or height not in SIZES:
+        raise UserError(f"--architecture=dcgan at {height}x{width} is not supported: use "
+                        f"--image_size={', '.join(map(str, SIZES[:-1]))} or {SIZES[-1]}")
+    upsamplings = SIZES.index(height) + 3
+    if config.g_filters <= 0 or 8 * config.g_filters % 2 ** (upsamplings - 1):
+        step = max(1, 2 ** (upsamplings - 4))
+        raise UserError(f"--g_filters={config.g_filters} does not fit dcgan at {height} px: "
+                        f"its 8*g_filters channels are halved {upsamplings - 1} times; use a "
+                        f"positive multiple of {step}")
+    return (build_generator(config.noise_dim, image_shape, config.sync_batchnorm,
+                            config.g_filters),
+            build_discriminator(image_shape, config.sync_batchnorm, config.d_dropout,
+                                config.d_filters))
+
+
+def _weights():
+    return keras.initializers.RandomNormal(0.0, 0.02)
+
+
+def _batch_norm(sync_batchnorm):
+    return keras.layers.BatchNormalization(
+        synchronized=sync_batchnorm, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02))
+
+
+def build_generator(noise_dim, image_shape, sync_batchnorm, filters):
+    """z [N, noise_dim] -> images [N, *image_shape] in [-1, 1] (float32 under mixed policies)."""
+    upsamplings = SIZES.index(image_shape[0]) + 3
+    channels = 8 * filters
+    layers = [keras.Input(shape=(noise_dim,)),
+              keras.layers.Dense(4 * 4 * channels, use_bias=False, kernel_initializer=_weights()),
+              keras.layers.Reshape((4, 4, channels)),  # BN per channel, not per unit
+              _batch_norm(sync_batchnorm), keras.layers.ReLU()]
+    for _ in range(upsamplings - 1):
+        channels //= 2
+        layers += [keras.layers.Conv2DTranspose(channels, KERNEL, strides=2, padding="same",
+                                                use_bias=False, kernel_initializer=_weights()),
+                   _batch_norm(sync_batchnorm), keras.layers.ReLU()]
+    layers.append(keras.layers.Conv2DTranspose(
+        image_shape[-1], KERNEL, strides=2, padding="same", activation="tanh",
+        kernel_initializer=_weights(), dtype="float32"))
+    return keras.Sequential(layers, name="generator")
+
+
+class Discriminator(keras.Model):
+    """Images -> float32 logits [N, 1]; `call(images, training, dropout_seed)` as in models."""
+
+    def __init__(self, image_shape, sync_batchnorm, dropout, filters, **kwargs):
+        super().__init__(name="discriminator", **kwargs)
+        self.dropout = dropout
+        self.num_blocks = SIZES.index(image_shape[0]) + 3  # down to 4x4
+        # One attribute per layer, not a list: tf.train.Checkpoint does not see into Keras 3's
+        # tracked lists, and BN's moving statistics (in no optimizer) would not be saved.
+        for i in range(self.num_blocks):
+            setattr(self, f"conv{i}", keras.layers.Conv2D(
+                filters * 2 ** i, KERNEL, strides=2, padding="same", use_bias=i == 0,
+                kernel_initializer=_weights()))
+            if i:
+                setattr(self, f"norm{i}", _batch_norm(sync_batchnorm))
+        self.act = keras.layers.LeakyReLU(negative_slope=0.2)
+        self.flatten = keras.layers.Flatten()
+        self.logits = keras.layers.Dense(1, kernel_initializer=_weights(), dtype="float32")
+
+    @property
+    def convs(self):
+        return [getattr(self, f"conv{i}") for i in range(self.num_blocks)]
+
+    @property
+    def norms(self):  # none after the first conv
+        return [getattr(self, f"norm{i}") for i in range(1, self.num_blocks)]
+
+    def call(self, images, training=False, dropout_seed=None):
+        seeds = layer_seeds(dropout_seed, self.num_blocks)
+        x = images
+        for i, conv in enumerate(self.convs):
+            x = conv(x)
+            if i:
+                x = getattr(self, f"norm{i}")(x, training=training)
+            x = stateless_dropout(self.act(x), self.dropout, training, seeds[i])
+        return self.logits(self.flatten(x))
+
+
+def build_discriminator(image_shape, sync_batchnorm, dropout, filters):
+    """Builds the discriminator and creates its weights."""
+    model = Discriminator(image_shape, sync_batchnorm, dropout, filters)
+    model(keras.ops.zeros((1,) + tuple(image_shape)))
+    return model

@@ -1,0 +1,110 @@
+"""--architecture=tutorial: the TensorFlow DCGAN tutorial's generator and discriminator.
+
+Both follow https://www.tensorflow.org/tutorials/generative/dcgan layer for layer (for
+28x28x1 MNIST at the default widths: 2,330,944 and 212,865 parameters; `filters` narrows
+them, which is most of what makes configs/mnist_fast.cfg fast on a CPU). Two departures,
+both for distribution: the layers that produce outputs are float32 under mixed policies
+(tanh images and logits keep full precision for the loss), and the discriminator's dropout
+is stateless and takes a seed per call, because Keras' own random ops drew the same mask on
+every replica.
+"""
+
+import keras
+import tensorflow as tf
+
+from dcgan_dist.errors import UserError
+from dcgan_dist.models.layers import layer_seeds, stateless_dropout
+
+
+def build(config, image_shape):
+    """The tutorial's (generator, discriminator) for `image_shape`, widths from `config`."""
+    check_image_shape(image_shape)
+    if config.g_filters < 4 or config.g_filters % 4:
+        raise UserError(f"--g_filters={config.g_filters} must be a positive multiple of 4 for "
+                        "--architecture=tutorial: its generator halves it twice")
+    return (build_generator(config.noise_dim, image_shape, config.sync_batchnorm,
+                            config.g_filters),
+            build_discriminator(image_shape, config.d_dropout, config.d_filters,
+                                config.d_dense_units))
+
+
+def check_image_shape(image_shape):
+    """The generator upsamples a (side/4)x(side/4) map twice by 2: square sides divisible by 4."""
+    height, width, _ = image_shape
+    if height != width or height % 4:
+        raise UserError(f"{height}x{width} images do not fit --architecture=tutorial: its "
+                        "generator upsamples a side/4 map twice, so the side must be square and "
+                        "divisible by 4; set --image_size to one such as 28, 32 or 64")
+
+
+def build_generator(noise_dim, image_shape, sync_batchnorm, filters):
+    """The tutorial's generator: z -> images in [-1, 1], no biases, BN + LeakyReLU between.
+
+    `filters` is the depth of the first (side/4)^2 map; each upsampling block halves it
+    (the tutorial: 256 -> 128 -> 64).
+    """
+    check_image_shape(image_shape)
+    base = image_shape[0] // 4
+
+    def batch_norm():
+        return keras.layers.BatchNormalization(synchronized=sync_batchnorm)
+
+    return keras.Sequential([
+        keras.Input(shape=(noise_dim,)),
+        keras.layers.Dense(base * base * filters, use_bias=False),
+        batch_norm(),
+        keras.layers.LeakyReLU(),
+        keras.layers.Reshape((base, base, filters)),
+        keras.layers.Conv2DTranspose(filters // 2, 5, strides=1, padding="same", use_bias=False),
+        batch_norm(),
+        keras.layers.LeakyReLU(),
+        keras.layers.Conv2DTranspose(filters // 4, 5, strides=2, padding="same", use_bias=False),
+        batch_norm(),
+        keras.layers.LeakyReLU(),
+        keras.layers.Conv2DTranspose(image_shape[-1], 5, strides=2, padding="same",
+                                     use_bias=False, activation="tanh", dtype="float32"),
+    ], name="generator")
+
+
+class Discriminator(keras.Model):
+    """The tutorial's discriminator: images -> one logit per image (no sigmoid).
+
+    `dense_units` adds a hidden LeakyReLU layer before the logit (the tutorial has none): the
+    convs see 13x13 patches and the logit is linear in them, so without it the discriminator
+    cannot judge a digit's shape as a whole.
+
+    `call(images, training, dropout_seed)`: with training=True and a rate above zero,
+    dropout masks are a stateless function of `dropout_seed` (shape [2]), so each replica
+    and each step draw their own masks and a run replays exactly.
+    """
+
+    def __init__(self, image_shape, dropout, filters, dense_units, **kwargs):
+        super().__init__(name="discriminator", **kwargs)
+        self.dropout = dropout
+        self.conv1 = keras.layers.Conv2D(filters, 5, strides=2, padding="same")
+        self.act1 = keras.layers.LeakyReLU()
+        self.conv2 = keras.layers.Conv2D(2 * filters, 5, strides=2, padding="same")
+        self.act2 = keras.layers.LeakyReLU()
+        self.flatten = keras.layers.Flatten()
+        self.dense = None
+        if dense_units:
+            self.dense = keras.layers.Dense(dense_units)
+            self.act3 = keras.layers.LeakyReLU()
+        self.logits = keras.layers.Dense(1, dtype="float32")
+
+    def call(self, images, training=False, dropout_seed=None):
+        seeds = layer_seeds(dropout_seed, 2)
+        x = stateless_dropout(self.act1(self.conv1(images)), self.dropout, training, seeds[0])
+        x = stateless_dropout(self.act2(self.conv2(x)), self.dropout, training, seeds[1])
+        x = self.flatten(x)
+        if self.dense is not None:
+            x = self.act3(self.dense(x))
+        return self.logits(x)
+
+
+def build_discriminator(image_shape, dropout, filters, dense_units):
+    """Builds the discriminator (`filters`, then twice as many) and creates its weights."""
+    check_image_shape(image_shape)
+    model = Discriminator(image_shape, dropout, filters, dense_units)
+    model(tf.zeros((1,) + tuple(image_shape)))
+    return model

@@ -1,0 +1,122 @@
+"""Progress for people (log lines with throughput and ETA) and for tools (stats.jsonl,
+eval.jsonl, TensorBoard).
+
+Only the chief writes. stats.jsonl is append-only, one JSON object per log step; on resume it
+is cut back to the restored step so a rerun never duplicates or skips steps. eval.jsonl holds
+one line per `dcgan-eval` report.
+"""
+
+import json
+import time
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from dcgan_dist.rundir import files
+
+
+def _format_secs(secs):
+    secs = int(round(secs))
+    hours, rest = divmod(secs, 3600)
+    return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
+
+
+def read_jsonl(path):
+    """The records of a JSON-lines file ([] if absent), dropping a torn last line left by a kill."""
+    if not tf.io.gfile.exists(path):
+        return []
+    records = []
+    with tf.io.gfile.GFile(path) as f:
+        for line in f:
+            try:
+                records.append(json.loads(line))
+            except json.JSONDecodeError:
+                break
+    return records
+
+
+def read_stats(workdir):
+    return read_jsonl(f"{workdir}/stats.jsonl")
+
+
+def append_eval(workdir, record):
+    """One dcgan-eval report as a line of WORKDIR/eval.jsonl."""
+    files.append_line(f"{workdir}/eval.jsonl", json.dumps(record))
+
+
+class Progress:
+    """Writes progress lines, stats.jsonl and TensorBoard summaries (no-ops off the chief)."""
+
+    def __init__(self, workdir, total_steps, global_batch_size, start_step, is_chief=True):
+        self.workdir = workdir
+        self.total_steps = total_steps
+        self.global_batch_size = global_batch_size
+        self.is_chief = is_chief
+        self._start_time = time.monotonic()
+        self._last_time, self._last_step = self._start_time, start_step
+        self._elapsed_before = 0.0
+        self._writer = None
+        # TensorBoard is for people: a failure to write it warns once and the run goes on.
+        self._best_effort = files.BestEffort()
+        if is_chief:
+            records = [r for r in read_stats(workdir) if r["step"] <= start_step]
+            self._elapsed_before = records[-1]["elapsed_secs"] if records else 0.0
+            # Rewrite without records past the restored checkpoint (and any torn line).
+            data = "".join(json.dumps(r) + "\n" for r in records)
+            files.must_write(f"{workdir}/stats.jsonl", start_step, files.write_atomic,
+                             f"{workdir}/stats.jsonl", data)
+            self._writer = self._best_effort("TensorBoard summaries", tf.summary.create_file_writer,
+                                             f"{workdir}/tensorboard")
+
+    def elapsed_secs(self):
+        return self._elapsed_before + time.monotonic() - self._start_time
+
+    def log(self, step, scalars, evaluation=None):
+        """Logs losses and throughput since the previous call; appends one stats record.
+
+        `evaluation`: metrics from `evaluation.Evaluator.score`, added to the same record.
+        """
+        now = time.monotonic()
+        images_per_sec = ((step - self._last_step) * self.global_batch_size
+                          / max(now - self._last_time, 1e-9))
+        steps_per_sec = images_per_sec / self.global_batch_size
+        self._last_time, self._last_step = now, step
+        eta = (self.total_steps - step) / steps_per_sec if steps_per_sec else float("inf")
+        record = {"step": step, **{k: float(v) for k, v in scalars.items()},
+                  "images_per_sec": round(images_per_sec, 2),
+                  "elapsed_secs": round(self.elapsed_secs(), 3)}
+        if evaluation:
+            record.update({f"eval/{k}": v for k, v in evaluation.items()})
+        losses = "  ".join(f"{k} {float(v):.4f}" for k, v in scalars.items() if "loss" in k)
+        if evaluation:
+            losses += "".join(f"  {k} {evaluation[k]:.2f}" for k in
+                              ("fid", "classifier_score", "frechet_distance") if k in evaluation)
+        logging.info("step %d/%d  %s  %.1f img/s  elapsed %s  eta %s", step, self.total_steps,
+                     losses, images_per_sec, _format_secs(record["elapsed_secs"]),
+                     _format_secs(eta) if np.isfinite(eta) else "?")
+        if not self.is_chief:
+            return record
+        files.must_write(f"{self.workdir}/stats.jsonl", step, files.append_line,
+                         f"{self.workdir}/stats.jsonl", json.dumps(record))
+        self._best_effort("TensorBoard summaries", self._scalars, step, record)
+        return record
+
+    def _scalars(self, step, record):
+        if self._writer:
+            with self._writer.as_default(step=step):
+                for name, value in record.items():
+                    if name != "step" and np.isscalar(value):
+                        tf.summary.scalar(name, value)
+
+    def image(self, step, grid_uint8):
+        if self.is_chief and self._writer:
+            self._best_effort("TensorBoard summaries", self._image, step, grid_uint8)
+
+    def _image(self, step, grid_uint8):
+        with self._writer.as_default(step=step):
+            tf.summary.image("samples", grid_uint8.reshape((1,) + grid_uint8.shape[:2] + (-1,)))
+
+    def close(self):
+        if self._writer:
+            self._best_effort("TensorBoard summaries", self._writer.close)

@@ -1,0 +1,85 @@
+"""What the workers of a multi-worker run agree on, and what happens when one is lost.
+
+Every worker runs the same loop; at a few points they must decide together or one would
+wait forever in a collective the others never enter: the step they resume from, whether to
+stop (a signal reached one of them), and the end of the chief's evaluation. A collective that
+fails because a peer died or hung past --collective_timeout_secs becomes PeerLostError (exit
+4), naming the peer. With any other strategy these are no-ops.
+"""
+
+import re
+import signal
+
+import tensorflow as tf
+
+from dcgan_dist import strategy as strategy_lib
+from dcgan_dist.errors import PeerLostError, UserError
+
+# What collectives raise when a peer dies or hangs past --collective_timeout_secs.
+PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError,
+               tf.errors.CancelledError, tf.errors.AbortedError, tf.errors.InternalError)
+
+# How long workers wait for the chief's scoring, instead of --collective_timeout_secs:
+# scoring thousands of images on Inception can take many minutes on a CPU.
+EVAL_WAIT_SECS = 3600
+
+
+def peer_summary(error, own_task):
+    """The lost task's name (when TensorFlow gives it) and what went wrong, in a few words.
+
+    The error text names this worker's own devices too (often first), so the first task
+    that is not `own_task` is the peer.
+    """
+    tasks = re.finditer(r"/job:\w+(?:/replica:\d+)?/task:(\d+)", str(error))
+    peer = next((t.group(0) for t in tasks if int(t.group(1)) != own_task), "a peer")
+    reason = {
+        tf.errors.UnavailableError: "it stopped answering",
+        tf.errors.DeadlineExceededError: "no answer within --collective_timeout_secs",
+    }.get(type(error), type(error).__name__)
+    return f"{peer}: {reason}"
+
+
+def peer_lost(strategy, error, when, kept):
+    """The PeerLostError for `error`, raised `when` ("during steps 3-4"); `kept` says which
+    checkpoint a restart resumes from (`Checkpoints.kept()`)."""
+    return PeerLostError(
+        f"lost a peer worker {when}: {peer_summary(error, strategy_lib.task_id(strategy))}; "
+        f"{kept}: restart every worker with the same command to resume")
+
+
+def check_same_step(strategy, step):
+    """Every worker must resume from the same step, or their weights silently differ."""
+    if not strategy_lib.is_multi_worker(strategy):
+        return
+    steps = strategy.gather(strategy.run(lambda: tf.reshape(step.read_value(), [1])),
+                            axis=0).numpy()
+    if steps.min() != steps.max():
+        raise UserError(f"the workers restored different steps ({sorted(set(steps.tolist()))}); "
+                        "give every worker the same --workdir on shared storage (gs:// or a "
+                        "shared mount)")
+
+
+def agree_on_stop(strategy, received):
+    """The signal to save and exit for now (SIGTERM or SIGINT), or None. If any worker got
+    one, all stop at this step together (a lone worker saving or leaving would hang the
+    others); SIGTERM wins over Ctrl-C, so every worker exits with the same code."""
+    if not strategy_lib.is_multi_worker(strategy):
+        return received
+    flags = strategy.run(lambda: tf.constant(
+        [float(received == signal.SIGTERM), float(received == signal.SIGINT)]))
+    term, interrupt = strategy.reduce(tf.distribute.ReduceOp.SUM, flags, axis=None).numpy()
+    return signal.SIGTERM if term > 0 else signal.SIGINT if interrupt > 0 else None
+
+
+def wait_for_chief(strategy, timeout_secs=EVAL_WAIT_SECS):
+    """A barrier (a one-number all-reduce) that waits up to `timeout_secs`.
+
+    Peers that went on to the next training step while the chief scores would wait there
+    only --collective_timeout_secs and then fail the run; here they wait for the chief.
+    """
+    if not strategy_lib.is_multi_worker(strategy):
+        return
+    one = strategy.run(lambda: tf.constant(1.0))
+    strategy.extended.reduce_to(
+        tf.distribute.ReduceOp.SUM, one, destinations=one,
+        options=tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout_secs))

@@ -1,0 +1,111 @@
+"""Helpers the tests share: running a program (as a process, or in this one), waiting for a
+background run, and reading what runs leave behind."""
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import tensorflow as tf
+
+BIN = os.path.dirname(sys.executable)  # the console scripts of the installed package
+
+
+def run_cli(program, args, timeout=300, **kwargs):
+    """Runs console script `program` (dcgan-train, dcgan-eval, ...) as its own process."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    return subprocess.run([os.path.join(BIN, program), *map(str, args)], capture_output=True,
+                          text=True, timeout=timeout, env=env, **kwargs)
+
+
+def run_in_process(run_fn, program, args, capsys):
+    """Runs a program's `run(argv)` here; returns (exit code, stdout, stderr). Log lines go to
+    absl's handler, not to capsys: assert them with caplog."""
+    try:
+        run_fn([program, *map(str, args)])
+        code = 0
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def last_line(text):
+    return text.strip().splitlines()[-1]
+
+
+def _default_sigint():
+    # A background job of a non-interactive shell inherits SIGINT ignored, and so would the
+    # child: Ctrl-C tests would then pass without the handling they test.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_cli(args, log_path, program="dcgan-train", env=None):
+    """Starts a program in the background, SIGINT at its default disposition, output to log."""
+    env = dict(os.environ if env is None else env, TF_CPP_MIN_LOG_LEVEL="2")
+    log = open(log_path, "w")
+    return subprocess.Popen([os.path.join(BIN, program), *map(str, args)], stdout=log,
+                            stderr=subprocess.STDOUT, env=env, preexec_fn=_default_sigint)
+
+
+def ignores_sigint(pid):
+    """Whether process `pid` has SIGINT ignored (bit 2 of SigIgn in /proc/PID/status)."""
+    with open(f"/proc/{pid}/status") as f:
+        mask = next(int(line.split()[1], 16) for line in f if line.startswith("SigIgn:"))
+    return bool(mask & (1 << (signal.SIGINT - 1)))
+
+
+def wait_for(condition, proc, timeout_secs=120, what="the run made no progress"):
+    """Polls `condition()` while `proc` runs."""
+    deadline = time.monotonic() + timeout_secs
+    while not condition():
+        assert proc.poll() is None, "the run ended before the test could act"
+        assert time.monotonic() < deadline, what
+        time.sleep(0.05)
+
+
+def stats_steps(workdir):
+    """The steps stats.jsonl records, in order."""
+    path = os.path.join(workdir, "stats.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line)["step"] for line in f if line.strip()]
+
+
+def snapshot(folder):
+    """{relative path: sha256} of every file below `folder`: to prove nothing changed."""
+    out = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            path = os.path.join(root, name)
+            with open(path, "rb") as f:
+                out[os.path.relpath(path, folder)] = hashlib.sha256(f.read()).hexdigest()
+    return out
+
+
+def latest_checkpoint(workdir):
+    return tf.train.latest_checkpoint(os.path.join(str(workdir), "ckpt"))
+
+
+def checkpoint_step(prefix):
+    return int(tf.train.load_checkpoint(prefix).get_tensor("step/.ATTRIBUTES/VARIABLE_VALUE"))
+
+
+def checkpoint_weights(prefix):
+    """The model and optimizer tensors of a checkpoint, by name."""
+    reader = tf.train.load_checkpoint(prefix)
+    return {name: reader.get_tensor(name) for name in reader.get_variable_to_shape_map()
+            if name.startswith(("generator", "discriminator", "g_opt", "d_opt"))}
+
+
+def assert_same_checkpoints(workdir_a, workdir_b, min_tensors=22):
+    """The newest checkpoints of two runs hold bit-identical models and optimizers."""
+    a = checkpoint_weights(latest_checkpoint(workdir_a))
+    b = checkpoint_weights(latest_checkpoint(workdir_b))
+    assert a.keys() == b.keys() and len(a) >= min_tensors
+    for name in a:
+        assert (a[name] == b[name]).all(), name

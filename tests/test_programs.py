@@ -1,0 +1,157 @@
+"""Every program as a user runs it: the installed console script in a process of its own, once
+each, and the exit codes 0, 2 and 3 (4 is in test_multi_worker, 5, 42 and 130 in
+test_signals). Everything else about these programs is tested in-process."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dcgan_dist import main
+from helpers import last_line, latest_checkpoint, run_cli, snapshot
+
+
+def _tiny(workdir, tmp_path, *extra):
+    return [f"--workdir={workdir}", "--synthetic_data", f"--data_dir={tmp_path / 'no_data'}",
+            "--global_batch_size=4", "--g_filters=8", "--d_filters=4", "--precision=float32",
+            *extra]
+
+
+def test_dcgan_train_leaves_every_artifact_and_a_rerun_changes_nothing(tmp_path):
+    workdir = tmp_path / "run"
+    args = _tiny(workdir, tmp_path, "--train_steps=4", "--log_every_steps=2",
+                 "--sample_every_steps=2", "--ckpt_every_steps=2", "--steps_per_execution=2")
+    result = run_cli("dcgan-train", args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "step 4/4" in result.stderr and "img/s" in result.stderr and "eta" in result.stderr
+    grids = sorted(os.listdir(workdir / "samples"))
+    assert grids == ["step_000002.png", "step_000004.png"]
+    grid = iio.imread(workdir / "samples" / grids[0])
+    assert grid.shape == (4 * 29 * 4 + 4, 4 * 29 * 4 + 4) and grid.dtype == np.uint8
+    assert iio.imread(workdir / "samples.gif", index=None).shape[0] == len(grids)
+    stats = [json.loads(line) for line in (workdir / "stats.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in stats] == [2, 4]
+    for record in stats:
+        assert {"g_loss", "d_loss", "images_per_sec", "elapsed_secs"} <= set(record)
+        assert record["images_per_sec"] > 0 and np.isfinite(record["g_loss"])
+    assert latest_checkpoint(workdir).endswith("ckpt-4")
+    events = os.listdir(workdir / "tensorboard")
+    assert events and events[0].startswith("events.out.tfevents")
+    flags_txt = (workdir / "flags.txt").read_text()
+    assert "--train_steps=4" in flags_txt and "--synthetic_data" in flags_txt
+    # The same command again (in this process: the behaviour is the loop's) does nothing.
+    before = snapshot(workdir)
+    main.run(["dcgan-train", *args])
+    assert snapshot(workdir) == before
+
+
+def test_dcgan_train_bad_input_is_one_line_and_exit_2(tmp_path):
+    result = run_cli("dcgan-train", _tiny(tmp_path / "run", tmp_path, "--strategy=gpus"))
+    assert result.returncode == 2
+    assert last_line(result.stderr) == (
+        "dcgan-train: error: flag --strategy=gpus: value should be one of "
+        "<auto|cpu|gpu|mirrored|multi_worker|tpu>; see dcgan-train --help")
+    assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()
+
+
+def test_dcgan_train_diverging_exits_3_naming_the_steps(tmp_path):
+    result = run_cli("dcgan-train", _tiny(tmp_path / "run", tmp_path, "--train_steps=20",
+                                          "--log_every_steps=1", "--g_lr=1e30", "--d_lr=1e30"))
+    assert result.returncode == 3, result.stderr[-2000:]
+    assert last_line(result.stderr).startswith(
+        "dcgan-train: error: non-finite loss between steps ")
+    assert "lower the learning rates" in last_line(result.stderr)
+
+
+def test_dcgan_data_prepares_a_folder(tmp_path):
+    from conftest import write_image_folder
+    source = write_image_folder(str(tmp_path / "photos"), num_images=4)
+    result = run_cli("dcgan-data", ["prepare", "folder", f"--source={source}", "--name=mine",
+                                    f"--data_dir={tmp_path / 'tfds'}", "--image_size=16"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "\nprepared 4 images at 16x16x3 in " in "\n" + result.stdout
+    assert "train with: dcgan-train --dataset=mine" in result.stdout
+
+
+def test_dcgan_eval_reports_every_network(trained_run_copy, stand_in_inception):
+    workdir = trained_run_copy
+    result = run_cli("dcgan-eval", [f"--workdir={workdir}", "--num_images=32",
+                                    f"--inception_path={stand_in_inception[0]}"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    for line in ["step 4: 32 generated images vs the test split", "  fid ", "  kid ",
+                 "  classifier_score ", "real train"]:
+        assert line in result.stdout, line
+    record = json.loads((workdir / "eval.jsonl").read_text().splitlines()[-1])
+    assert record["step"] == 4 and set(record["networks"]) == {"inception", "classifier"}
+
+
+def test_dcgan_generate_writes_uint8_images_and_a_grid(trained_run, tmp_path):
+    workdir = trained_run
+    out = tmp_path / "gen.npz"
+    result = run_cli("dcgan-generate", [f"--workdir={workdir}", "--num_images=20",
+                                        f"--output={out}", "--grid"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    images = np.load(out)["images"]
+    assert images.shape == (20, 28, 28, 1) and images.dtype == np.uint8
+    assert iio.imread(tmp_path / "gen.png").shape == (2 * (3 * 29 + 1), 2 * (8 * 29 + 1))
+
+
+# Loads the export in a Python that cannot import dcgan_dist: not on sys.path, and the
+# editable install's import hook is refused too.
+LOADER = textwrap.dedent("""
+    import importlib.abc, sys
+
+    class NoPackage(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name.split(".")[0] == "dcgan_dist":
+                raise ImportError("dcgan_dist is excluded from this process")
+
+    sys.meta_path.insert(0, NoPackage())
+    sys.path = [p for p in sys.path if p not in ("", ".") and "dcgan" not in p]
+    try:
+        import dcgan_dist  # noqa: F401
+        sys.exit("dcgan_dist was importable")
+    except ImportError:
+        pass
+    import numpy as np
+    import tensorflow as tf
+
+    model = tf.saved_model.load(sys.argv[1])
+    sample = model.signatures["sample"](num_images=tf.constant(503),
+                                        seed=tf.constant(0, tf.int64))["images"].numpy()
+    z = np.load(sys.argv[2])["z"]
+    generated = model.signatures["generate"](z=tf.constant(z))["images"].numpy()
+    np.savez(sys.argv[3], sample=sample, generate=generated)
+""")
+
+
+def test_dcgan_export_loads_without_the_package_and_samples_what_dcgan_generate_does(
+        trained_run, tmp_path):
+    from conftest import SMALL
+    from dcgan_dist.evaluation import generate, sampling
+    workdir = trained_run
+    out = tmp_path / "model"
+    result = run_cli("dcgan-export", [f"--workdir={workdir}", f"--output={out}"])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "uint8 images 28x28x1" in result.stdout
+    assert (out / "saved_model.pb").exists() and (out / "run.json").exists()
+    # 503 images: two chunks of sampling.generate's noise (500 and 3), here in-process.
+    generate.generate(str(workdir), 503, str(tmp_path / "gen.npz"))
+    expected = np.load(tmp_path / "gen.npz")["images"]
+    z = sampling.chunk_noise(0, 500, 3, SMALL["noise_dim"]).numpy()  # the second chunk's
+    np.savez(tmp_path / "z.npz", z=z)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    loaded = subprocess.run([sys.executable, "-c", LOADER, str(out), str(tmp_path / "z.npz"),
+                             str(tmp_path / "loaded.npz")], capture_output=True, text=True,
+                            cwd=tmp_path, env=env, timeout=300)
+    assert loaded.returncode == 0, loaded.stderr[-2000:]
+    got = np.load(tmp_path / "loaded.npz")
+    assert got["sample"].dtype == np.uint8 and got["sample"].shape == (503, 28, 28, 1)
+    np.testing.assert_array_equal(got["sample"], expected)
+    np.testing.assert_array_equal(got["generate"], expected[500:])

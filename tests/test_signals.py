@@ -1,0 +1,201 @@
+"""What only a process of its own can show: kill -9, SIGTERM (exit 42), Ctrl-C (exit 130) and
+a second Ctrl-C, a work directory another process holds, and a real full disk (exit 5). Every
+finished step is kept, the resumed run is the uninterrupted one (with --deterministic), the
+artifacts stay whole, and each ending is one line naming what to do."""
+
+import json
+import logging
+import os
+import random
+import re
+import signal
+import socket
+import subprocess
+import time
+
+import imageio.v3 as iio
+import pytest
+
+from dcgan_dist import main
+from helpers import (assert_same_checkpoints, checkpoint_step, ignores_sigint, last_line,
+                     latest_checkpoint, run_cli, run_in_process, start_cli, stats_steps, wait_for)
+
+END = 60  # steps of the interrupted run and of the straight one it must equal
+
+
+def _args(workdir, tmp, *extra):
+    # --deterministic: with op determinism the resumed run must equal the uninterrupted one.
+    # --precision=float32, not auto: the same arithmetic on every CPU.
+    return [f"--workdir={workdir}", "--synthetic_data", f"--data_dir={tmp}/no_data",
+            "--global_batch_size=4", "--log_every_steps=1", "--deterministic",
+            "--precision=float32", "--g_filters=8", "--d_filters=4", *extra]
+
+
+def _stop_line(log, name):
+    """(step, text) of a run's last line, `name` at step N: checkpoint saved as ..."""
+    last = last_line(log.read_text())
+    match = re.fullmatch(rf"dcgan-train: error: {name} at step (\d+): checkpoint saved as "
+                         r"(\S+); rerun the same command to resume", last)
+    assert match, log.read_text()[-3000:]
+    return int(match.group(1)), match.group(2)
+
+
+def test_kill_9_sigterm_and_ctrl_c_then_the_same_command_is_the_straight_run(tmp_path, capsys):
+    """One run interrupted every way a run is, then finished with the same command:
+
+    - kill -9, twice: never a partial checkpoint, and the next start takes over the dead
+      run's hold with a warning;
+    - a second dcgan-train on the directory while a run holds it: exit 2 naming the holder,
+      nothing written;
+    - SIGTERM: a checkpoint of that step, exit 42; Ctrl-C: the same, exit 130, no traceback;
+    - the final run resumes from the newest checkpoint: every step logged once, every grid and
+      GIF frame there, no temporary file, and the weights of a run never interrupted.
+    """
+    workdir, rng = tmp_path / "run", random.Random(0)
+    args = _args(workdir, tmp_path, f"--train_steps={END}", "--ckpt_every_steps=3",
+                 "--sample_every_steps=3")
+    last_ckpt_step, pids = 0, []
+    for attempt in range(2):
+        proc = start_cli(args, tmp_path / f"kill{attempt}.log")
+        # Kill a few steps in, by step count rather than by time: on a fast machine the rest
+        # of the run can finish within a fixed delay, and then nothing is killed.
+        wait_for(lambda: len(stats_steps(workdir)) >= last_ckpt_step + rng.randint(4, 8), proc)
+        time.sleep(rng.uniform(0.0, 0.05))
+        proc.kill()
+        proc.wait()
+        pids.append(proc.pid)
+        latest = latest_checkpoint(workdir)
+        if latest:  # never a partial checkpoint: the latest one always reads, never goes back
+            step = checkpoint_step(latest)
+            assert step >= last_ckpt_step and latest.endswith(f"ckpt-{step}")
+            last_ckpt_step = step
+    assert json.loads((workdir / "hold.json").read_text())["pid"] == pids[-1]
+    assert re.search(rf"Taking over the hold of {workdir} from a run that ended without "
+                     rf"releasing it \(host \S+, process {pids[0]}, started ",
+                     (tmp_path / "kill1.log").read_text())
+
+    log = tmp_path / "term.log"
+    proc = start_cli(args, log)
+    wait_for(lambda: len(stats_steps(workdir)) >= last_ckpt_step + 4, proc)
+    started = time.monotonic()
+    code, _, err = run_in_process(main.run, "dcgan-train", args, capsys)  # a second writer
+    assert proc.poll() is None, "the run ended: the held-directory check proved nothing"
+    assert code == 2, err[-2000:]
+    assert re.fullmatch(
+        rf"dcgan-train: error: --workdir={workdir} is in use by another dcgan-train run \(host "
+        rf"{re.escape(socket.gethostname())}, process {proc.pid}, started \d{{4}}-\d\d-\d\dT"
+        r"\d\d:\d\d:\d\d[+-]\d\d:\d\d\); wait for it to end or stop it, or choose another "
+        r"--workdir", last_line(err)), err
+    assert time.monotonic() - started < 60, "the second run was slow to give up"
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == 42, log.read_text()[-3000:]
+    step, path = _stop_line(log, "SIGTERM")
+    assert step < END and path == f"{workdir}/ckpt/ckpt-{step}"
+    assert checkpoint_step(latest_checkpoint(workdir)) == step
+
+    log = tmp_path / "ctrl_c.log"
+    proc = start_cli(args, log)
+    assert not ignores_sigint(proc.pid), "the child ignores SIGINT: the test would prove nothing"
+    wait_for(lambda: len(stats_steps(workdir)) >= step + 3, proc)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=60) == 130, log.read_text()[-3000:]
+    assert f"ckpt-{step} at step {step}" in log.read_text()  # it resumed from SIGTERM's
+    step, path = _stop_line(log, "Ctrl-C")
+    assert step < END and checkpoint_step(latest_checkpoint(workdir)) == step
+    assert "Traceback" not in log.read_text() and "KeyboardInterrupt" not in log.read_text()
+    assert stats_steps(workdir) == list(range(1, step + 1))
+
+    result = run_cli("dcgan-train", args)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"ckpt-{step} at step {step}" in result.stderr
+    assert stats_steps(workdir) == list(range(1, END + 1))
+    grids = sorted(os.listdir(workdir / "samples"))
+    assert grids == [f"step_{s:06d}.png" for s in range(3, END + 1, 3)]
+    assert iio.imread(workdir / "samples.gif", index=None).shape[0] == len(grids)
+    assert not [f for f in os.listdir(workdir) if f.endswith(".tmp")]
+    assert not (workdir / "hold.json").exists()
+
+    straight = run_cli("dcgan-train", [*args, f"--workdir={tmp_path / 'straight'}"])
+    assert straight.returncode == 0, straight.stderr[-2000:]
+    assert_same_checkpoints(tmp_path / "straight", workdir)
+
+
+def test_a_second_ctrl_c_exits_at_once_and_keeps_the_previous_checkpoint(tmp_path):
+    workdir, log = tmp_path / "run", tmp_path / "run.log"
+    # Executions of 100 steps (a second or more): the second Ctrl-C lands before the first
+    # one's checkpoint could be saved.
+    proc = start_cli(_args(workdir, tmp_path, "--ckpt_every_steps=100", "--log_every_steps=100",
+                           "--steps_per_execution=100", "--sample_every_steps=100000",
+                           "--train_steps=100000"), log)
+    wait_for(lambda: latest_checkpoint(workdir) is not None, proc)
+    proc.send_signal(signal.SIGINT)
+    # Two signals sent back to back merge into one: wait until the first was seen.
+    wait_for(lambda: "Ctrl-C again stops at once" in log.read_text(), proc)
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130, log.read_text()[-3000:]
+    last = last_line(log.read_text())
+    assert last.startswith("dcgan-train: error: second Ctrl-C: stopped at once"), last
+    kept = re.search(r"the last checkpoint (\S+) is kept; rerun the same command", last)
+    assert kept, last
+    # The checkpoint the line names is still the newest listed, and it reads.
+    latest = latest_checkpoint(workdir)
+    assert latest == kept.group(1)
+    assert checkpoint_step(latest) == int(latest.rsplit("-", 1)[1])
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 4 MB tmpfs (the test runs as root in the sandbox); unmounted afterwards."""
+    mount_point = tmp_path / "disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mount_point)],
+                             capture_output=True, text=True)
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a tmpfs here ({mounted.stderr.strip()}); "
+                    "test_loop's in-process write-failure tests cover the same code")
+    yield mount_point
+    subprocess.run(["umount", "-l", str(mount_point)], check=True)
+
+
+def _fill(folder):
+    """Writes a file until the disk is full."""
+    with open(folder / "filler", "wb") as f:
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+                f.flush()
+        except OSError:
+            pass
+
+
+def test_a_full_disk_stops_with_exit_5_keeps_the_checkpoint_and_cleans_up_next_start(
+        tmp_path, small_disk, capsys, caplog):
+    workdir, log = small_disk / "run", tmp_path / "run.log"
+    # Logs and grids only at the end: the first write to meet the full disk is a checkpoint.
+    args = _args(workdir, tmp_path, "--ckpt_every_steps=3", "--sample_every_steps=100000",
+                 "--log_every_steps=100000")
+    proc = start_cli([*args, "--train_steps=100000"], log)
+    wait_for(lambda: latest_checkpoint(workdir) is not None, proc)
+    _fill(small_disk)
+    assert proc.wait(timeout=120) == 5, log.read_text()[-3000:]
+    match = re.fullmatch(
+        rf"dcgan-train: error: could not write the checkpoint {workdir}/ckpt/ckpt-(\d+) at step "
+        r"(\d+) \(No space left on device\); the last checkpoint (\S+) is kept: free space or "
+        r"restore write access, then rerun the same command to resume", last_line(log.read_text()))
+    assert match and match.group(1) == match.group(2), log.read_text()[-2000:]
+    assert "Traceback" not in log.read_text()
+    latest = latest_checkpoint(workdir)
+    assert latest == match.group(3) and checkpoint_step(latest) < int(match.group(1))
+    assert list((workdir / "ckpt").glob("ckpt-*_temp")), os.listdir(workdir / "ckpt")
+
+    # Space again: the same command (here in this process, without op determinism, which
+    # would stay on for the tests after it) resumes and removes the failed save's leftovers.
+    (small_disk / "filler").unlink()
+    kept_step = checkpoint_step(latest)
+    resume = [a for a in args if a != "--deterministic"] + [f"--train_steps={kept_step + 1}"]
+    with caplog.at_level(logging.INFO):
+        code, _, err = run_in_process(main.run, "dcgan-train", resume, capsys)
+    assert code == 0, err[-2000:]
+    assert f"ckpt-{kept_step} at step {kept_step}" in caplog.text and "Removed" in caplog.text
+    assert not list((workdir / "ckpt").glob("*_temp"))
+    assert checkpoint_step(latest_checkpoint(workdir)) == kept_step + 1

@@ -1,0 +1,139 @@
+"""The strategy factory on a CPU: what can be checked of the TPU and SLURM paths without the
+hardware or the cluster (the TPU resolver mocked, SLURM's environment faked), and how a lost
+peer is named. Real multi-worker runs are in test_multi_worker.py."""
+
+import os
+from unittest import mock
+
+import pytest
+import tensorflow as tf
+
+from dcgan_dist import config as config_lib, precision, strategy as strategy_lib, workers
+from dcgan_dist.errors import UserError
+
+
+def test_tpu_strategy_is_built_from_the_resolver(tmp_path):
+    config = config_lib.Config(workdir="gs://bucket/run", data_dir="gs://bucket/tfds",
+                               strategy="tpu", tpu="my-tpu")
+    with mock.patch.object(tf.distribute.cluster_resolver, "TPUClusterResolver") as resolver, \
+            mock.patch.object(tf.config, "experimental_connect_to_cluster") as connect, \
+            mock.patch.object(tf.tpu.experimental, "initialize_tpu_system") as initialize, \
+            mock.patch.object(tf.distribute, "TPUStrategy") as tpu_strategy:
+        strategy = strategy_lib.make_strategy(config)
+    resolver.assert_called_once_with(tpu="my-tpu")
+    connect.assert_called_once_with(resolver.return_value)
+    initialize.assert_called_once_with(resolver.return_value)
+    tpu_strategy.assert_called_once_with(resolver.return_value)
+    assert strategy is tpu_strategy.return_value
+    assert strategy_lib.resolve_kind(config) == "tpu"
+    assert precision.resolve_precision(config.precision, "tpu")[0] == "mixed_bfloat16"
+
+
+def test_tpu_auto_selection_and_unreachable_tpu():
+    config = config_lib.Config(workdir="gs://b/run", data_dir="gs://b/tfds", tpu="x")
+    assert strategy_lib.resolve_kind(config) == "tpu"
+    with mock.patch.object(tf.distribute.cluster_resolver, "TPUClusterResolver",
+                           side_effect=ValueError("Could not find TPU x")):
+        with pytest.raises(UserError, match="could not reach the TPU --tpu=x"):
+            strategy_lib.make_strategy(config)
+
+
+@pytest.mark.parametrize("paths, bad", [
+    (dict(workdir="/tmp/run", data_dir="gs://b/tfds"), "--workdir=/tmp/run must be a gs:// path"),
+    (dict(workdir="gs://b/run", data_dir="/data"), "--data_dir=/data must be a gs:// path"),
+    (dict(workdir="gs://b/run"), "--data_dir=None must be a gs:// path"),
+])
+def test_tpu_refuses_local_paths_before_anything_starts(paths, bad):
+    with mock.patch.object(tf.distribute.cluster_resolver, "TPUClusterResolver") as resolver:
+        with pytest.raises(UserError, match=bad):
+            config_lib.Config(strategy="tpu", tpu="t", **paths)
+    resolver.assert_not_called()
+
+
+def _tpu_vm_strategy(config, num_hosts):
+    """make_strategy on a mocked TPU VM slice of `num_hosts` hosts; returns (error, warnings)."""
+    with mock.patch.object(tf.distribute.cluster_resolver, "TPUClusterResolver"), \
+            mock.patch.object(tf.config, "experimental_connect_to_cluster"), \
+            mock.patch.object(tf.tpu.experimental, "initialize_tpu_system"), \
+            mock.patch.object(tf.distribute, "TPUStrategy") as tpu_strategy, \
+            mock.patch.object(strategy_lib.logging, "warning") as warning:
+        tpu_strategy.return_value.extended.num_hosts = num_hosts
+        try:
+            strategy_lib.make_strategy(config)
+        except UserError as e:
+            return str(e), warning.call_args_list
+    return None, warning.call_args_list
+
+
+def test_tpu_vm_takes_local_paths_on_one_host_with_a_warning(tmp_path):
+    config = config_lib.Config(strategy="tpu", tpu="local", workdir=str(tmp_path / "run"),
+                               data_dir=str(tmp_path / "tfds"))
+    error, warnings = _tpu_vm_strategy(config, num_hosts=1)
+    assert error is None
+    assert len(warnings) == 1
+    message = warnings[0].args[0] % warnings[0].args[1:]
+    assert f"--workdir={tmp_path / 'run'} and --data_dir={tmp_path / 'tfds'}" in message
+    assert "a multi-host slice (pod) needs gs:// paths" in message
+    gs_config = config_lib.Config(strategy="tpu", tpu="local", workdir="gs://b/run",
+                                  data_dir="gs://b/tfds")
+    assert _tpu_vm_strategy(gs_config, num_hosts=4) == (None, [])
+
+
+def test_tpu_pod_slice_refuses_local_paths(tmp_path):
+    config = config_lib.Config(strategy="tpu", tpu="local", workdir=str(tmp_path / "run"),
+                               data_dir="gs://b/tfds")
+    error, _ = _tpu_vm_strategy(config, num_hosts=4)
+    assert error == (f"--workdir={tmp_path / 'run'} on a local disk, but this TPU slice has 4 "
+                     "hosts, each with its own disk; use gs:// paths")
+    assert not (tmp_path / "run").exists()
+
+
+SLURM_STEP = {"SLURM_PROCID": "1", "SLURM_STEP_NUM_TASKS": "2",
+              "SLURM_STEP_NODELIST": "node[01-02]", "SLURM_STEP_TASKS_PER_NODE": "1(x2)"}
+
+
+def _slurm_env(monkeypatch, tmp_path, step, gpus):
+    """SLURM's variables for task 1 of 2, and an nvidia-smi listing `gpus` GPUs (None: none)."""
+    for name in ("TF_CONFIG", "CUDA_VISIBLE_DEVICES", *SLURM_STEP):
+        monkeypatch.delenv(name, raising=False)  # restored after the test, even if set inside
+    for name, value in step.items():
+        monkeypatch.setenv(name, value)
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    if gpus is not None:
+        smi = bin_dir / "nvidia-smi"
+        smi.write_text("#!/usr/bin/env bash\n" + "".join(
+            f'echo "GPU {i}: Fake (UUID: GPU-{i})"\n' for i in range(gpus)))
+        smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin")
+    return config_lib.Config(workdir=str(tmp_path / "run"), strategy="multi_worker",
+                             slurm_port_base=7000)
+
+
+@pytest.mark.parametrize("gpus", [None, 4])
+def test_slurm_resolver_names_every_task_and_this_ones_place(monkeypatch, tmp_path, gpus):
+    config = _slurm_env(monkeypatch, tmp_path, SLURM_STEP, gpus)
+    resolver = strategy_lib.slurm_resolver(config.slurm_port_base)
+    assert resolver.cluster_spec().as_dict() == {"worker": ["node01:7000", "node02:7000"]}
+    assert (resolver.task_type, resolver.task_id) == ("worker", 1)
+    # GPU nodes: the resolver gives each task its node's GPUs; CPU nodes: no accelerators.
+    assert resolver.num_accelerators() == ({"GPU": 4} if gpus else {})
+    assert os.environ.get("CUDA_VISIBLE_DEVICES") == ("0,1,2,3" if gpus else None)
+
+
+def test_a_broken_slurm_step_is_one_clear_error(monkeypatch, tmp_path):
+    step = {k: v for k, v in SLURM_STEP.items() if k != "SLURM_STEP_NODELIST"}
+    config = _slurm_env(monkeypatch, tmp_path, step, gpus=None)
+    with pytest.raises(UserError, match=r"^could not read the SLURM job step \(SLURM_STEP_NODELIST "
+                                        r"not found in environment.*see launch/slurm.sbatch$"):
+        strategy_lib.slurm_resolver(config.slurm_port_base)
+
+
+def test_a_lost_peer_is_named_not_this_worker():
+    # The shape of TensorFlow's message when worker 1 stops sending heartbeats: worker 0's own
+    # device comes first, the peer in the short /job/task form.
+    error = tf.errors.UnavailableError(None, None, (
+        "From /job:worker/replica:0/task:0: Collective ops is aborted by: Error reported from "
+        "/job:worker/task:1: The following tasks are unhealthy (stopped sending heartbeats)"))
+    assert workers.peer_summary(error, own_task=0) == "/job:worker/task:1: it stopped answering"
+    assert workers.peer_summary(error, own_task=1).endswith("task:0: it stopped answering")
