@@ -127,11 +127,12 @@ def setup_package(spec):
         workdir=workdir, data_dir=spec["data_dir"], global_batch_size=spec["global_batch_size"],
         synthetic_data=spec["synthetic_data"], **overrides)
     # The first TensorFlow op: it may split the CPU into devices or join the TF_CONFIG cluster.
-    strategy = strategy_lib.make_strategy(config)
-    per_replica = config.per_replica_batch_size(strategy.num_replicas_in_sync)
+    placement = strategy_lib.place(config)
+    strategy = placement.strategy
+    per_replica = config.per_replica_batch_size(placement.replicas)
     info = data_info.load_info(config)
     state = state_lib.build_state(config, strategy, info.image_shape, config.precision)
-    source = sources.make_source(config, info, strategy_lib.num_input_pipelines(strategy))
+    source = sources.make_source(config, info, placement.input_pipelines)
     iterator = iter(strategy.distribute_datasets_from_function(
         lambda ctx: source.make_dataset(ctx, 0)))
     train_fn = step_lib.make_train_fn(strategy, state, config, per_replica)
@@ -147,8 +148,7 @@ def setup_package(spec):
         return done * config.global_batch_size
 
     flops = dcgan_flops(state, info.image_shape) if config.architecture == "dcgan" else {}
-    return run, {"replicas": strategy.num_replicas_in_sync,
-                 "strategy": strategy_lib.describe(strategy), **flops}
+    return run, {"replicas": placement.replicas, "strategy": placement.describe(), **flops}
 
 
 def layer_macs(layer):

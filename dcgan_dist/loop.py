@@ -41,22 +41,21 @@ def train(config, *, strategy=None, dataset_fn=None):
     """
     files.check_writable_dir(config.workdir)
     # The strategy first: multi-worker collectives must be configured before any other op.
-    strategy = strategy or strategy_lib.make_strategy(config)
-    with lock.holding(config.workdir, strategy_lib.is_chief(strategy)):
-        return _train(config, strategy, dataset_fn)
+    placement = strategy_lib.place(config, strategy)
+    with lock.holding(config.workdir, placement.chief):
+        return _train(config, placement, dataset_fn)
 
 
-def _train(config, strategy, dataset_fn):
+def _train(config, placement, dataset_fn):
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
-    precision, why = precision_lib.resolve_precision(config.precision,
-                                                     strategy_lib.resolve_kind(config))
+    precision, why = precision_lib.resolve_precision(config.precision, placement.kind)
     logging.info("precision %s -> %s: %s", config.precision, precision, why)
     if precision == "mixed_float16" and not tf.config.list_physical_devices("GPU"):
         logging.warning("--precision=mixed_float16 on a CPU is slower than float32; it is "
                         "meant for GPUs")
-    per_replica_batch_size = config.per_replica_batch_size(strategy.num_replicas_in_sync)
-    info, dataset_fn = _input(config, strategy, dataset_fn)
+    per_replica_batch_size = config.per_replica_batch_size(placement.replicas)
+    info, dataset_fn = _input(config, placement, dataset_fn)
     steps_per_epoch = info.num_examples // config.global_batch_size
     total_steps = config.train_steps or config.epochs * steps_per_epoch
     if total_steps == 0:
@@ -64,17 +63,17 @@ def _train(config, strategy, dataset_fn):
                         f"--global_batch_size={config.global_batch_size} is no steps; "
                         "set --train_steps")
     logging.info("Strategy %s, per-replica batch %d, precision %s, %d steps (%s steps/epoch)",
-                 strategy_lib.describe(strategy), per_replica_batch_size, precision, total_steps,
+                 placement.describe(), per_replica_batch_size, precision, total_steps,
                  steps_per_epoch or "?")
 
-    chief = strategy_lib.is_chief(strategy)
+    strategy, chief = placement.strategy, placement.chief
     state = state_lib.build_state(config, strategy, info.image_shape, precision)
     checkpoints = checkpoints_lib.Checkpoints(state, config.workdir, config.keep_checkpoints,
-                                              chief, strategy_lib.task_id(strategy))
+                                              chief, placement.task)
     start_step, restored = checkpoints.restore()
     if restored:
         logging.info("Resumed from %s at step %d", restored, start_step)
-    workers.check_same_step(strategy, state.step)
+    workers.check_same_step(placement, state.step)
     if start_step >= total_steps:
         logging.info("Nothing to do: step %d of %d already reached", start_step, total_steps)
         return state
@@ -99,7 +98,7 @@ def _train(config, strategy, dataset_fn):
         _start_workdir(config, info.image_shape, checkpoints, start_step, reals)
     schedule = _Schedule.of(config, steps_per_epoch, total_steps)
     run = _Run(
-        config=config, strategy=strategy, state=state, checkpoints=checkpoints, chief=chief,
+        config=config, placement=placement, state=state, checkpoints=checkpoints,
         schedule=schedule, evaluator=evaluator,
         progress=progress.Progress(config.workdir, total_steps, config.global_batch_size,
                                    start_step, is_chief=chief),
@@ -111,7 +110,7 @@ def _train(config, strategy, dataset_fn):
                                               config.noise_dim, per_replica_batch_size,
                                               config.seed) if config.eval_every_steps else None)
     if config.eval_every_steps:
-        workers.wait_for_chief(strategy)  # the chief may have trained a classifier
+        workers.wait_for_chief(placement)  # the chief may have trained a classifier
     stop = signals.StopRequest(lambda: (
         "dcgan-train: error: second Ctrl-C: stopped at once, without the checkpoint of this "
         f"step; {checkpoints.kept()}; rerun the same command to resume"))
@@ -127,7 +126,7 @@ def _train(config, strategy, dataset_fn):
     return state
 
 
-def _input(config, strategy, dataset_fn):
+def _input(config, placement, dataset_fn):
     """(DatasetInfo with the training shape, dataset_fn): the run's data source, or the
     dataset_fn a test passed (its shape read from its first batch, its size unknown)."""
     if dataset_fn is not None:
@@ -136,7 +135,7 @@ def _input(config, strategy, dataset_fn):
                                      label_key=None, num_classes=0,
                                      image_shape=tuple(spec.shape[1:])), dataset_fn
     info = data_info.load_info(config)
-    source = sources.make_source(config, info, strategy_lib.num_input_pipelines(strategy))
+    source = sources.make_source(config, info, placement.input_pipelines)
     return info, source.make_dataset
 
 
@@ -184,12 +183,11 @@ class _Schedule:
 class _Run:
     """What the outer loop works with, built once by `train`."""
     config: object
-    strategy: tf.distribute.Strategy
+    placement: strategy_lib.Placement
     state: state_lib.TrainState
     checkpoints: checkpoints_lib.Checkpoints
     progress: progress.Progress
     evaluator: object
-    chief: bool
     schedule: _Schedule
     train_fn: object
     sample_fn: object
@@ -217,10 +215,10 @@ def _train_loop(run, iterator, step, stop):
                 scalars["skipped_steps"] = sums["skipped_steps"]
             run.progress.log(step, scalars, _evaluate(run, step) if evaluating else None)
             sums, last_log_step = dict.fromkeys(sums, 0.0), step
-        if run.chief and schedule.due(schedule.sample, step):
+        if run.placement.chief and schedule.due(schedule.sample, step):
             _write_samples(run, step)
         stop_signal = _collectively(run, f"after step {step}", workers.agree_on_stop,
-                                    run.strategy, stop.received)
+                                    run.placement, stop.received)
         if schedule.due(schedule.ckpt, step) or stop_signal:
             run.checkpoints.save(step)
         if stop_signal:
@@ -232,7 +230,7 @@ def _train_loop(run, iterator, step, stop):
 def _write_samples(run, step):
     """The step's grid, its TensorBoard image and the GIF: a grid or GIF that cannot be
     written must not stop a healthy run (rundir.files)."""
-    images = run.strategy.experimental_local_results(run.sample_fn())[0]
+    images = run.placement.strategy.experimental_local_results(run.sample_fn())[0]
     grid_uint8 = run.best_effort("the sample grids", grids.write_grid, run.config.workdir, step,
                                  np.asarray(images))
     if grid_uint8 is not None:
@@ -245,9 +243,9 @@ def _collectively(run, when, fn, *args):
     try:
         return fn(*args)
     except workers.PEER_ERRORS as e:
-        if not strategy_lib.is_multi_worker(run.strategy):
+        if not run.placement.multi_worker:
             raise
-        raise workers.peer_lost(run.strategy, e, when, run.checkpoints.kept()) from e
+        raise workers.peer_lost(run.placement, e, when, run.checkpoints.kept()) from e
 
 
 def _execute(run, iterator, step, num_steps):
@@ -274,8 +272,8 @@ def _evaluate(run, step):
     """
     def generate_and_score():
         images = run.generate_fn(run.config.eval_num_images)
-        scores = run.evaluator.score(images) if run.chief else None
-        workers.wait_for_chief(run.strategy)
+        scores = run.evaluator.score(images) if run.placement.chief else None
+        workers.wait_for_chief(run.placement)
         return scores
 
     return _collectively(run, f"while evaluating step {step}", generate_and_score)

@@ -1,12 +1,14 @@
 """The one strategy factory: the same trainer on a CPU, one GPU, many GPUs, a TPU, or workers.
 
     STRATEGIES = {"cpu": ..., "gpu": ..., "mirrored": ..., "multi_worker": ..., "tpu": ...}
+    placement = place(config)      # the strategy, and what the loop needs to know about it
 
 `--strategy` takes a key of STRATEGIES or `auto` (tpu if --tpu, mirrored on several GPUs, gpu
 on one, else cpu). Each builder takes the Config and returns a tf.distribute strategy; the
 ones that need hardware refuse with a UserError that says what to do instead.
 """
 
+import dataclasses
 import json
 import os
 import shutil
@@ -170,7 +172,47 @@ def make_strategy(config):
     return STRATEGIES[resolve_kind(config)](config)
 
 
-def is_chief(strategy):
+@dataclasses.dataclass(frozen=True)
+class Placement:
+    """Where a run executes: the strategy, and what the loop asks of it, asked once."""
+    strategy: tf.distribute.Strategy
+    kind: str              # the key of STRATEGIES it stands for (what `auto` resolved to)
+    chief: bool            # writes the artifacts and holds the work directory
+    task: int              # this worker's task id; 0 off multi-worker
+    multi_worker: bool     # MultiWorkerMirroredStrategy: workers must agree (`workers`)
+    input_pipelines: int   # one per worker or TPU host, each reading its own shard
+
+    @property
+    def replicas(self):
+        return self.strategy.num_replicas_in_sync
+
+    def describe(self):
+        """A short human description: the strategy class and its replica count."""
+        name = type(self.strategy).__name__
+        if name.startswith("_Default"):
+            name = "default strategy"
+        return f"{name} with {self.replicas} replica(s)"
+
+
+def place(config, strategy=None):
+    """The Placement of a run of `config`: on `strategy` (tests), or on the one it names,
+    made now (so: before any other TensorFlow op, see make_strategy)."""
+    kind = resolve_kind(config)
+    strategy = strategy or STRATEGIES[kind](config)
+    resolver = getattr(strategy, "cluster_resolver", None)
+    multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+    task = (resolver.task_id or 0) if resolver is not None and resolver.task_type else 0
+    if multi_worker:
+        input_pipelines = strategy.extended._num_workers  # noqa: SLF001 - no public accessor
+    elif isinstance(strategy, tf.distribute.TPUStrategy):
+        input_pipelines = strategy.extended.num_hosts
+    else:
+        input_pipelines = 1
+    return Placement(strategy=strategy, kind=kind, chief=_is_chief(strategy), task=task,
+                     multi_worker=multi_worker, input_pipelines=input_pipelines)
+
+
+def _is_chief(strategy):
     """Whether this process writes artifacts: the chief, or worker 0 when there is no chief."""
     resolver = getattr(strategy, "cluster_resolver", None)
     if resolver is None or not resolver.task_type or isinstance(
@@ -180,30 +222,3 @@ def is_chief(strategy):
         return True
     has_chief = "chief" in resolver.cluster_spec().as_dict()
     return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
-
-
-def task_id(strategy):
-    resolver = getattr(strategy, "cluster_resolver", None)
-    return (resolver.task_id or 0) if resolver is not None and resolver.task_type else 0
-
-
-def is_multi_worker(strategy):
-    return isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-
-
-def describe(strategy):
-    """A short human description: the strategy class and its replica count."""
-    name = type(strategy).__name__
-    if name.startswith("_Default"):
-        name = "default strategy"
-    return f"{name} with {strategy.num_replicas_in_sync} replica(s)"
-
-
-def num_input_pipelines(strategy):
-    """How many input pipelines `distribute_datasets_from_function` builds: one per worker
-    (multi-worker) or per TPU host, else one. Each holds its own shard of the data."""
-    if is_multi_worker(strategy):
-        return strategy.extended._num_workers  # noqa: SLF001 - no public accessor
-    if isinstance(strategy, tf.distribute.TPUStrategy):
-        return strategy.extended.num_hosts
-    return 1

@@ -4,7 +4,8 @@ Every worker runs the same loop; at a few points they must decide together or on
 wait forever in a collective the others never enter: the step they resume from, whether to
 stop (a signal reached one of them), and the end of the chief's evaluation. A collective that
 fails because a peer died or hung past --collective_timeout_secs becomes PeerLostError (exit
-4), naming the peer. With any other strategy these are no-ops.
+4), naming the peer. Each takes the run's `strategy.Placement`; off multi-worker they are
+no-ops.
 """
 
 import re
@@ -12,7 +13,6 @@ import signal
 
 import tensorflow as tf
 
-from dcgan_dist import strategy as strategy_lib
 from dcgan_dist.errors import PeerLostError, UserError
 
 # What collectives raise when a peer dies or hangs past --collective_timeout_secs.
@@ -39,18 +39,19 @@ def peer_summary(error, own_task):
     return f"{peer}: {reason}"
 
 
-def peer_lost(strategy, error, when, kept):
+def peer_lost(placement, error, when, kept):
     """The PeerLostError for `error`, raised `when` ("during steps 3-4"); `kept` says which
     checkpoint a restart resumes from (`Checkpoints.kept()`)."""
     return PeerLostError(
-        f"lost a peer worker {when}: {peer_summary(error, strategy_lib.task_id(strategy))}; "
+        f"lost a peer worker {when}: {peer_summary(error, placement.task)}; "
         f"{kept}: restart every worker with the same command to resume")
 
 
-def check_same_step(strategy, step):
+def check_same_step(placement, step):
     """Every worker must resume from the same step, or their weights silently differ."""
-    if not strategy_lib.is_multi_worker(strategy):
+    if not placement.multi_worker:
         return
+    strategy = placement.strategy
     steps = strategy.gather(strategy.run(lambda: tf.reshape(step.read_value(), [1])),
                             axis=0).numpy()
     if steps.min() != steps.max():
@@ -59,26 +60,28 @@ def check_same_step(strategy, step):
                         "shared mount)")
 
 
-def agree_on_stop(strategy, received):
+def agree_on_stop(placement, received):
     """The signal to save and exit for now (SIGTERM or SIGINT), or None. If any worker got
     one, all stop at this step together (a lone worker saving or leaving would hang the
     others); SIGTERM wins over Ctrl-C, so every worker exits with the same code."""
-    if not strategy_lib.is_multi_worker(strategy):
+    if not placement.multi_worker:
         return received
+    strategy = placement.strategy
     flags = strategy.run(lambda: tf.constant(
         [float(received == signal.SIGTERM), float(received == signal.SIGINT)]))
     term, interrupt = strategy.reduce(tf.distribute.ReduceOp.SUM, flags, axis=None).numpy()
     return signal.SIGTERM if term > 0 else signal.SIGINT if interrupt > 0 else None
 
 
-def wait_for_chief(strategy, timeout_secs=EVAL_WAIT_SECS):
+def wait_for_chief(placement, timeout_secs=EVAL_WAIT_SECS):
     """A barrier (a one-number all-reduce) that waits up to `timeout_secs`.
 
     Peers that went on to the next training step while the chief scores would wait there
     only --collective_timeout_secs and then fail the run; here they wait for the chief.
     """
-    if not strategy_lib.is_multi_worker(strategy):
+    if not placement.multi_worker:
         return
+    strategy = placement.strategy
     one = strategy.run(lambda: tf.constant(1.0))
     strategy.extended.reduce_to(
         tf.distribute.ReduceOp.SUM, one, destinations=one,

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import loop, main, workers
+from dcgan_dist import config as config_lib, loop, main, strategy as strategy_lib, workers
 from dcgan_dist.data import damaged
 from dcgan_dist.errors import DivergedError, UserError, WriteFailedError
 from dcgan_dist.rundir import checkpoints, grids, progress
@@ -189,7 +189,8 @@ def test_messages_before_the_first_checkpoint_never_say_none(tmp_path):
                                   checkpoint=lambda: tf.train.Checkpoint(step=state.step))
     kept = checkpoints.Checkpoints(state, str(tmp_path), 1).kept()
     assert kept == "there is no checkpoint yet (a rerun starts from step 0)"
-    error = workers.peer_lost(one_replica(), tf.errors.UnavailableError(
+    placement = strategy_lib.place(config_lib.Config(workdir=str(tmp_path)), one_replica())
+    error = workers.peer_lost(placement, tf.errors.UnavailableError(
         None, None, "/job:worker/task:1 gone"), "during steps 1-1", kept)
     assert "None" not in str(error) and kept in str(error)
 

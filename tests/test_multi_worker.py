@@ -187,7 +187,13 @@ def test_a_lost_or_hung_worker_ends_the_survivor_with_a_clear_error(tmp_path, si
     last = log.strip().splitlines()[-1]
     assert code == 4, log[-3000:]
     assert last.startswith("dcgan-train: error: lost a peer worker "), last
-    assert "task:1: it stopped answering" in last and "restart every worker" in last
+    assert "restart every worker" in last
+    # A dead peer is reported by TensorFlow's heartbeat, by name. A hung one by whichever
+    # comes first: the heartbeat, or a collective waiting --collective_timeout_secs, after
+    # which TensorFlow does not say for whom it waited.
+    reasons = ["task:1: it stopped answering"] + (
+        ["a peer: no answer within --collective_timeout_secs"] if sig == signal.SIGSTOP else [])
+    assert any(reason in last for reason in reasons), last
     assert waited < 60, f"survivor took {waited:.0f}s to notice"
 
 

@@ -13,6 +13,7 @@ import pytest
 import tensorflow as tf
 
 from dcgan_dist import losses, loop, precision as precision_lib, state as state_lib
+from dcgan_dist import strategy as strategy_lib
 from dcgan_dist.data.images import to_uint8
 from dcgan_dist.evaluation import sampling
 from dcgan_dist.models import tutorial as arch_tutorial
@@ -90,7 +91,8 @@ def test_this_machine_is_detected_and_logged_at_start_up(make_config):
     # The precision line is the trainer's first; stop there, before anything is built.
     with mock.patch.object(loop.logging, "info", side_effect=RuntimeError("stop")) as log:
         with pytest.raises(RuntimeError, match="stop"):
-            loop._train(make_config(precision="auto"), tf.distribute.get_strategy(), None)
+            config = make_config(precision="auto")
+            loop._train(config, strategy_lib.place(config, tf.distribute.get_strategy()), None)
     assert log.call_args.args == ("precision %s -> %s: %s", "auto",
                                   "mixed_bfloat16" if native else "float32", why)
 

@@ -137,3 +137,29 @@ def test_a_lost_peer_is_named_not_this_worker():
         "/job:worker/task:1: The following tasks are unhealthy (stopped sending heartbeats)"))
     assert workers.peer_summary(error, own_task=0) == "/job:worker/task:1: it stopped answering"
     assert workers.peer_summary(error, own_task=1).endswith("task:0: it stopped answering")
+
+
+def test_placement_says_where_a_run_executes(tmp_path):
+    from conftest import two_replicas
+    config = config_lib.Config(workdir=str(tmp_path), strategy="cpu")
+    alone = strategy_lib.place(config)
+    assert (alone.kind, alone.chief, alone.task, alone.multi_worker, alone.input_pipelines,
+            alone.replicas) == ("cpu", True, 0, False, 1, 1)
+    assert alone.describe() == "default strategy with 1 replica(s)"
+    mirrored = strategy_lib.place(config_lib.Config(workdir=str(tmp_path), strategy="mirrored"),
+                                  two_replicas())
+    assert (mirrored.kind, mirrored.replicas, mirrored.input_pipelines) == ("mirrored", 2, 1)
+    assert mirrored.describe() == "MirroredStrategy with 2 replica(s)"
+
+
+@pytest.mark.parametrize("cluster, task, chief", [
+    ({"worker": ["a:1", "b:2"]}, ("worker", 0), True),     # launch/multi_worker.sh: worker 0
+    ({"worker": ["a:1", "b:2"]}, ("worker", 1), False),
+    ({"chief": ["a:1"], "worker": ["b:2"]}, ("chief", 0), True),  # Vertex AI: the chief task
+    ({"chief": ["a:1"], "worker": ["b:2"]}, ("worker", 0), False),
+])
+def test_the_chief_is_the_chief_task_or_else_worker_0(cluster, task, chief):
+    resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+        tf.train.ClusterSpec(cluster), task_type=task[0], task_id=task[1])
+    fake = mock.Mock(spec=["cluster_resolver"], cluster_resolver=resolver)
+    assert strategy_lib._is_chief(fake) is chief
