@@ -14,6 +14,14 @@ import tensorflow as tf
 BIN = os.path.dirname(sys.executable)  # the console scripts of the installed package
 
 
+def tiny_run_args(workdir, tmp, *extra):
+    """dcgan-train flags of a tiny, fast run on synthetic images (float32, not auto: the same
+    arithmetic on every CPU), then `extra` (later flags win)."""
+    return [f"--workdir={workdir}", "--synthetic_data", f"--data_dir={tmp}/no_data",
+            "--global_batch_size=4", "--g_filters=8", "--d_filters=4", "--precision=float32",
+            *extra]
+
+
 def run_cli(program, args, timeout=300, **kwargs):
     """Runs console script `program` (dcgan-train, dcgan-eval, ...) as its own process."""
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")

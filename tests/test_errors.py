@@ -11,13 +11,11 @@ import pytest
 from dcgan_dist import main
 from dcgan_dist.data import cli as data_cli, folder
 from dcgan_dist.errors import UserError
-from helpers import last_line, run_in_process, snapshot
+from helpers import last_line, run_in_process, snapshot, tiny_run_args
 
 
 def _args(workdir, tmp, *extra):
-    return [f"--workdir={workdir}", "--synthetic_data", f"--data_dir={tmp}/no_data",
-            "--global_batch_size=4", "--train_steps=2", "--g_filters=8", "--d_filters=4",
-            "--precision=float32", *extra]
+    return tiny_run_args(workdir, tmp, "--train_steps=2", *extra)
 
 
 @pytest.fixture(scope="module")

@@ -14,18 +14,12 @@ import pytest
 import tensorflow as tf
 
 from dcgan_dist import main
-from helpers import last_line, latest_checkpoint, run_cli, snapshot
-
-
-def _tiny(workdir, tmp_path, *extra):
-    return [f"--workdir={workdir}", "--synthetic_data", f"--data_dir={tmp_path / 'no_data'}",
-            "--global_batch_size=4", "--g_filters=8", "--d_filters=4", "--precision=float32",
-            *extra]
+from helpers import last_line, latest_checkpoint, run_cli, snapshot, tiny_run_args
 
 
 def test_dcgan_train_leaves_every_artifact_and_a_rerun_changes_nothing(tmp_path):
     workdir = tmp_path / "run"
-    args = _tiny(workdir, tmp_path, "--train_steps=4", "--log_every_steps=2",
+    args = tiny_run_args(workdir, tmp_path, "--train_steps=4", "--log_every_steps=2",
                  "--sample_every_steps=2", "--ckpt_every_steps=2", "--steps_per_execution=2")
     result = run_cli("dcgan-train", args)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -52,7 +46,8 @@ def test_dcgan_train_leaves_every_artifact_and_a_rerun_changes_nothing(tmp_path)
 
 
 def test_dcgan_train_bad_input_is_one_line_and_exit_2(tmp_path):
-    result = run_cli("dcgan-train", _tiny(tmp_path / "run", tmp_path, "--strategy=gpus"))
+    result = run_cli("dcgan-train",
+                     tiny_run_args(tmp_path / "run", tmp_path, "--strategy=gpus"))
     assert result.returncode == 2
     assert last_line(result.stderr) == (
         "dcgan-train: error: flag --strategy=gpus: value should be one of "
@@ -61,8 +56,9 @@ def test_dcgan_train_bad_input_is_one_line_and_exit_2(tmp_path):
 
 
 def test_dcgan_train_diverging_exits_3_naming_the_steps(tmp_path):
-    result = run_cli("dcgan-train", _tiny(tmp_path / "run", tmp_path, "--train_steps=20",
-                                          "--log_every_steps=1", "--g_lr=1e30", "--d_lr=1e30"))
+    result = run_cli("dcgan-train", tiny_run_args(
+        tmp_path / "run", tmp_path, "--train_steps=20", "--log_every_steps=1", "--g_lr=1e30",
+        "--d_lr=1e30"))
     assert result.returncode == 3, result.stderr[-2000:]
     assert last_line(result.stderr).startswith(
         "dcgan-train: error: non-finite loss between steps ")

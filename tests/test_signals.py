@@ -18,17 +18,15 @@ import pytest
 
 from dcgan_dist import main
 from helpers import (assert_same_checkpoints, checkpoint_step, ignores_sigint, last_line,
-                     latest_checkpoint, run_cli, run_in_process, start_cli, stats_steps, wait_for)
+                     latest_checkpoint, run_cli, run_in_process, start_cli, stats_steps,
+                     tiny_run_args, wait_for)
 
 END = 60  # steps of the interrupted run and of the straight one it must equal
 
 
 def _args(workdir, tmp, *extra):
     # --deterministic: with op determinism the resumed run must equal the uninterrupted one.
-    # --precision=float32, not auto: the same arithmetic on every CPU.
-    return [f"--workdir={workdir}", "--synthetic_data", f"--data_dir={tmp}/no_data",
-            "--global_batch_size=4", "--log_every_steps=1", "--deterministic",
-            "--precision=float32", "--g_filters=8", "--d_filters=4", *extra]
+    return tiny_run_args(workdir, tmp, "--log_every_steps=1", "--deterministic", *extra)
 
 
 def _stop_line(log, name):
