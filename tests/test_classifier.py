@@ -37,6 +37,18 @@ def test_trains_to_high_accuracy_and_is_cached_by_hash(shapes_data_dir, shapes_c
                                atol=1e-5)
 
 
+def test_training_the_classifier_draws_nothing_from_keras_global_random_state(shapes_data_dir):
+    """A classifier trained mid-run (the first periodic evaluation) must not reseed or consume
+    the random state the run uses: its weights, dropout and shuffling have seeds of their own
+    (streams.CLASSIFIER)."""
+    import keras
+    keras.utils.set_random_seed(123)
+    expected = keras.random.uniform([4]).numpy()  # the next global draw after seeding
+    keras.utils.set_random_seed(123)
+    classifier.train_classifier(shapes_data_dir, "shapes3", (16, 16, 1), epochs=1)
+    np.testing.assert_array_equal(keras.random.uniform([4]).numpy(), expected)
+
+
 def test_a_larger_run_is_scored_by_resizing_to_the_classifier(shapes_data_dir, shapes_classifier):
     network = classifier.as_feature_network(*shapes_classifier, "shapes3")
     images, labels = _test_images(shapes_data_dir, (32, 32, 1))  # as a 32 px run makes them
