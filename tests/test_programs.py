@@ -3,6 +3,7 @@ each, and the exit codes 0, 2 and 3 (4 is in test_multi_worker, 5, 42 and 130 in
 test_signals). Everything else about these programs is tested in-process."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from dcgan_dist import main
 from helpers import last_line, latest_checkpoint, run_cli, snapshot, tiny_run_args
 
 
-def test_dcgan_train_leaves_every_artifact_and_a_rerun_changes_nothing(tmp_path):
+def test_dcgan_train_leaves_every_artifact_and_a_rerun_changes_nothing(tmp_path, caplog):
     workdir = tmp_path / "run"
     args = tiny_run_args(workdir, tmp_path, "--train_steps=4", "--log_every_steps=2",
                  "--sample_every_steps=2", "--ckpt_every_steps=2", "--steps_per_execution=2")
@@ -41,7 +42,9 @@ def test_dcgan_train_leaves_every_artifact_and_a_rerun_changes_nothing(tmp_path)
     assert "--train_steps=4" in flags_txt and "--synthetic_data" in flags_txt
     # The same command again (in this process: the behaviour is the loop's) does nothing.
     before = snapshot(workdir)
-    main.run(["dcgan-train", *args])
+    with caplog.at_level(logging.INFO):
+        main.run(["dcgan-train", *args])
+    assert "Nothing to do: step 4 of 4" in caplog.text
     assert snapshot(workdir) == before
 
 
