@@ -32,6 +32,9 @@ fi
 stamp="$(cat setup.cfg "${constraints}" | sha256sum)"
 if [ "$(cat "${venv}/.dcgan-installed" 2>/dev/null)" != "${stamp}" ]; then
   "${venv}/bin/pip" install --quiet --upgrade pip
+  # tensorflow and tensorflow-cpu write the same files: drop whichever is there, so that an
+  # environment made before the cpu extra moved to tensorflow-cpu does not keep both.
+  "${venv}/bin/pip" uninstall --quiet --yes tensorflow tensorflow-cpu 2>/dev/null || true
   "${venv}/bin/pip" install --quiet -c "${constraints}" -e ".[cpu,test]"
   echo "${stamp}" > "${venv}/.dcgan-installed"
 fi
