@@ -147,10 +147,12 @@ def prepare_folder(source, name, data_dir, image_size=0, overwrite=False, worker
         os.makedirs(data_dir, exist_ok=True)
         staging = tempfile.mkdtemp(prefix=f".{name}-staging-", dir=data_dir)
         try:
-            tfds.dataset_builders.store_as_tfds_dataset(
-                name=name, version=VERSION, features=features, data_dir=staging,
-                split_datasets={"train": examples()}, disable_shuffling=True,
-                description=f"Images from {os.path.abspath(source)}, by dcgan-data prepare folder")
+            with data_info.tfds_quiet():
+                tfds.dataset_builders.store_as_tfds_dataset(
+                    name=name, version=VERSION, features=features, data_dir=staging,
+                    split_datasets={"train": examples()}, disable_shuffling=True,
+                    description=f"Images from {os.path.abspath(source)}, by dcgan-data "
+                                "prepare folder")
             if os.path.exists(target):
                 shutil.rmtree(target)
             os.makedirs(os.path.dirname(target), exist_ok=True)

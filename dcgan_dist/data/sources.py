@@ -194,7 +194,7 @@ def choose_source(config, info, num_input_pipelines=1):
 def make_source(config, info, num_input_pipelines=1):
     """The data source for this run (see SOURCES), logged with the reason for the choice."""
     kind, shard_mb = choose_source(config, info, num_input_pipelines)
-    logging.info("Data: %s:%s, %d images at %s, %s (%.0f MB per input pipeline, "
+    logging.debug("Data: %s:%s, %d images at %s, %s (%.0f MB per input pipeline, "
                  "--cache_limit_mb=%d)", config.dataset, config.split, info.num_examples,
                  "x".join(map(str, info.image_shape)), kind.replace("_", "-"), shard_mb,
                  config.cache_limit_mb)
