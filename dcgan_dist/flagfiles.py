@@ -39,6 +39,10 @@ class _Source:
     folder: str | None    # the folder relative includes may also be found in
     key: str              # identity for the include chain (cycles)
 
+    @property
+    def where(self):
+        return f"in {self.name}" if self.key else "on the command line"
+
 
 _COMMAND_LINE = _Source("the command line", None, "")
 
@@ -95,14 +99,14 @@ def _directive(arg, rest, source):
                 return name, arg.split("=", 1)[1]
             if arg == f"{dashes}{name}":
                 if not rest:
-                    raise UserError(f"--{name} needs a value (in {source.name})")
+                    raise UserError(f"--{name} needs a value ({source.where})")
                 return name, rest.pop(0)
     return None, None
 
 
 def _include_config(name, source, chain):
     if name not in CONFIGS:
-        raise UserError(f"--config={name} (in {source.name}) is not a packaged config; use one "
+        raise UserError(f"--config={name} ({source.where}) is not a packaged config; use one "
                         f"of {', '.join(sorted(CONFIGS))} (dcgan-train --list_configs)")
     entry = CONFIGS[name]
     included = _Source(f"{_PACKAGE_DIR}/{entry.name}", None, f"config:{name}")
@@ -119,7 +123,7 @@ def _include_file(path, source, configs, chain):
     found = next((c for c in candidates if os.path.isfile(c)), None)
     if found is None:
         looked = " and ".join(dict.fromkeys(candidates))
-        raise UserError(f"flagfile {path} (in {source.name}) not found: looked for {looked}")
+        raise UserError(f"flagfile {path} ({source.where}) not found: looked for {looked}")
     if _same_config(found) and configs:
         # The repository's configs/ is the package's folder: an old-style include of a config
         # counts as that config, for cycles and messages alike.
@@ -129,7 +133,7 @@ def _include_file(path, source, configs, chain):
         with open(found) as f:
             text = f.read()
     except OSError as e:
-        raise UserError(f"flagfile {found} (in {source.name}) cannot be read: {e}") from e
+        raise UserError(f"flagfile {found} ({source.where}) cannot be read: {e}") from e
     return _read(text, included, configs, chain)
 
 

@@ -35,7 +35,7 @@ def split_cpu(num_devices):
         have = len(current or cpus)
         raise UserError(
             f"--num_cpu_devices={num_devices} came too late: TensorFlow had already started "
-            f"in this process with {have} CPU device(s) ({e}). Run dcgan-train as a new "
+            f"in this process with {have} CPU device(s). Run dcgan-train as a new "
             f"process, or, from Python, call dcgan_dist.strategy.split_cpu({num_devices}) "
             f"before anything else uses TensorFlow; or use --num_cpu_devices={have}") from e
 

@@ -241,9 +241,11 @@ supervise() {
         say "waiting for ${TPU_NAME}: ${state}"; sleep "${POLL_SECS}"; continue ;;
       *)
         if [ -z "${state}" ] && [ "${QUEUED}" = 1 ]; then
-          case "$(queued_state)" in
+          local request
+          request="$(queued_state)"
+          case "${request}" in
             ACCEPTED|WAITING_FOR_RESOURCES|PROVISIONING|CREATING)
-              say "waiting for capacity: queued resource ${TPU_NAME} is $(queued_state)"
+              say "waiting for capacity: queued resource ${TPU_NAME} is ${request}"
               sleep "${POLL_SECS}"; continue ;;
           esac
         fi
@@ -251,7 +253,7 @@ supervise() {
         if [ "${restarts}" -gt "${MAX_RESTARTS}" ]; then
           finish 1 "the VM was lost ${MAX_RESTARTS} times (last state: ${state:-gone}); giving up"
         fi
-        say "${TPU_NAME} is ${state:-gone} (preempted?): creating it again (${restarts}/${MAX_RESTARTS}); the same command resumes from ${WORKDIR}"
+        say "${TPU_NAME} is ${state:-gone}: creating it again (${restarts}/${MAX_RESTARTS}); the same command resumes from ${WORKDIR}"
         delete_vm
         if ! create_vm; then say "could not create it; trying again"; sleep "${POLL_SECS}"; fi
         fresh=1

@@ -70,7 +70,7 @@ def test_an_unknown_config_names_the_ones_there_are(capsys):
     code, _, err = run_in_process(main.run, "dcgan-train", ["--config=mnist_fastest"], capsys)
     assert code == 2
     assert last_line(err) == (
-        "dcgan-train: error: --config=mnist_fastest (in the command line) is not a packaged "
+        "dcgan-train: error: --config=mnist_fastest (on the command line) is not a packaged "
         f"config; use one of {', '.join(sorted(flagfiles.CONFIGS))} (dcgan-train --list_configs)")
 
 

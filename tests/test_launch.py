@@ -272,7 +272,8 @@ def test_tpu_preempted_spot_vm_is_recreated_and_the_same_command_resumes(tmp_pat
     fake_gcloud.preempt(str(tmp_path), "dcgan-tpu")
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
-    assert "tpu_vm.sh: dcgan-tpu is PREEMPTED (preempted?): creating it again (1/20)" in out
+    assert ("tpu_vm.sh: dcgan-tpu is PREEMPTED: creating it again (1/20); the same command "
+            "resumes from gs://b/runs/tpu") in out
     (_, first, args1), (_, resumed, args2) = trainer_starts(tmp_path)
     assert (first, args1) == ("0", args2) and int(resumed) >= 5  # same command, from the bucket
     assert gcloud_verbs(tmp_path).count("tpu-vm create") == 2
