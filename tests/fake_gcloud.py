@@ -38,7 +38,7 @@ while [ "$step" -lt "$total" ]; do
   if [ -f "$root/fail_at_step" ] && [ "$step" = "$(cat "$root/fail_at_step")" ]; then
     echo "dcgan-train: error: non-finite loss between steps $step and $step"; exit 3
   fi
-  sleep 0.1 & wait $!
+  sleep 0.05 & wait $!
 done
 echo "Done: $total steps"
 '''

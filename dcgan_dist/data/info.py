@@ -147,8 +147,9 @@ def load_info(config):
     how to get it. With --synthetic_data only the metadata is needed."""
     with _folder_warnings_hidden(config.synthetic_data):
         builder = builder_of(config.dataset, config.data_dir)
-    info = read(config.dataset, config.data_dir, config.image_key, builder)
-    if not builder.is_prepared() and not config.synthetic_data:
+        info = read(config.dataset, config.data_dir, config.image_key, builder)
+        prepared = builder.is_prepared()
+    if not prepared and not config.synthetic_data:
         _download_or_explain(builder, config)
     if config.split not in info.splits and not config.synthetic_data:
         raise UserError(f"--split={config.split} is not a split of {config.dataset}; "
