@@ -36,10 +36,11 @@ def test_a_config_by_name_works_from_any_folder_and_names_its_includes(tmp_path,
 
 
 def test_later_flags_win_over_a_config(tmp_path):
-    _, config = parse("--config=tpu", "--config=folder64", "--dataset=faces", "--workdir=gs://b/r")
+    _, config = parse("--config=tpu", "--config=folder64", "--dataset=faces", "--tpu=local",
+                      "--workdir=gs://b/r")
     assert config.global_batch_size == 128  # dcgan's, through folder64: the TPU check warns
     _, config = parse("--config=tpu", "--config=folder64", "--global_batch_size=1024",
-                      "--dataset=faces", "--workdir=gs://b/r")
+                      "--dataset=faces", "--tpu=local", "--workdir=gs://b/r")
     assert (config.global_batch_size, config.strategy) == (1024, "tpu")
 
 
