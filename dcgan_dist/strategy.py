@@ -58,7 +58,8 @@ def no_gpu_cause():
                 f"with {install} (in a fresh virtual environment)")
     if not shutil.which("nvidia-smi"):
         return ("no NVIDIA driver: nvidia-smi is not on PATH; install the driver, check that "
-                f"nvidia-smi lists the GPU, and that TensorFlow's CUDA libraries are there ({install})")
+                "nvidia-smi lists the GPU, and that TensorFlow's CUDA libraries are there "
+                f"({install})")
     return ("TensorFlow could not use the GPU that nvidia-smi may list: a missing CUDA library "
             f"({install} brings NVIDIA's), CUDA_VISIBLE_DEVICES hiding it, or a driver older "
             "than TensorFlow's CUDA; run with --verbose to see TensorFlow's own log")

@@ -18,25 +18,18 @@
 # Options: --spot (a Spot VM: cheaper, preemptible), --queued (a queued resource: waits for
 # capacity instead of failing, the usual way to get v5e; with --spot a spot one), --keep_vm,
 # --dry_run (print every command, run none; needs no gcloud). Other arguments go to dcgan-train.
-# Not run on a real TPU from this repository: tests/test_launch.py runs it against a fake gcloud.
+# Not run on a real TPU from this repository: tests/test_tpu_vm.py runs it against a fake gcloud.
 #
-# What it installs on the VM, as Cloud TPU's TensorFlow instructions do (Google's own TF-on-TPU
-# tests run `pip install tensorflow-tpu==X -f https://storage.googleapis.com/libtpu-tf-releases/index.html`):
-#   pip install --user -c constraints/tf2.20.txt '.[tpu]' -f $LIBTPU_INDEX
-# i.e. tensorflow-tpu 2.20.0 with the libtpu that index offers for it, not a libtpu pinned by
-# release date from PyPI (which this script installed before). LIBTPU=0.0.20 pins one.
-#
-# Facts this relies on, from the Cloud TPU documentation:
-# - Runtime image per generation, https://cloud.google.com/tpu/docs/runtimes (v6e: v2-alpha-tpuv6e,
-#   v5p: v2-alpha-tpuv5, v5e: v2-alpha-tpuv5-lite, v4 and older: tpu-ubuntu2204-base).
-# - TensorFlow on v5e, v5p and v6e runs on the PJRT device API: PJRT_DEVICE=TPU,
-#   NEXT_PLUGGABLE_DEVICE_USE_C_API=true and TF_PLUGGABLE_DEVICE_LIBRARY_PATH=<libtpu.so> before
-#   TensorFlow starts (https://cloud.google.com/tpu/docs/v5e-training). v4 needs none.
-# - A slice of several hosts (v4-32, v5litepod-16, ...) runs every command on every host
-#   (--worker=all); the run directory and data must then be on gs://.
-# - Spot VMs are preempted with a short notice: their state becomes PREEMPTED and they must be
-#   deleted and created again; queued resources wait in WAITING_FOR_RESOURCES/PROVISIONING
-#   until ACTIVE (https://cloud.google.com/tpu/docs/queued-resources).
+# It installs `pip install --user -c constraints/tf2.20.txt '.[tpu]' -f $LIBTPU_INDEX` on the VM:
+# tensorflow-tpu 2.20.0 with libtpu from Google's libtpu-tf-releases index, as Cloud TPU's
+# TensorFlow instructions and Google's own TF-on-TPU tests do (docs/install.md); LIBTPU=V pins one.
+# Cloud TPU facts it relies on: the runtime image per generation
+# (https://cloud.google.com/tpu/docs/runtimes); TensorFlow on v5e/v5p/v6e needs PJRT_DEVICE=TPU,
+# NEXT_PLUGGABLE_DEVICE_USE_C_API=true and TF_PLUGGABLE_DEVICE_LIBRARY_PATH=<libtpu.so> before it
+# starts (https://cloud.google.com/tpu/docs/v5e-training); a slice of several hosts runs every
+# command on every host (--worker=all); a preempted Spot VM is PREEMPTED and must be deleted and
+# created again; a queued resource waits (WAITING_FOR_RESOURCES, PROVISIONING) until ACTIVE
+# (https://cloud.google.com/tpu/docs/queued-resources).
 #
 # Environment (default):
 #   BUCKET            gs://bucket the VM reads and writes; data in $BUCKET/tensorflow_datasets
