@@ -12,7 +12,7 @@ import copy
 
 from absl import flags
 
-from dcgan_dist import models, precision, strategy
+from dcgan_dist import flagfiles, models, precision, strategy
 
 CATALOGUE = flags.FlagValues()
 
@@ -127,9 +127,16 @@ _integer("keep_checkpoints", 3, "Checkpoints kept in workdir/ckpt.")
 _string("workdir", None, "Run directory (local or gs://): checkpoints, samples, GIF, "
         "stats.jsonl, TensorBoard. dcgan-train resumes from it; dcgan-eval, dcgan-generate and "
         "dcgan-export read its newest checkpoint.")
-_bool("verbose", False, "Show Python tracebacks for errors.")
+_bool("verbose", False, "Show what is normally hidden: every start-up detail, TensorFlow's "
+      "own log, and Python tracebacks for errors.")
 
 TRAIN = tuple(CATALOGUE)  # every flag above: the fields of config.Config
+
+# === what dcgan-train starts from (flags that choose flags, not fields of Config) ===========
+flags.DEFINE_multi_enum("config", [], list(flagfiles.CONFIGS), "A packaged config to start "
+                        "from (dcgan_dist/configs/NAME.cfg), expanded in place: later flags "
+                        "win. Repeatable. --list_configs shows them.", flag_values=CATALOGUE)
+_bool("list_configs", False, "Print every packaged config with its purpose, and exit.")
 
 # === the other programs =====================================================================
 _integer("num_images", 10000, "dcgan-eval, dcgan-generate: images to generate (and score).")
@@ -147,7 +154,7 @@ _bool("overwrite", False, "dcgan-data prepare folder: replace a dataset of the s
       "dcgan-export: replace what --output holds.")
 
 PROGRAMS = {
-    "dcgan-train": TRAIN,
+    "dcgan-train": TRAIN + ("config", "list_configs"),
     "dcgan-data": ("data_dir", "source", "name", "image_size", "overwrite", "verbose"),
     "dcgan-eval": ("workdir", "data_dir", "dataset", "num_images", "inception_path",
                    "classifier_image_size", "verbose"),

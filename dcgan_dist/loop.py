@@ -50,21 +50,20 @@ def _train(config, placement, dataset_fn):
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     precision, why = precision_lib.resolve_precision(config.precision, placement.kind)
-    logging.info("precision %s -> %s: %s", config.precision, precision, why)
     if precision == "mixed_float16" and not tf.config.list_physical_devices("GPU"):
         logging.warning("--precision=mixed_float16 on a CPU is slower than float32; it is "
                         "meant for GPUs")
     per_replica_batch_size = config.per_replica_batch_size(placement.replicas)
-    info, dataset_fn = _input(config, placement, dataset_fn)
+    strategy_lib.check_tpu_batch(placement, config.global_batch_size)
+    info, dataset_fn, source = _input(config, placement, dataset_fn)
     steps_per_epoch = info.num_examples // config.global_batch_size
     total_steps = config.train_steps or config.epochs * steps_per_epoch
     if total_steps == 0:
         raise UserError(f"--epochs={config.epochs} of {info.num_examples} examples at "
                         f"--global_batch_size={config.global_batch_size} is no steps; "
                         "set --train_steps")
-    logging.info("Strategy %s, per-replica batch %d, precision %s, %d steps (%s steps/epoch)",
-                 placement.describe(), per_replica_batch_size, precision, total_steps,
-                 steps_per_epoch or "?")
+    progress.log_start(config, info, source, placement.describe(), per_replica_batch_size,
+                       (precision, why), total_steps, steps_per_epoch)
 
     strategy, chief = placement.strategy, placement.chief
     state = state_lib.build_state(config, strategy, info.image_shape, precision)
@@ -127,16 +126,18 @@ def _train(config, placement, dataset_fn):
 
 
 def _input(config, placement, dataset_fn):
-    """(DatasetInfo with the training shape, dataset_fn): the run's data source, or the
-    dataset_fn a test passed (its shape read from its first batch, its size unknown)."""
+    """(DatasetInfo with the training shape, dataset_fn, the source's kind): the run's data
+    source, or the dataset_fn a test passed (its shape read from its first batch, its size
+    unknown)."""
     if dataset_fn is not None:
         spec = dataset_fn(tf.distribute.InputContext(), 0).element_spec
         return data_info.DatasetInfo(name="test", image_key="", source_shape=None, splits={},
                                      label_key=None, num_classes=0,
-                                     image_shape=tuple(spec.shape[1:])), dataset_fn
+                                     image_shape=tuple(spec.shape[1:])), dataset_fn, "given"
     info = data_info.load_info(config)
+    kind, _ = sources.choose_source(config, info, placement.input_pipelines)
     source = sources.make_source(config, info, placement.input_pipelines)
-    return info, source.make_dataset
+    return info, source.make_dataset, kind.replace("_", "-")
 
 
 def _start_workdir(config, image_shape, checkpoints, start_step, reals):

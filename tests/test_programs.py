@@ -25,6 +25,17 @@ def test_dcgan_train_leaves_every_artifact_and_a_rerun_changes_nothing(tmp_path,
     result = run_cli("dcgan-train", args)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "step 4/4" in result.stderr and "img/s" in result.stderr and "eta" in result.stderr
+    # A quiet start: the first lines say what is trained and where; none of TensorFlow's
+    # start-up lines, its per-save info line, or TFDS's warning about the unused data folder.
+    lines = result.stderr.splitlines()
+    assert lines[0].endswith(
+        f"] Training tutorial networks on synthetic images of mnist's shape 28x28x1 for 4 "
+        f"steps; results in {workdir}"), result.stderr[:3000]
+    assert "] Strategy default strategy with 1 replica(s), per-replica batch 4; precision " \
+           "float32 -> float32: set by --precision" in lines[1]
+    for noise in ("absl::InitializeLog", "cuda", "cpu_feature_guard", "oneDNN",
+                  "Sharding callback", "dataset_info.json", "E0000"):
+        assert noise not in result.stderr, noise
     grids = sorted(os.listdir(workdir / "samples"))
     assert grids == ["step_000002.png", "step_000004.png"]
     grid = iio.imread(workdir / "samples" / grids[0])
@@ -75,7 +86,10 @@ def test_dcgan_data_prepares_a_folder(tmp_path):
                                     f"--data_dir={tmp_path / 'tfds'}", "--image_size=16"])
     assert result.returncode == 0, result.stderr[-2000:]
     assert "\nprepared 4 images at 16x16x3 in " in "\n" + result.stdout
-    assert "train with: dcgan-train --dataset=mine" in result.stdout
+    assert "train with: dcgan-train --config=folder64 --dataset=mine --data_dir=" in result.stdout
+    # TFDS's own prints about writing the dataset are not the user's business.
+    for noise in ("Downloading and preparing", "downloaded and prepared", "absl::InitializeLog"):
+        assert noise not in result.stdout + result.stderr, noise
 
 
 def test_dcgan_eval_reports_every_network(trained_run_copy, stand_in_inception):

@@ -147,10 +147,12 @@ def prepare_folder(source, name, data_dir, image_size=0, overwrite=False, worker
         os.makedirs(data_dir, exist_ok=True)
         staging = tempfile.mkdtemp(prefix=f".{name}-staging-", dir=data_dir)
         try:
-            tfds.dataset_builders.store_as_tfds_dataset(
-                name=name, version=VERSION, features=features, data_dir=staging,
-                split_datasets={"train": examples()}, disable_shuffling=True,
-                description=f"Images from {os.path.abspath(source)}, by dcgan-data prepare folder")
+            with data_info.tfds_quiet():
+                tfds.dataset_builders.store_as_tfds_dataset(
+                    name=name, version=VERSION, features=features, data_dir=staging,
+                    split_datasets={"train": examples()}, disable_shuffling=True,
+                    description=f"Images from {os.path.abspath(source)}, by dcgan-data "
+                                "prepare folder")
             if os.path.exists(target):
                 shutil.rmtree(target)
             os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -168,8 +170,14 @@ def _summary(count, shape, target, skipped, name, data_dir, image_size, sizes):
         lines.append(f"skipped {len(skipped)} unreadable: "
                      + ", ".join(os.path.basename(p) for p in skipped[:5])
                      + (", ..." if len(skipped) > 5 else ""))
-    flags = f"dcgan-train --dataset={name} --data_dir={data_dir}"
-    if not image_size and (len(sizes) > 1 or shape[0] != shape[1]):
-        flags += " --image_size=N  (the images are not all one square size)"
+    if image_size in (0, 32, 64, 128, 256):  # the sizes the DCGAN paper's networks take
+        # folder64 crops and resizes to 64 as it reads, whatever the stored sizes.
+        size = "" if image_size in (0, 64) else f" --image_size={image_size}"
+        flags = (f"dcgan-train --config=folder64 --dataset={name} --data_dir={data_dir} "
+                 f"--workdir=runs/{name}{size}")
+    else:  # the tutorial's networks, at the stored size
+        flags = f"dcgan-train --dataset={name} --data_dir={data_dir}"
+        if len(sizes) > 1 or shape[0] != shape[1]:
+            flags += " --image_size=N  (the images are not all one square size)"
     lines.append(f"train with: {flags}")
     return "\n".join(lines)

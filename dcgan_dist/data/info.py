@@ -5,7 +5,10 @@ trains on, with the training shape resolved and the data downloaded or the way t
 --image_size=N center-crops and resizes to NxN; 0 keeps the dataset's own square size.
 """
 
+import contextlib
 import dataclasses
+import io
+import logging as std_logging
 import socket
 
 from absl import logging
@@ -102,12 +105,51 @@ def resolve_image_shape(source_shape, config):
     return (height, width, channels)
 
 
+@contextlib.contextmanager
+def tfds_quiet():
+    """TFDS's own output while it writes a dataset ("Downloading and preparing dataset ..."
+    on stdout, progress bars): the preparers say what they did themselves, so it shows only
+    with --verbose (absl at debug level)."""
+    if logging.level_debug():
+        yield
+        return
+    tfds.disable_progress_bar()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        tfds.enable_progress_bar()
+
+
+class _NoFolderWarnings(std_logging.Filter):
+    """TFDS's warnings about the data folder ("... has no dataset_info.json"): noise for a
+    --synthetic_data run, which reads no files."""
+
+    def filter(self, record):
+        return not (record.levelno == std_logging.WARNING
+                    and "tensorflow_datasets" in record.pathname)
+
+
+@contextlib.contextmanager
+def _folder_warnings_hidden(hidden):
+    logger = std_logging.getLogger("absl")
+    filter_ = _NoFolderWarnings()
+    if hidden:
+        logger.addFilter(filter_)
+    try:
+        yield
+    finally:
+        logger.removeFilter(filter_)
+
+
 def load_info(config):
     """The dataset a run trains on, with its training shape; downloads it if TFDS can, or says
     how to get it. With --synthetic_data only the metadata is needed."""
-    builder = builder_of(config.dataset, config.data_dir)
-    info = read(config.dataset, config.data_dir, config.image_key, builder)
-    if not builder.is_prepared() and not config.synthetic_data:
+    with _folder_warnings_hidden(config.synthetic_data):
+        builder = builder_of(config.dataset, config.data_dir)
+        info = read(config.dataset, config.data_dir, config.image_key, builder)
+        prepared = builder.is_prepared()
+    if not prepared and not config.synthetic_data:
         _download_or_explain(builder, config)
     if config.split not in info.splits and not config.synthetic_data:
         raise UserError(f"--split={config.split} is not a split of {config.dataset}; "
