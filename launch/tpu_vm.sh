@@ -20,7 +20,7 @@
 # --dry_run (print every command, run none; needs no gcloud). Other arguments go to dcgan-train.
 # Not run on a real TPU from this repository: tests/test_tpu_vm.py runs it against a fake gcloud.
 #
-# It installs `pip install --user -c constraints/tf2.20.txt '.[tpu]' -f $LIBTPU_INDEX` on the VM:
+# It installs `pip install --user -c constraints/tf2.20.txt ".[tpu]" -f $LIBTPU_INDEX` on the VM:
 # tensorflow-tpu 2.20.0 with libtpu from Google's libtpu-tf-releases index, as Cloud TPU's
 # TensorFlow instructions and Google's own TF-on-TPU tests do (docs/install.md); LIBTPU=V pins one.
 # Cloud TPU facts it relies on: the runtime image per generation
@@ -179,7 +179,7 @@ export TF_PLUGGABLE_DEVICE_LIBRARY_PATH=\"\$(python3 -c \"import libtpu; print(l
     --data_dir="${DATA_DIR}" ${train_args[@]+"${train_args[@]}"}
   ssh_vm "${all_hosts[0]:-}" "set -e; mkdir -p ~/dcgan-dist; \
 tar -xzf ~/dcgan-dist-src.tar.gz -C ~/dcgan-dist; cd ~/dcgan-dist; \
-python3 -m pip install --quiet --user -c constraints/tf2.20.txt '.[tpu]'${pin} -f ${LIBTPU_INDEX}; \
+python3 -m pip install --quiet --user -c constraints/tf2.20.txt \".[tpu]\"${pin} -f ${LIBTPU_INDEX}; \
 ${pjrt_env}export PATH=\"\$HOME/.local/bin:\$PATH\"; bash launch/tpu_job.sh start ${train% }"
 }
 
@@ -239,6 +239,8 @@ supervise() {
           case "${request}" in
             ACCEPTED|WAITING_FOR_RESOURCES|PROVISIONING|CREATING)
               say "waiting for capacity: queued resource ${TPU_NAME} is ${request}"
+              sleep "${POLL_SECS}"; continue ;;
+            ACTIVE)  # granted: its node is being made
               sleep "${POLL_SECS}"; continue ;;
           esac
         fi

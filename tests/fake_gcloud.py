@@ -23,6 +23,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 # The fake VM's dcgan-train: steps 1..--train_steps (default 30), resuming from the step
 # stored under its --workdir; SIGTERM saves and exits 42; FAKE_GCLOUD/fail_at_step=S exits 3.
+# From step 10 on it waits while sessions are still to be dropped (drop_follow), so that the
+# drops land during training however slow this machine is.
 TRAINER = r'''#!/usr/bin/env bash
 root="$FAKE_GCLOUD"; total=30; workdir=""
 for arg in "$@"; do
@@ -35,6 +37,9 @@ echo "Training tutorial networks on mnist:train; results in gs://$workdir (from 
 trap 'echo "$step" > "$dir/ckpt_step"; echo "SIGTERM at step $step: checkpoint saved"; exit 42' TERM
 while [ "$step" -lt "$total" ]; do
   step=$((step + 1)); echo "step $step/$total"; echo "$step" > "$dir/ckpt_step"
+  while [ "$step" -ge 10 ] && [ "$(cat "$root/drop_follow" 2>/dev/null || echo 0)" -gt 0 ]; do
+    sleep 0.05
+  done
   if [ -f "$root/fail_at_step" ] && [ "$step" = "$(cat "$root/fail_at_step")" ]; then
     echo "dcgan-train: error: non-finite loss between steps $step and $step"; exit 3
   fi

@@ -127,7 +127,7 @@ def test_multi_worker_rejects_a_task_index_outside_hosts():
     assert "TASK_INDEX=2 is not in 0..1" in result.stderr
 
 
-TPU_INSTALL = ("python3 -m pip install --quiet --user -c constraints/tf2.20.txt '.[tpu]' -f "
+TPU_INSTALL = ('python3 -m pip install --quiet --user -c constraints/tf2.20.txt ".[tpu]" -f '
                "https://storage.googleapis.com/libtpu-tf-releases/index.html")
 PJRT_EXPORTS = ("export PJRT_DEVICE=TPU NEXT_PLUGGABLE_DEVICE_USE_C_API=true; "
                 'export TF_PLUGGABLE_DEVICE_LIBRARY_PATH="$(python3 -c '

@@ -177,7 +177,7 @@ def _summary(count, shape, target, skipped, name, data_dir, image_size, sizes):
                  f"--workdir=runs/{name}{size}")
     else:  # the tutorial's networks, at the stored size
         flags = f"dcgan-train --dataset={name} --data_dir={data_dir}"
-        if len(sizes) > 1 or shape[0] != shape[1]:
+        if not image_size and (len(sizes) > 1 or shape[0] != shape[1]):
             flags += " --image_size=N  (the images are not all one square size)"
     lines.append(f"train with: {flags}")
     return "\n".join(lines)
