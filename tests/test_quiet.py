@@ -45,3 +45,28 @@ def test_synthetic_data_does_not_warn_about_the_unused_data_folder(make_config, 
     # Real data still gets TFDS's warnings: the filter is gone after the call.
     assert not [f for f in logging.getLogger("absl").filters
                 if isinstance(f, data_info._NoFolderWarnings)]
+
+
+def test_cpp_log_lines_are_filtered_from_stderr_and_the_last_lines_survive_exit():
+    """TensorFlow 2.20 prints grappler's E0000 lines whatever TF_CPP_MIN_LOG_LEVEL says; the
+    console's filter drops C++ log lines and passes everything else, to the very end (a
+    process of its own: the filter takes over file descriptor 2; no TensorFlow imported)."""
+    import subprocess
+    import sys
+    script = r"""
+import os, sys
+from dcgan_dist import console
+console.filter_cpp_log_lines()
+os.write(2, b"E0000 00:00:1796153114.347659   12538 meta_optimizer.cc:967] remapper failed\n")
+os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written\n")
+print("I1201 19:25:14.504380 140552609741696 progress.py:116] step 2/4", file=sys.stderr)
+os.write(2, b"W1201 19:25:15.000001    4242 cuda_executor.cc:1] no GPU\nkept ")
+os.write(2, b"in two writes\n")
+raise SystemExit("dcgan-train: error: the last line, without a newline")
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 1
+    assert result.stderr == ("I1201 19:25:14.504380 140552609741696 progress.py:116] step 2/4\n"
+                             "kept in two writes\n"
+                             "dcgan-train: error: the last line, without a newline\n")
