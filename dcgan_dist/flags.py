@@ -12,7 +12,7 @@ import copy
 
 from absl import flags
 
-from dcgan_dist import models, precision, strategy
+from dcgan_dist import augment, models, precision, strategy
 
 CATALOGUE = flags.FlagValues()
 
@@ -54,6 +54,18 @@ _integer("cache_limit_mb", 4096, "Hold the decoded split in memory when its size
          "stream from disk.")
 _bool("random_flip", False, "Flip real images horizontally at random (faces, bedrooms); a "
       "stateless function of (seed, step, example).")
+_enum("augment", "none", augment.AUGMENTS, "Augment every image the discriminator sees, real "
+      "and generated alike, differentiably (dcgan_dist/augment.py): none; diffaugment (Zhao et "
+      "al. 2020: every transform of --augment_policy, always); ada (Karras et al. 2020: each "
+      "transform with a probability p that follows the discriminator's overfitting).")
+_string("augment_policy", "color,translation,cutout", "--augment's transforms, in order: "
+        "color (brightness, saturation, contrast), translation (up to 1/8 of the side), cutout "
+        "(a square of half the side), flip (left-right), rotate90 (square images).")
+_float("ada_target", 0.6, "--augment=ada: the target of r_t = E[sign(D(real))]; above it p "
+       "rises, below it p falls (StyleGAN2-ADA: 0.6).")
+_integer("ada_every_steps", 4, "--augment=ada: steps between adjustments of p (StyleGAN2-ADA: 4).")
+_float("ada_kimg", 500.0, "--augment=ada: thousands of images shown over which p can move by "
+       "1 (StyleGAN2-ADA: 500); smaller reacts faster.")
 _bool("synthetic_data", False, "Feed random images of the dataset's shape with no input cost "
       "instead of reading TFDS (smoke runs, benchmarks).")
 
@@ -112,8 +124,10 @@ _bool("deterministic", False, "Enable TensorFlow op determinism (slower; exact r
 _integer("train_steps", 0, "Total steps; 0 = --epochs full passes.")
 _integer("epochs", 50, "Epochs when --train_steps=0 (epoch = examples // global batch steps).")
 _integer("log_every_steps", 100, "Steps between progress lines and stats.")
-_integer("sample_every_steps", 0, "Steps between sample grids; 0 = once an epoch.")
-_integer("ckpt_every_steps", 0, "Steps between checkpoints; 0 = once an epoch.")
+_integer("sample_every_steps", 500, "Steps between sample grids (and GIF rewrites, each from at "
+         "most 100 grids); 0 = once an epoch, which on a small folder is every few steps.")
+_integer("ckpt_every_steps", 2000, "Steps between checkpoints; 0 = once an epoch, which on a "
+         "small folder is every few steps.")
 _integer("eval_every_steps", 0, "Steps between evaluations (FID/KID/precision/recall on every "
          "available feature network, classifier score) into stats.jsonl and TensorBoard, on "
          "the chief; 0 = off.")
