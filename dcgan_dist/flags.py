@@ -9,6 +9,7 @@ are the fields of `config.Config`, whose defaults are read from here.
 """
 
 import copy
+import os
 
 from absl import flags
 
@@ -37,11 +38,34 @@ def _enum(name, default, choices, help_text):
     flags.DEFINE_enum(name, default, list(choices), help_text, flag_values=CATALOGUE)
 
 
+def expand_path(path):
+    """~ and relative paths made absolute, so a run's flags.txt and run.json hold where its
+    files really are; remote paths (gs://, any scheme) and empty values as given."""
+    if not path or "://" in path:
+        return path
+    return os.path.abspath(os.path.expanduser(path))
+
+
+class _PathParser(flags.ArgumentParser):
+    syntactic_help = "a path (~ and relative paths are made absolute; gs:// as given)"
+
+    def parse(self, argument):
+        return expand_path(argument)
+
+    def flag_type(self):
+        return "string"
+
+
+def _path(name, default, help_text):
+    flags.DEFINE(_PathParser(), name, default, help_text, flag_values=CATALOGUE,
+                 serializer=flags.ArgumentSerializer())
+
+
 # === dcgan-train ============================================================================
 # --- data -------------------------------------------------------------------------------
 _string("dataset", "mnist", "TFDS dataset name with an image feature (a catalog dataset, or "
         "one `dcgan-data prepare folder` wrote into --data_dir).")
-_string("data_dir", None, "TFDS data directory (local or gs://). Default: TFDS's own "
+_path("data_dir", None, "TFDS data directory (local or gs://). Default: TFDS's own "
         "(~/tensorflow_datasets).")
 _string("split", "train", "TFDS split to train on.")
 _string("image_key", None, "The dataset's image feature; default: its only one.")
@@ -131,14 +155,14 @@ _integer("ckpt_every_steps", 2000, "Steps between checkpoints; 0 = once an epoch
 _integer("eval_every_steps", 0, "Steps between evaluations (FID/KID/precision/recall on every "
          "available feature network, classifier score) into stats.jsonl and TensorBoard, on "
          "the chief; 0 = off.")
-_string("inception_path", None, "The reference FID network: classify_image_graph_def.pb, a "
+_path("inception_path", None, "The reference FID network: classify_image_graph_def.pb, a "
         "folder holding it, or inception-2015-12-05.tgz (local or gs://); default "
         "$DCGAN_INCEPTION_PATH; without either, no Inception metrics.")
 _integer("eval_num_images", 2000, "Generated images per periodic evaluation.")
 _integer("keep_checkpoints", 3, "Checkpoints kept in workdir/ckpt.")
 
 # --- output -----------------------------------------------------------------------------
-_string("workdir", None, "Run directory (local or gs://): checkpoints, samples, GIF, "
+_path("workdir", None, "Run directory (local or gs://): checkpoints, samples, GIF, "
         "stats.jsonl, TensorBoard. dcgan-train resumes from it; dcgan-eval, dcgan-generate and "
         "dcgan-export read its newest checkpoint.")
 _bool("verbose", False, "Show Python tracebacks for errors.")
@@ -147,7 +171,7 @@ TRAIN = tuple(CATALOGUE)  # every flag above: the fields of config.Config
 
 # === the other programs =====================================================================
 _integer("num_images", 10000, "dcgan-eval, dcgan-generate: images to generate (and score).")
-_string("output", None, "dcgan-generate: the .npz file for the uint8 images; dcgan-export: the "
+_path("output", None, "dcgan-generate: the .npz file for the uint8 images; dcgan-export: the "
         "folder for the SavedModel.")
 _bool("grid", False, "dcgan-generate: also write an 8x8 PNG grid beside --output.")
 _integer("classifier_image_size", 0, "dcgan-eval: the classifier's input size in pixels; "
