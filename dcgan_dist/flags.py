@@ -43,7 +43,8 @@ def expand_path(path):
     files really are; remote paths (gs://, any scheme) and empty values as given."""
     if not path or "://" in path:
         return path
-    return os.path.abspath(os.path.expanduser(path))
+    path = os.path.expanduser(path)
+    return path if os.path.isabs(path) else os.path.abspath(path)  # absolute ones as typed
 
 
 class _PathParser(flags.ArgumentParser):

@@ -181,3 +181,30 @@ def test_bad_augment_flags_are_refused_with_the_fix(make_config, overrides, mess
     with pytest.raises(UserError) as e:
         make_config(**overrides)
     assert str(e.value).startswith(message)
+
+
+def _one_step(make_config, **overrides):
+    """Generator and discriminator weights after one step on fixed images."""
+    from dcgan_dist import step as step_lib
+    config = make_config(d_dropout=0.0, global_batch_size=4, **overrides)
+    state = state_lib.build_state(config, tf.distribute.get_strategy(), (28, 28, 1), "float32")
+    images = tf.random.stateless_uniform([4, 28, 28, 1], [1, 2], -1, 1)
+    iterator = iter(tf.data.Dataset.from_tensors(images).repeat())
+    step_lib.make_train_fn(tf.distribute.get_strategy(), state, config, 4)(iterator, tf.constant(1))
+    return [v.numpy() for v in state.generator.trainable_weights +
+            state.discriminator.trainable_weights]
+
+
+def test_the_step_augments_real_and_generated_images(make_config, monkeypatch):
+    seen = []
+    apply = augment.apply
+    monkeypatch.setattr(augment, "apply", lambda images, *a: seen.append(images.shape) or
+                        apply(images, *a))
+    plain = _one_step(make_config)
+    assert seen == []
+    augmented = _one_step(make_config, augment="diffaugment")
+    assert len(seen) == 2 and all(s[1:] == (28, 28, 1) for s in seen)  # reals and fakes
+    assert all(np.abs(a - b).max() > 0 for a, b in zip(plain, augmented))  # G and D both
+    # ada starts at p = 0: every image as it is, so exactly the step without augmentation.
+    for a, b in zip(plain, _one_step(make_config, augment="ada", d_r1_gamma=0.0)):
+        np.testing.assert_array_equal(a, b)

@@ -72,7 +72,7 @@ def test_dcgan_data_prepares_a_folder(tmp_path):
                                     f"--data_dir={tmp_path / 'tfds'}", "--image_size=16"])
     assert result.returncode == 0, result.stderr[-2000:]
     assert "\nprepared 4 images at 16x16x3 in " in "\n" + result.stdout
-    assert "train with: dcgan-train --dataset=mine" in result.stdout
+    assert "/dcgan-train --flagfile=configs/folder32.cfg --dataset=mine --data_dir=" in result.stdout
 
 
 def test_dcgan_eval_reports_every_network(trained_run_copy, stand_in_inception):
