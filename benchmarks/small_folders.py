@@ -5,6 +5,7 @@ would, trained with each --augment, and the discriminator's memorising measured.
     .venv/bin/python -m benchmarks.quality --data_dir=DATA --workroot=DIR/runs \\
         --run=d500_none=DIR/d500_none.cfg:15 ...            # the commands `prepare` prints
     .venv/bin/python -m benchmarks.small_folders heldout --data_dir=DATA --workroot=DIR
+    .venv/bin/python -m benchmarks.small_folders throughput --data_dir=DATA --workroot=DIR
 
 `prepare` writes folders of 200, 500 and 2,000 training digits (nested: the 200 are among the
 500, which are among the 2,000; drawn with a fixed seed from MNIST's training split) and a
@@ -118,6 +119,8 @@ def heldout(args):
     for workdir in sorted(d for d in glob.glob(os.path.join(args.workroot, "runs", "d*_*"))
                           if os.path.isdir(d)):
         name = os.path.basename(workdir)
+        if args.runs and name not in args.runs.split(","):
+            continue
         size = int(name[1:].split("_")[0])
         train = _prepared(args.data_dir, dataset_name(size))
         elapsed = {r["step"]: r["elapsed_secs"] for r in run_progress.read_stats(workdir)}
@@ -134,17 +137,42 @@ def heldout(args):
                   f"{a_held:.3f} | {a_train - a_held:+.3f} |", flush=True)
 
 
+def throughput(args):
+    """The folder config as `prepare folder` prints it, on the 500-digit folder, for
+    --minutes of wall clock with its step budget raised so the schedules run the whole time:
+    images/s per window of 2,000 steps, each including the grids, GIF rewrites and
+    checkpoints that fell in it."""
+    import json
+    from benchmarks.common import train
+    workdir = os.path.join(args.workroot, "runs", "throughput500")
+    train("throughput500", os.path.join(args.workroot, "throughput500.log"), [
+        f"--flagfile={REPO}/configs/folder32.cfg", f"--dataset={dataset_name(500)}",
+        f"--data_dir={args.data_dir}", f"--workdir={workdir}", "--train_steps=1000000"],
+        args.minutes)
+    with open(os.path.join(workdir, "stats.jsonl")) as f:
+        elapsed = {r["step"]: r["elapsed_secs"] for r in map(json.loads, f)}
+    rates = [(step, 2000 * 32 / (elapsed[step] - elapsed[step - 2000]))
+             for step in sorted(elapsed) if step % 2000 == 0 and step - 2000 in elapsed]
+    print(f"Machine: {machine_line()}\nCommand: `{command_line()}`\n")
+    print("| steps | minutes | images/s over the last 2,000 steps | vs the first window |")
+    print("|---:|---:|---:|---:|")
+    for step, rate in rates:
+        print(f"| {step} | {elapsed[step] / 60:.1f} | {rate:.0f} | {rate / rates[0][1] - 1:+.1%} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_data_dir(parser)
-    parser.add_argument("what", choices=("prepare", "heldout"))
+    parser.add_argument("what", choices=("prepare", "heldout", "throughput"))
     parser.add_argument("--workroot", default="/tmp/dcgan_small_folders")
     parser.add_argument("--minutes", type=float, default=15)
+    parser.add_argument("--runs", default="", metavar="NAME[,NAME]",
+                        help="heldout: only these runs (default: every d* run in WORKROOT/runs)")
     parser.add_argument("--points", type=int, default=6,
                         help="heldout: checkpoints per run, spread over its time")
     args = parser.parse_args()
     args.data_dir, args.workroot = os.path.abspath(args.data_dir), os.path.abspath(args.workroot)
-    {"prepare": prepare, "heldout": heldout}[args.what](args)
+    {"prepare": prepare, "heldout": heldout, "throughput": throughput}[args.what](args)
 
 
 if __name__ == "__main__":

@@ -150,7 +150,7 @@ _integer("train_steps", 0, "Total steps; 0 = --epochs full passes.")
 _integer("epochs", 50, "Epochs when --train_steps=0 (epoch = examples // global batch steps).")
 _integer("log_every_steps", 100, "Steps between progress lines and stats.")
 _integer("sample_every_steps", 500, "Steps between sample grids (and GIF rewrites, each from at "
-         "most 100 grids); 0 = once an epoch, which on a small folder is every few steps.")
+         "most 30 grids); 0 = once an epoch, which on a small folder is every few steps.")
 _integer("ckpt_every_steps", 2000, "Steps between checkpoints; 0 = once an epoch, which on a "
          "small folder is every few steps.")
 _integer("eval_every_steps", 0, "Steps between evaluations (FID/KID/precision/recall on every "

@@ -208,3 +208,21 @@ def test_the_step_augments_real_and_generated_images(make_config, monkeypatch):
     # ada starts at p = 0: every image as it is, so exactly the step without augmentation.
     for a, b in zip(plain, _one_step(make_config, augment="ada", d_r1_gamma=0.0)):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+def test_augmentation_trains_under_mixed_precision_with_r1(make_config, precision):
+    """Images reach D in float32 (the generator's last layer and the data are float32), so
+    the transforms run in float32 under either policy; R1 and fp16's loss scale on top."""
+    config = make_config(augment="diffaugment", d_r1_gamma=10.0, d_dropout=0.0,
+                         global_batch_size=4, precision=precision)
+    from dcgan_dist import step as step_lib
+    state = state_lib.build_state(config, tf.distribute.get_strategy(), (28, 28, 1), precision)
+    before = [v.numpy() for v in state.generator.trainable_weights]
+    images = tf.random.stateless_uniform([4, 28, 28, 1], [1, 2], -1, 1)
+    out = step_lib.make_train_fn(tf.distribute.get_strategy(), state, config, 4)(
+        iter(tf.data.Dataset.from_tensors(images).repeat()), tf.constant(2))
+    assert np.isfinite(float(out["d_loss"])) and float(out["augment_p"]) == 1.0
+    after = [v.numpy() for v in state.generator.trainable_weights]
+    assert all(np.isfinite(a).all() for a in after)
+    assert any(not np.array_equal(a, b) for a, b in zip(before, after))

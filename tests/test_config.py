@@ -96,7 +96,7 @@ def test_dcgan_configs_use_the_papers_settings():
     # Folder configs budget in steps and augment: a folder's size changes neither.
     for name in ("folder32", "folder64"):
         config = parse(f"--flagfile={REPO}/configs/{name}.cfg", "--dataset=faces", "--workdir=/x")
-        assert config.train_steps > 0 and config.augment == "diffaugment"
+        assert config.train_steps > 0 and config.augment == "ada"
         assert (config.sample_every_steps, config.ckpt_every_steps) == (500, 2000)
 
 

@@ -101,4 +101,4 @@ def test_prepare_folder_prints_a_command_that_trains_as_printed(tmp_path, monkey
                                   argv[1:] + ["--train_steps=2"], capsys)
     assert code == 0, err[-2000:]
     stats = progress.read_stats(str(tmp_path / "runs" / "my_photos"))
-    assert stats[-1]["step"] == 2 and stats[-1]["augment_p"] == 1.0  # folder32's diffaugment
+    assert stats[-1]["step"] == 2 and "augment_p" in stats[-1]  # folder32's ada

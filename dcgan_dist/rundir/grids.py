@@ -77,7 +77,7 @@ def list_samples(workdir):
     return sorted(found)
 
 
-GIF_MAX_FRAMES = 100  # the GIF's cost per rewrite is bounded by this, however long the run
+GIF_MAX_FRAMES = 30  # the GIF's cost per rewrite is bounded by this, however long the run
 
 
 def gif_frames(samples, max_frames=GIF_MAX_FRAMES):
