@@ -17,8 +17,10 @@ with --dataset and --augment set.
 `heldout` reopens every kept checkpoint of those runs and reports, over training time, the
 share of real digits the discriminator calls real (logit > 0, inference mode) among its own
 training digits and among the held-out ones. A discriminator that memorises its training set
-calls those real and the held-out ones fake: the gap is how much it memorised. StyleGAN2-ADA
-(Karras et al. 2020, fig. 1c) shows the same with a validation set.
+calls those real and the held-out ones fake: the gap is how much it memorised, and so is the
+AUC of its logits, training digits against held-out ones (0.5: nothing memorised), which
+does not depend on the threshold. StyleGAN2-ADA (Karras et al. 2020, fig. 1c) shows the same
+with a validation set.
 """
 
 import argparse
@@ -93,11 +95,19 @@ def prepare(args):
           + " ".join(runs))
 
 
-def _accuracy(discriminator, images):
-    """Share of `images` (float [-1, 1]) the discriminator calls real, in inference mode."""
-    logits = np.concatenate([discriminator(images[i:i + 500], training=False).numpy()
-                             for i in range(0, len(images), 500)])
-    return float(np.mean(logits > 0))
+def _logits(discriminator, images):
+    """The discriminator's logits for `images` (float [-1, 1]), in inference mode."""
+    return np.concatenate([discriminator(images[i:i + 500], training=False).numpy()[:, 0]
+                           for i in range(0, len(images), 500)])
+
+
+def _auc(train_logits, held_logits):
+    """P(a training digit scores above a held-out one): 0.5 = nothing memorised, 1 = all.
+    Unlike the accuracies it does not depend on where the threshold 0 falls, which moves
+    with the batch-norm statistics from one checkpoint to the next."""
+    above = train_logits[:, None] > held_logits[None, :]
+    ties = train_logits[:, None] == held_logits[None, :]
+    return float(np.mean(above + 0.5 * ties))
 
 
 def _prepared(data_dir, name):
@@ -114,8 +124,9 @@ def heldout(args):
     print("Share of real digits the discriminator calls real (logit > 0, inference mode): "
           f"its training digits against {len(held)} held-out training digits of MNIST that "
           "no run saw; the gap is what it memorised.\n")
-    print("| run | minutes | step | train digits called real | held-out called real | gap |")
-    print("|---|---:|---:|---:|---:|---:|")
+    print("| run | minutes | step | train digits called real | held-out called real | gap | "
+          "AUC train vs held-out |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for workdir in sorted(d for d in glob.glob(os.path.join(args.workroot, "runs", "d*_*"))
                           if os.path.isdir(d)):
         name = os.path.basename(workdir)
@@ -131,10 +142,11 @@ def heldout(args):
                                              for k in range(args.points)})] if picked else []
         for step in picked:
             _, state = reopen.restore_run(workdir, step=step)
-            a_train = _accuracy(state.discriminator, train)
-            a_held = _accuracy(state.discriminator, held)
+            l_train, l_held = _logits(state.discriminator, train), _logits(state.discriminator, held)
+            a_train, a_held = float(np.mean(l_train > 0)), float(np.mean(l_held > 0))
             print(f"| {name} | {elapsed[step] / 60:.1f} | {step} | {a_train:.3f} | "
-                  f"{a_held:.3f} | {a_train - a_held:+.3f} |", flush=True)
+                  f"{a_held:.3f} | {a_train - a_held:+.3f} | {_auc(l_train, l_held):.3f} |",
+                  flush=True)
 
 
 def throughput(args):
