@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from dcgan_dist import augment, loop, state as state_lib, streams
 from dcgan_dist.errors import UserError
-from dcgan_dist.rundir import progress
+from dcgan_dist.rundir import progress, reopen
 from helpers import assert_same_checkpoints, latest_checkpoint
 
 SIDE = 32
@@ -169,6 +169,13 @@ def test_ada_resumes_exactly_with_its_p_and_half_an_interval_of_signs(make_confi
         a, b = (tf.train.load_checkpoint(latest_checkpoint(tmp_path / d)).get_tensor(key)
                 for d in ("straight", "split"))
         assert a == b
+    # What the resume started from: step 3's checkpoint holds p after one update and the
+    # signs of step 3, half of the next interval, and restoring it brings both back.
+    _, state = reopen.restore_run(str(tmp_path / "split"), step=3)
+    reader = tf.train.load_checkpoint(str(tmp_path / "split" / "ckpt" / "ckpt-3"))
+    assert float(state.ada.p) == 0.25
+    assert float(state.ada.signs) == reader.get_tensor(
+        "ada_real_signs/.ATTRIBUTES/VARIABLE_VALUE") != 0
 
 
 @pytest.mark.parametrize("overrides, message", [
