@@ -199,13 +199,13 @@ class _Run:
 def _train_loop(run, iterator, step, stop):
     """Executions of up to steps_per_execution steps, each followed by what is due."""
     schedule = run.schedule
-    sums = {"g_loss": 0.0, "d_loss": 0.0, "skipped_steps": 0.0}
+    sums = {"g_loss": 0.0, "d_loss": 0.0, "skipped_steps": 0.0, "real_signs": 0.0}
     last_log_step = step
     while step < schedule.total_steps:
         num_steps = schedule.steps_until_boundary(step, run.config.steps_per_execution)
         out = _execute(run, iterator, step, num_steps)
-        for name in sums:
-            sums[name] += out[name] * (1 if name == "skipped_steps" else num_steps)
+        for name in sums:  # losses are means over the execution; the others are sums
+            sums[name] += out[name] * (num_steps if name.endswith("_loss") else 1)
         step += num_steps
 
         evaluating = schedule.due(schedule.evaluate, step)  # on every worker: collective
@@ -214,6 +214,11 @@ def _train_loop(run, iterator, step, stop):
             scalars = {"g_loss": sums["g_loss"] / span, "d_loss": sums["d_loss"] / span}
             if run.state.loss_scaling:
                 scalars["skipped_steps"] = sums["skipped_steps"]
+            # StyleGAN2-ADA's overfitting heuristic r_t = E[sign D(real)], for every run; and
+            # the augmentation probability (ada's p after the last step, 1 for diffaugment).
+            scalars["d_real_sign"] = sums["real_signs"] / (span * run.config.global_batch_size)
+            if run.config.augment != "none":
+                scalars["augment_p"] = out["augment_p"]
             run.progress.log(step, scalars, _evaluate(run, step) if evaluating else None)
             sums, last_log_step = dict.fromkeys(sums, 0.0), step
         if run.placement.chief and schedule.due(schedule.sample, step):

@@ -92,13 +92,18 @@ def test_every_config_builds_its_models(path, tmp_path):
 
 
 def test_dcgan_configs_use_the_papers_settings():
-    for name in ("cifar10", "celeba64", "lsun_bedroom64", "folder64", "mnist_dcgan"):
+    for name in ("cifar10", "celeba64", "lsun_bedroom64", "folder64", "folder32", "mnist_dcgan"):
         config = parse(f"--config={name}", "--workdir=/tmp/x")
         assert (config.architecture, config.adam_beta1, config.d_dropout) == ("dcgan", 0.5, 0.0)
     config = parse("--config=cifar10", "--workdir=/tmp/x")
     assert (config.g_lr, config.d_lr, config.global_batch_size) == (2e-4, 2e-4, 128)
     config = parse("--config=folder64", "--dataset=faces", "--workdir=/x")
     assert (config.dataset, config.image_size) == ("faces", 64)
+    # Folder configs budget in steps and augment: a folder's size changes neither.
+    for name in ("folder32", "folder64"):
+        config = parse(f"--config={name}", "--dataset=faces", "--workdir=/x")
+        assert config.train_steps > 0 and config.augment == "ada"
+        assert (config.sample_every_steps, config.ckpt_every_steps) == (500, 2000)
 
 
 def test_mnist_config_is_the_tutorial():
@@ -106,6 +111,7 @@ def test_mnist_config_is_the_tutorial():
     assert (config.global_batch_size, config.epochs, config.g_lr, config.d_lr,
             config.adam_beta1, config.noise_dim, config.d_dropout, config.g_filters,
             config.d_filters) == (256, 50, 1e-4, 1e-4, 0.9, 100, 0.3, 256, 64)
+    assert (config.sample_every_steps, config.ckpt_every_steps) == (0, 0)  # once an epoch
 
 
 def test_flagfile_written_by_a_run_replays_it(tmp_path):

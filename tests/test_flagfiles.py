@@ -26,13 +26,14 @@ def test_the_repository_configs_folder_is_the_packaged_one():
 
 def test_a_config_by_name_works_from_any_folder_and_names_its_includes(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no configs/ here: --config needs none
-    flag_values, config = parse("--config=folder64", "--dataset=faces", "--workdir=w")
+    flag_values, config = parse("--config=folder64", "--dataset=faces", f"--workdir={tmp_path}/w")
     assert flag_values["config"].value == ["folder64", "dcgan"]  # folder64 includes dcgan
-    assert (config.architecture, config.image_size, config.random_flip, config.epochs,
-            config.global_batch_size) == ("dcgan", 64, True, 25, 128)
+    assert (config.architecture, config.image_size, config.random_flip, config.train_steps,
+            config.global_batch_size) == ("dcgan", 64, True, 20000, 128)
     # The old spelling, from the repository root, is the same config.
     monkeypatch.chdir(REPO)
-    assert parse("--flagfile=configs/folder64.cfg", "--dataset=faces", "--workdir=w")[1] == config
+    assert parse("--flagfile=configs/folder64.cfg", "--dataset=faces",
+                 f"--workdir={tmp_path}/w")[1] == config
 
 
 def test_later_flags_win_over_a_config(tmp_path):

@@ -7,8 +7,13 @@ trains on, with the training shape resolved and the data downloaded or the way t
 
 import contextlib
 import dataclasses
+import glob
 import io
+import json
 import logging as std_logging
+import os
+import re
+import shlex
 import socket
 
 from absl import logging
@@ -45,7 +50,7 @@ def builder_of(dataset, data_dir):
         raise UserError(
             f"--dataset={dataset} is neither a TFDS catalog dataset nor prepared in "
             f"--data_dir={where(data_dir)}; for your own images run: dcgan-data prepare folder "
-            f"--source=DIR --name={dataset} --data_dir={where(data_dir)}") from e
+            f"--source=YOUR_IMAGE_FOLDER --name={dataset} --data_dir={where(data_dir)}") from e
 
 
 def _find_image_key(features, image_key, dataset):
@@ -167,6 +172,31 @@ def can_reach_download_host(host=DOWNLOAD_HOST, timeout_secs=5):
         return False
 
 
+def folder_source(dataset, data_dir):
+    """The image folder `dcgan-data prepare folder` made `dataset` from (its description
+    names it), or None when no dataset_info.json says."""
+    pattern = os.path.join(os.path.expanduser(where(data_dir)), dataset, "*", "dataset_info.json")
+    for path in sorted(glob.glob(pattern)):
+        try:
+            with open(path) as f:
+                match = _SOURCE_RE.match(json.load(f).get("description", ""))
+        except (OSError, ValueError):
+            continue
+        if match:
+            return match.group(1)
+    return None
+
+
+_SOURCE_RE = re.compile(r"^Images from (.+), by dcgan-data prepare folder$")
+
+
+def prepare_folder_command(dataset, data_dir):
+    """The complete command that prepares `dataset` again over its damaged or partial copy."""
+    source = folder_source(dataset, data_dir) or "YOUR_IMAGE_FOLDER"
+    return shlex.join(["dcgan-data", "prepare", "folder", f"--source={source}",
+                       f"--name={dataset}", f"--data_dir={where(data_dir)}", "--overwrite"])
+
+
 def in_catalog(name):
     """Whether `name` (as in --dataset, with an optional /config or :version) is a TFDS
     catalog dataset, rather than one `dcgan-data prepare folder` wrote."""
@@ -177,7 +207,7 @@ def _download_or_explain(builder, config):
     place = where(config.data_dir)
     if not in_catalog(config.dataset):  # a read-only builder found files, but not a complete dataset
         raise UserError(f"{config.dataset} in {place} is incomplete; prepare it again with "
-                        f"dcgan-data prepare folder --name={config.dataset} --overwrite")
+                        + prepare_folder_command(config.dataset, config.data_dir))
     hint = (f"prepare it offline with: dcgan-data prepare mnist --data_dir={place}"
             if config.dataset == "mnist" else
             f"build it where there is internet with: tfds build {config.dataset} "

@@ -109,7 +109,7 @@ class Progress:
                   "elapsed_secs": round(self.elapsed_secs(), 3)}
         if evaluation:
             record.update({f"eval/{k}": v for k, v in evaluation.items()})
-        losses = "  ".join(f"{k} {float(v):.4f}" for k, v in scalars.items() if "loss" in k)
+        losses = "  ".join(f"{k} {float(v):.4f}" for k, v in scalars.items() if "loss" in k or k == "augment_p")
         if evaluation:
             losses += "".join(f"  {k} {evaluation[k]:.2f}" for k in
                               ("fid", "classifier_score", "frechet_distance") if k in evaluation)
