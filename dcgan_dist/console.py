@@ -94,11 +94,14 @@ def filter_cpp_log_lines():
     copier = threading.Thread(target=copy, name="stderr-filter", daemon=True)
     copier.start()
 
-    @atexit.register
     def drain():
         sys.stderr.flush()
         os.dup2(real, 2)  # closes the pipe's last write end: the copier reads to its end
         copier.join(timeout=10)
+
+    atexit.register(drain)
+    from dcgan_dist import signals  # no TensorFlow in it; a second Ctrl-C skips atexit
+    signals.BEFORE_IMMEDIATE_EXIT.append(drain)
 
 
 def _run(program):
