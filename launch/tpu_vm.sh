@@ -10,6 +10,8 @@
 #       the checkpoint in $BUCKET (up to MAX_RESTARTS times). When training ends it deletes the
 #       VM (unless --keep_vm) and prints how to evaluate and export from the bucket.
 #       Ctrl-C only detaches: training goes on; `follow` reattaches.
+#   follow, stop, status and delete use the settings `run` saved (BUCKET, --spot, --queued, the
+#   config and dcgan-train flags: ~/.config/dcgan-dist/tpu_vm-$TPU_NAME.env)
 #   bash launch/tpu_vm.sh follow     reattach: the same supervision, without creating first
 #   bash launch/tpu_vm.sh stop       SIGTERM the trainer: it checkpoints and exits 42 (a
 #                                    supervising run/follow then ends; `run` again resumes)
@@ -78,6 +80,29 @@ done
 fail() { echo "tpu_vm.sh: $*" >&2; exit 2; }
 say() { echo "tpu_vm.sh: $*"; }
 
+# `run` saves how the job was started; follow, stop, status and delete read it back, so that a
+# VM recreated while following is the same kind (spot, queued) and reruns the same command.
+STATE_FILE="${TPU_STATE_DIR:-${HOME}/.config/dcgan-dist}/tpu_vm-${TPU_NAME}.env"
+if [ "${COMMAND}" != run ] && [ -f "${STATE_FILE}" ]; then
+  given_spot="${SPOT}" given_queued="${QUEUED}" given_keep="${KEEP_VM}"
+  # shellcheck source=/dev/null
+  source "${STATE_FILE}"
+  SPOT=$((SPOT | given_spot)) QUEUED=$((QUEUED | given_queued)) KEEP_VM=$((KEEP_VM | given_keep))
+fi
+save_state() {
+  mkdir -p "$(dirname "${STATE_FILE}")"
+  {
+    local name
+    for name in BUCKET ZONE PROJECT ACCELERATOR_TYPE TPU_VERSION TPU_PJRT CONFIG RUN_NAME SPOT \
+        QUEUED KEEP_VM; do
+      printf '%s=%q\n' "${name}" "${!name}"
+    done
+    printf 'train_args=('
+    if [ ${#train_args[@]} -gt 0 ]; then printf '%q ' "${train_args[@]}"; fi
+    printf ')\n'
+  } > "${STATE_FILE}"
+}
+
 if [[ "${BUCKET}" != gs://?* ]]; then
   fail "set BUCKET=gs://your-bucket (the TPU reads and writes only gs://; got '${BUCKET}')"
 fi
@@ -126,9 +151,19 @@ tpu=(gcloud compute tpus tpu-vm)
 queued=(gcloud compute tpus queued-resources)
 tarball="${TMPDIR:-/tmp}/dcgan-dist-src.tar.gz"
 
-# The VM's state (READY, CREATING, PREEMPTED, ...), or "" when there is none.
+# The VM's state (READY, CREATING, PREEMPTED, ...), "" when there is none (NOT_FOUND), or
+# UNKNOWN when gcloud could not say (network, expired credentials): never taken for gone.
 vm_state() {
-  "${tpu[@]}" describe "${TPU_NAME}" "${where[@]}" --format='value(state)' 2>/dev/null || true
+  local err="${TMPDIR:-/tmp}/tpu_vm_describe.$$" state
+  if state="$("${tpu[@]}" describe "${TPU_NAME}" "${where[@]}" --format='value(state)' \
+      2>"${err}")"; then
+    echo "${state}"
+  elif grep -q "NOT_FOUND" "${err}"; then
+    echo ""
+  else
+    echo "UNKNOWN"
+  fi
+  rm -f "${err}"
 }
 
 create_vm() {
@@ -215,6 +250,7 @@ finish() {  # finish EXIT_CODE MESSAGE
     say "--keep_vm: ${TPU_NAME} is still running (and billed); delete it with: bash launch/tpu_vm.sh delete"
   else
     delete_vm
+    rm -f "${STATE_FILE}"
   fi
   print_next_steps
   exit "$1"
@@ -232,6 +268,9 @@ supervise() {
       READY) ;;
       CREATING|STARTING|RESTARTING|REPAIRING)
         say "waiting for ${TPU_NAME}: ${state}"; sleep "${POLL_SECS}"; continue ;;
+      UNKNOWN)
+        say "gcloud could not say how ${TPU_NAME} is; asking again"; sleep "${POLL_SECS}"
+        continue ;;
       *)
         if [ -z "${state}" ] && [ "${QUEUED}" = 1 ]; then
           local request
@@ -290,6 +329,7 @@ case "${COMMAND}" in
       print_next_steps
       exit 0
     fi
+    save_state
     case "$(vm_state)" in
       "") create_vm; supervise 1 ;;  # a create that fails (quota, capacity) ends here
       READY)
@@ -309,5 +349,5 @@ case "${COMMAND}" in
     say "${TPU_NAME}: $(vm_state | grep . || echo "no such VM")"
     if [ "$(vm_state)" = READY ]; then ssh_vm --worker=0 "bash ~/dcgan-dist/launch/tpu_job.sh status"; fi
     ;;
-  delete) delete_vm ;;
+  delete) delete_vm; rm -f "${STATE_FILE}" ;;
 esac

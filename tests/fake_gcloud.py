@@ -8,7 +8,9 @@ live under FAKE_GCLOUD/gs. Every call is appended to FAKE_GCLOUD/calls.jsonl.
 
 Tests act on it as the cloud would: `preempt(root, name)` kills the VM's processes and its ssh
 sessions and marks it PREEMPTED; a file `drop_follow` holding N makes the next N following
-ssh sessions end with exit 255 after half a second, while the job goes on. No network here.
+ssh sessions end with exit 255 after half a second, while the job goes on; with a file
+`describe_failures_after_drop` holding M, the M describes after a drop fail as an expired
+credential or a network error would (exit 1, no NOT_FOUND). No network here.
 """
 
 import json
@@ -163,6 +165,9 @@ def _ssh(root, name, args):
         left = int(_read(os.path.join(root, "drop_follow"))) - 1
         with open(os.path.join(root, "drop_follow"), "w") as f:
             f.write(str(left))
+        failures = os.path.join(root, "describe_failures_after_drop")
+        if os.path.exists(failures):
+            os.replace(failures, os.path.join(root, "describe_failures"))
     code = 0
     for host in hosts:
         home = os.path.join(vm, host)
@@ -226,6 +231,12 @@ def main(args):
     elif verb == "delete":
         _delete(root, name)
     elif verb == "describe":
+        failures = int(_read(os.path.join(root, "describe_failures"), "0"))
+        if failures > 0:
+            with open(os.path.join(root, "describe_failures"), "w") as f:
+                f.write(str(failures - 1))
+            sys.exit("ERROR: (gcloud.compute.tpus.tpu-vm.describe) There was a problem "
+                     "refreshing your current auth tokens: Connection reset by peer")
         state = _read(os.path.join(_vm(root, name), "state"))
         if not state:
             sys.exit(f"ERROR: (gcloud.compute.tpus.tpu-vm.describe) NOT_FOUND: {name}")

@@ -204,3 +204,37 @@ def test_tpu_failed_training_reports_its_exit_code(tmp_path):
     assert ("tpu_vm.sh: training failed with exit 3: the log above says why (README, When "
             "things go wrong)") in result.stdout
     assert len(trainer_starts(tmp_path)) == 1  # a real failure is not retried
+
+
+def test_tpu_a_failed_describe_is_not_a_lost_vm(tmp_path):
+    """gcloud failing to answer (expired credentials, the network) while the job trains must
+    not delete and recreate the VM: only NOT_FOUND means gone."""
+    (tmp_path / "drop_follow").write_text("1")
+    (tmp_path / "describe_failures_after_drop").write_text("3")
+    result = tpu(tmp_path, "--train_steps=12")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("tpu_vm.sh: gcloud could not say how dcgan-tpu is; asking "
+                               "again") == 3
+    assert gcloud_verbs(tmp_path).count("tpu-vm create") == 1
+    assert len(trainer_starts(tmp_path)) == 1 and "Done: 12 steps" in result.stdout
+
+
+def test_tpu_follow_after_the_laptop_recreates_the_same_kind_of_vm_with_the_same_command(
+        tmp_path):
+    """`run --spot` with flags, the laptop gone, the VM preempted, then a bare `follow`: the VM
+    it creates again is a Spot one and the trainer reruns with run's flags (saved by run)."""
+    proc = tpu(tmp_path, "--spot", "--train_steps=40", "--x=a b", background=True)
+    wait_until(lambda: ckpt_step(tmp_path) >= 3, proc, "step 3")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    fake_gcloud.preempt(str(tmp_path), "dcgan-tpu")
+    result = tpu(tmp_path, "follow", env={"BUCKET": ""})  # BUCKET too comes from run
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "tpu_vm.sh: dcgan-tpu is PREEMPTED: creating it again (1/20)" in result.stdout
+    (_, first, args1), (_, resumed, args2) = trainer_starts(tmp_path)
+    assert args1 == args2 and "--x=a b" in args2 and int(resumed) >= 3
+    creates = [c for c in fake_gcloud.calls(str(tmp_path)) if c[3:4] == ["create"]]
+    assert len(creates) == 2 and all("--spot" in c for c in creates)
+    assert "Done: 40 steps" in result.stdout
+    # The run is over and its VM deleted: nothing saved is left to mislead a later `follow`.
+    assert not list((tmp_path / ".config" / "dcgan-dist").glob("tpu_vm-*.env"))
