@@ -14,7 +14,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! .venv/bin/python -c "import dcgan_dist, tensorboard" 2>/dev/null; then
   .venv/bin/pip install --quiet --upgrade pip
-  # The standard TensorFlow wheel, at the versions the test suite passed with.
+  # The cpu extra (tensorflow-cpu on x86-64 Linux), at the versions the suite passed with.
   .venv/bin/pip install --quiet -c constraints/tf2.21.txt -e ".[cpu]"
 fi
 
