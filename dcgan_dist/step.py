@@ -8,7 +8,7 @@ by (seed, s, replica).
 
 import tensorflow as tf
 
-from dcgan_dist import losses, state as state_lib, streams
+from dcgan_dist import augment, losses, state as state_lib, streams
 
 
 def replica_noise(seed, step, global_batch_size, noise_dim, replica_id, per_replica_batch_size):
@@ -27,22 +27,35 @@ def make_replica_step(state, config, per_replica_batch_size):
     generator, discriminator = state.generator, state.discriminator
     g_opt, d_opt = state.g_opt, state.d_opt
     global_batch_size = config.global_batch_size
+    augment_p_fn = augment.AUGMENTS[config.augment]
+    transforms = augment.parse_policy(config.augment_policy) if augment_p_fn else []
 
-    def d_real_logits_and_penalty(real_images, real_seed):
+    def d_sees(images, uniforms, p):
+        """What the discriminator sees: the images, augmented when --augment is on."""
+        return augment.apply(images, uniforms, transforms, p) if transforms else images
+
+    def d_real_logits_and_penalty(real_images, real_seed, real_uniforms, p):
         if not config.d_r1_gamma:
-            return discriminator(real_images, training=True, dropout_seed=real_seed), 0.0
-        # Called under d_tape, which then differentiates the penalty's input gradient.
+            return discriminator(d_sees(real_images, real_uniforms, p), training=True,
+                                 dropout_seed=real_seed), 0.0
+        # Called under d_tape, which then differentiates the penalty's input gradient. The
+        # gradient is taken with respect to the images before augmentation, as StyleGAN2-ADA
+        # does: the penalty keeps D smooth on the data, wherever the transforms move it.
         with tf.GradientTape(watch_accessed_variables=False) as r1_tape:
             r1_tape.watch(real_images)
-            d_real_logits = discriminator(real_images, training=True, dropout_seed=real_seed)
+            d_real_logits = discriminator(d_sees(real_images, real_uniforms, p), training=True,
+                                          dropout_seed=real_seed)
         return d_real_logits, losses.d_r1_penalty_per_example(
             r1_tape.gradient(d_real_logits, real_images), config.d_r1_gamma)
 
-    def losses_and_grads(real_images, z, real_seed, fake_seed):
+    def losses_and_grads(real_images, z, real_seed, fake_seed, real_uniforms, fake_uniforms, p):
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake_images = generator(z, training=True)
-            d_real_logits, d_penalty = d_real_logits_and_penalty(real_images, real_seed)
-            d_fake_logits = discriminator(fake_images, training=True, dropout_seed=fake_seed)
+            d_real_logits, d_penalty = d_real_logits_and_penalty(real_images, real_seed,
+                                                                 real_uniforms, p)
+            # The same transforms on generated images, differentiably: G learns through them.
+            d_fake_logits = discriminator(d_sees(fake_images, fake_uniforms, p), training=True,
+                                          dropout_seed=fake_seed)
             # Divide by the global batch: the all-reduce sums the replicas' gradients.
             g_loss = tf.nn.compute_average_loss(
                 losses.g_loss_per_example(d_fake_logits), global_batch_size=global_batch_size)
@@ -54,7 +67,9 @@ def make_replica_step(state, config, per_replica_batch_size):
                 g_scaled, d_scaled = g_opt.scale_loss(g_loss), d_opt.scale_loss(d_loss)
         g_grads = g_tape.gradient(g_scaled, generator.trainable_variables)
         d_grads = d_tape.gradient(d_scaled, discriminator.trainable_variables)
-        return g_loss, d_loss, g_grads, d_grads
+        # ADA's overfitting statistic: the sum of sign(D(real)) over this replica's images.
+        real_signs = tf.reduce_sum(tf.sign(tf.cast(d_real_logits, tf.float32)))
+        return g_loss, d_loss, g_grads, d_grads, real_signs
 
     if config.jit_compile:
         # XLA compiles only the forward/backward pass: apply_gradients touches variables on
@@ -66,9 +81,16 @@ def make_replica_step(state, config, per_replica_batch_size):
         replica_id = tf.cast(ctx.replica_id_in_sync_group, tf.int64)
         z = replica_noise(config.seed, step, global_batch_size, config.noise_dim, replica_id,
                           per_replica_batch_size)
-        g_loss, d_loss, g_grads, d_grads = losses_and_grads(
+        # Drawn here, outside XLA: its kernels draw other numbers from the same seed.
+        real_uniforms, fake_uniforms = (
+            augment.draw(config.seed, stream, step, global_batch_size, replica_id,
+                         per_replica_batch_size)
+            for stream in (streams.AUGMENT_REAL, streams.AUGMENT_FAKE))
+        p = augment_p_fn(state) if augment_p_fn else tf.constant(0.0)
+        g_loss, d_loss, g_grads, d_grads, real_signs = losses_and_grads(
             real_images, z, streams.keyed(config.seed, streams.DROPOUT_REAL, step, replica_id),
-            streams.keyed(config.seed, streams.DROPOUT_FAKE, step, replica_id))
+            streams.keyed(config.seed, streams.DROPOUT_FAKE, step, replica_id),
+            real_uniforms, fake_uniforms, p)
         skipped_steps = tf.constant(0.0)
         if state.loss_scaling:
             # Keras' LossScaleOptimizer checks only this replica's gradients before the
@@ -83,7 +105,8 @@ def make_replica_step(state, config, per_replica_batch_size):
             d_grads = [grad + tf.cast(poison, grad.dtype) for grad in d_grads]
         g_opt.apply_gradients(zip(g_grads, generator.trainable_variables))
         d_opt.apply_gradients(zip(d_grads, discriminator.trainable_variables))
-        return {"g_loss": g_loss, "d_loss": d_loss, "skipped_steps": skipped_steps}
+        return {"g_loss": g_loss, "d_loss": d_loss, "skipped_steps": skipped_steps,
+                "real_signs": real_signs}
 
     return replica_step
 
@@ -105,11 +128,14 @@ def make_train_fn(strategy, state, config, per_replica_batch_size, total_steps=0
     """Returns `train_fn(iterator, num_steps)`: runs num_steps steps in one tf.function.
 
     Returns the losses averaged over those steps (each a global-batch mean, reduced over
-    replicas) and the number of steps skipped for loss-scale overflow. Each step first sets
+    replicas), the number of steps skipped for loss-scale overflow, and the sum of
+    sign(D(real)) over every real image (`real_signs`) with `augment_p` after the last step
+    (--augment=ada updates p here, in cross-replica context). Each step first sets
     both learning rates from the flags and the step (`total_steps` places the decay), so
     a resumed run follows the same schedule and a changed --g_lr or --d_lr takes effect.
     """
     replica_step = make_replica_step(state, config, per_replica_batch_size)
+    augment_p_fn = augment.AUGMENTS[config.augment]
     replica_sum = tf.distribute.ReduceOp.SUM
     if config.lr_decay_fraction and not total_steps:
         raise ValueError("--lr_decay_fraction needs make_train_fn(..., total_steps=...)")
@@ -117,7 +143,7 @@ def make_train_fn(strategy, state, config, per_replica_batch_size, total_steps=0
     @tf.function
     def train_fn(iterator, num_steps):
         totals = {"g_loss": tf.constant(0.0), "d_loss": tf.constant(0.0),
-                  "skipped_steps": tf.constant(0.0)}
+                  "skipped_steps": tf.constant(0.0), "real_signs": tf.constant(0.0)}
         for _ in tf.range(num_steps):
             # Assigned through the optimizers' own rate variables: a schedule object would
             # change what a checkpoint holds, and restoring across that mis-assigns slots.
@@ -125,6 +151,9 @@ def make_train_fn(strategy, state, config, per_replica_batch_size, total_steps=0
             state.g_opt.learning_rate = config.g_lr * scale
             state.d_opt.learning_rate = config.d_lr * scale
             out = strategy.run(replica_step, args=(next(iterator), state.step.read_value()))
+            real_signs = strategy.reduce(replica_sum, out["real_signs"], None)
+            if state.ada is not None:  # all-reduced: every replica and worker moves p alike
+                state.ada.update(state.step, real_signs)
             # Each replica's loss is already divided by the global batch: summing them
             # gives the global mean. `skipped_steps` is the same on every replica.
             totals = {
@@ -132,6 +161,7 @@ def make_train_fn(strategy, state, config, per_replica_batch_size, total_steps=0
                 "d_loss": totals["d_loss"] + strategy.reduce(replica_sum, out["d_loss"], None),
                 "skipped_steps": totals["skipped_steps"] + strategy.reduce(
                     tf.distribute.ReduceOp.MEAN, out["skipped_steps"], None),
+                "real_signs": totals["real_signs"] + real_signs,
             }
             if state.g_ema is not None:
                 state_lib.update_ema(state.g_ema, state.generator,
@@ -139,6 +169,8 @@ def make_train_fn(strategy, state, config, per_replica_batch_size, total_steps=0
             state.step.assign_add(1)
         steps = tf.cast(num_steps, tf.float32)
         return {"g_loss": totals["g_loss"] / steps, "d_loss": totals["d_loss"] / steps,
-                "skipped_steps": totals["skipped_steps"]}
+                "skipped_steps": totals["skipped_steps"], "real_signs": totals["real_signs"],
+                "augment_p": (state.ada.p.read_value() if state.ada is not None else
+                              tf.constant(1.0 if augment_p_fn else 0.0))}
 
     return train_fn

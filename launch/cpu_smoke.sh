@@ -14,14 +14,14 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if ! .venv/bin/python -c "import dcgan_dist, tensorboard" 2>/dev/null; then
   .venv/bin/pip install --quiet --upgrade pip
-  # The standard TensorFlow wheel, at the versions the test suite passed with.
+  # The cpu extra (tensorflow-cpu on x86-64 Linux), at the versions the suite passed with.
   .venv/bin/pip install --quiet -c constraints/tf2.21.txt -e ".[cpu]"
 fi
 
 echo "+ dcgan-data prepare mnist --data_dir=${DATA_DIR}"
 .venv/bin/dcgan-data prepare mnist --data_dir="${DATA_DIR}"
 
-cmd=(.venv/bin/dcgan-train --flagfile=configs/cpu_smoke.cfg --workdir="${WORKDIR}"
+cmd=(.venv/bin/dcgan-train --config=cpu_smoke --workdir="${WORKDIR}"
      --data_dir="${DATA_DIR}" "$@")
 echo "+ ${cmd[*]}"
 "${cmd[@]}"
