@@ -34,6 +34,8 @@ class Config:
     image_size: int = _default("image_size")
     cache_limit_mb: int = _default("cache_limit_mb")
     random_flip: bool = _default("random_flip")
+    conditional: bool = _default("conditional")
+    label_key: str | None = _default("label_key")
     synthetic_data: bool = _default("synthetic_data")
     architecture: str = _default("architecture")
     noise_dim: int = _default("noise_dim")
@@ -103,6 +105,9 @@ class Config:
             raise UserError(f"--g_ema_decay={self.g_ema_decay} must be in [0, 1); 0 turns it off")
         if not 0 <= self.adam_beta1 < 1:
             raise UserError(f"--adam_beta1={self.adam_beta1} must be in [0, 1)")
+        if self.label_key and not self.conditional:
+            raise UserError(f"--label_key={self.label_key} names the label of --conditional "
+                            "training; add --conditional, or drop --label_key")
         if self.eval_every_steps and not self.data_dir:
             raise UserError("--eval_every_steps needs --data_dir: the reference statistics and "
                             "the classifier are computed from the dataset and cached there")

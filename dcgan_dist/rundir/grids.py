@@ -50,9 +50,10 @@ def sample_path(workdir, step):
     return f"{workdir}/samples/step_{step:06d}.png"
 
 
-def write_grid(workdir, step, images):
-    """Writes samples/step_NNNNNN.png; returns the grid as uint8."""
-    grid_uint8 = make_grid(images)
+def write_grid(workdir, step, images, columns=4):
+    """Writes samples/step_NNNNNN.png (a conditional run's: one row per class); returns the
+    grid as uint8."""
+    grid_uint8 = make_grid(images, columns)
     tf.io.gfile.makedirs(f"{workdir}/samples")
     write_atomic(sample_path(workdir, step), encode_png(grid_uint8))
     return grid_uint8
