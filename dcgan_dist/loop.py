@@ -112,7 +112,7 @@ def _train(config, placement, dataset_fn):
         train_fn=step_lib.make_train_fn(strategy, state, config, per_replica_batch_size,
                                         total_steps),
         sample_fn=tf.function(lambda: strategy.run(
-            lambda: state.sampling_generator(state.grid_inputs()[0], training=False))),
+            lambda: state.sampling_generator(state.grid_inputs(), training=False))),
         generate_fn=sampling.make_generate_fn(strategy, state.sampling_generator,
                                               config.noise_dim, per_replica_batch_size,
                                               config.seed, num_classes)
@@ -244,13 +244,14 @@ def _write_samples(run, step):
     """The step's grid, its TensorBoard image and the GIF: a grid or GIF that cannot be
     written must not stop a healthy run (rundir.files)."""
     images = run.placement.strategy.experimental_local_results(run.sample_fn())[0]
-    columns = run.state.grid_inputs()[1]
+    columns = run.state.grid_columns
     grid_uint8 = run.best_effort("the sample grids", grids.write_grid, run.config.workdir, step,
                                  np.asarray(images), columns)
     if grid_uint8 is not None:
-        rows = run.class_names[:len(images) // columns]
+        rows = [name if name == str(i) else f"{i} {name}"  # MNIST's names are its indices
+                for i, name in enumerate(run.class_names[:len(images) // columns])]
         run.progress.image(step, grid_uint8, rows and "Rows, top to bottom: the classes "
-                           + ", ".join(f"{i} {name}" for i, name in enumerate(rows)))
+                           + ", ".join(rows))
     run.best_effort("samples.gif", grids.write_gif, run.config.workdir)
 
 

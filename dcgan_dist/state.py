@@ -36,15 +36,19 @@ class TrainState:
         """The generator for samples and evaluation: the EMA one when there is one."""
         return self.g_ema if self.g_ema is not None else self.generator
 
+    @property
+    def grid_columns(self):
+        return GRID_COLUMNS if self.num_classes else 4
+
     def grid_inputs(self):
-        """(the sampling generator's input for the sample grid, the grid's columns): the fixed
-        noise as a 4x4 grid, or with classes one row per class (models' contract)."""
+        """The sampling generator's input for the sample grid (models' contract): the fixed
+        noise, or with classes the first GRID_COLUMNS of it once per row, a row per class."""
         if not self.num_classes:
-            return self.sample_noise, 4
+            return self.sample_noise
         rows = min(self.num_classes, GRID_MAX_CLASSES)
         z = tf.tile(self.sample_noise[:GRID_COLUMNS], [rows, 1])
         labels = tf.repeat(tf.range(rows, dtype=tf.int32), GRID_COLUMNS)
-        return [z, labels], GRID_COLUMNS
+        return [z, labels]
 
     def checkpoint(self):
         extra = {} if self.g_ema is None else {"g_ema": self.g_ema}

@@ -102,20 +102,19 @@ def build_batch_norm(num_classes, synchronized, **kwargs):
     return ConditionalBatchNorm(num_classes, synchronized=synchronized, **kwargs)
 
 
-def build_generator_model(layers, noise_dim, num_classes,
-                          embedding_initializer="random_normal"):
+def build_generator_model(layers, noise_dim, num_classes):
     """The model of an architecture's generator `layers` (everything after the input).
 
     Unconditional: `keras.Sequential([Input(noise_dim), *layers])`, called as generator(z).
     Conditional: generator([z, labels]) with labels int32 [N]; the first layer reads z joined
-    to a learned class embedding as wide as z (so neither dominates its input), and every
-    ConditionalBatchNorm also reads the labels.
+    to a learned class embedding as wide as z and drawn like it, from N(0, 1) (so neither
+    dominates its input from the start), and every ConditionalBatchNorm also reads the labels.
     """
     if not num_classes:
         return keras.Sequential([keras.Input(shape=(noise_dim,)), *layers], name="generator")
     z = keras.Input(shape=(noise_dim,), name="z")
     labels = keras.Input(shape=(), dtype="int32", name="labels")
-    embedding = ClassEmbedding(num_classes, noise_dim, embedding_initializer,
+    embedding = ClassEmbedding(num_classes, noise_dim, keras.initializers.RandomNormal(0, 1),
                                name="class_embedding")(labels)
     x = keras.layers.Concatenate()([z, embedding])
     for layer in layers:
