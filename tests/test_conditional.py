@@ -191,15 +191,17 @@ def test_a_resumed_conditional_run_matches_a_straight_one(make_config, tmp_path)
         np.testing.assert_allclose(a, b, atol=1e-6)
 
 
-def test_conditional_dcgan_under_bfloat16_and_xla_on_two_replicas(make_config, tmp_path):
-    config = make_config(architecture="dcgan", image_size=32, g_filters=4, d_filters=4,
-                         conditional=True, precision="mixed_bfloat16", jit_compile=True,
-                         d_r1_gamma=10.0, g_ema_decay=0.9, d_dropout=0.3, train_steps=2,
-                         steps_per_execution=2)
+# bfloat16 under XLA is the TPU's path, float16 with its loss scaling the GPU's.
+@pytest.mark.parametrize("precision, jit_compile", [("mixed_bfloat16", True),
+                                                    ("mixed_float16", False)])
+def test_conditional_training_under_mixed_precision_on_two_replicas(make_config, precision,
+                                                                    jit_compile):
+    config = make_config(conditional=True, precision=precision, jit_compile=jit_compile,
+                         g_ema_decay=0.9, d_dropout=0.3, train_steps=2, steps_per_execution=2)
     state = loop.train(config, strategy=two_replicas())
     assert int(state.step.numpy()) == 2
     cbn = [l for l in state.generator.layers if isinstance(l, conditioning.ConditionalBatchNorm)]
-    assert len(cbn) == 3 and cbn[0].compute_dtype == "bfloat16"
+    assert len(cbn) == 3 and cbn[0].compute_dtype == precision.split("_")[1]
     assert all(np.all(np.isfinite(w)) for w in all_weights(state))
 
 
