@@ -205,6 +205,25 @@ def test_conditional_training_under_mixed_precision_on_two_replicas(make_config,
     assert all(np.all(np.isfinite(w)) for w in all_weights(state))
 
 
+def test_periodic_generation_draws_image_i_as_class_i_mod_k_on_every_replica():
+    strategy = two_replicas()
+    with strategy.scope():
+        generator = models.build(config_lib.Config(workdir="/tmp/unused", **SMALL),
+                                 (28, 28, 1), num_classes=3)[0]
+    generate_fn = sampling.make_generate_fn(strategy, generator, SMALL["noise_dim"],
+                                            per_replica_images=2, seed=5, num_classes=3)
+    images = generate_fn(7)  # chunks of 2 replicas x 2 images, cut to 7
+    labels = sampling.eval_labels(7, 3)
+    assert labels.tolist() == [0, 1, 2, 0, 1, 2, 0]
+    from dcgan_dist import streams
+    for index in range(4):  # chunk index // 2, replica index % 2: images 2*index, 2*index+1
+        key = streams.keyed(5, streams.PERIODIC_EVAL_NOISE, index // 2, index % 2)
+        z = tf.random.stateless_normal([2, SMALL["noise_dim"]], seed=key)
+        classes = tf.constant([(2 * index) % 3, (2 * index + 1) % 3])
+        expected = generator([z, classes], training=False).numpy()[:max(0, 7 - 2 * index)]
+        np.testing.assert_allclose(images[2 * index:2 * index + 2], expected, atol=1e-6)
+
+
 # --- a run directory: grids, run.json, eval, generate, export ----------------------------------
 
 def test_a_conditional_run_describes_its_classes_and_draws_a_row_per_class(conditional_run):
