@@ -9,7 +9,7 @@ import dataclasses
 
 from absl import flags as absl_flags
 
-from dcgan_dist import flags
+from dcgan_dist import augment, flags
 from dcgan_dist.errors import UserError
 
 # Paths on Cloud Storage; anything else is a local disk, which a remote TPU cannot read.
@@ -36,6 +36,11 @@ class Config:
     random_flip: bool = _default("random_flip")
     conditional: bool = _default("conditional")
     label_key: str | None = _default("label_key")
+    augment: str = _default("augment")
+    augment_policy: str = _default("augment_policy")
+    ada_target: float = _default("ada_target")
+    ada_every_steps: int = _default("ada_every_steps")
+    ada_kimg: float = _default("ada_kimg")
     synthetic_data: bool = _default("synthetic_data")
     architecture: str = _default("architecture")
     noise_dim: int = _default("noise_dim")
@@ -84,7 +89,7 @@ class Config:
                                 f"{', '.join(allowed)}")
         positive = ["global_batch_size", "noise_dim", "g_lr", "d_lr", "steps_per_execution",
                     "num_cpu_devices", "log_every_steps", "keep_checkpoints", "eval_num_images",
-                    "d_filters", "g_filters"]
+                    "d_filters", "g_filters", "ada_every_steps", "ada_kimg"]
         non_negative = ["train_steps", "epochs", "sample_every_steps", "ckpt_every_steps",
                         "collective_timeout_secs", "eval_every_steps", "d_dense_units",
                         "d_r1_gamma", "image_size", "cache_limit_mb"]
@@ -108,6 +113,13 @@ class Config:
         if self.label_key and not self.conditional:
             raise UserError(f"--label_key={self.label_key} names the label of --conditional "
                             "training; add --conditional, or drop --label_key")
+        try:
+            augment.parse_policy(self.augment_policy)
+        except ValueError as e:
+            raise UserError(str(e)) from e
+        if not -1 <= self.ada_target <= 1:
+            raise UserError(f"--ada_target={self.ada_target} must be in [-1, 1]: the mean sign of "
+                            "the discriminator's outputs on real images (StyleGAN2-ADA: 0.6)")
         if self.eval_every_steps and not self.data_dir:
             raise UserError("--eval_every_steps needs --data_dir: the reference statistics and "
                             "the classifier are computed from the dataset and cached there")

@@ -6,7 +6,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from dcgan_dist import models, streams
+from dcgan_dist import augment, models, streams
 
 NUM_SAMPLES = 16  # a 4x4 grid, as in the tutorial
 # --conditional grids: one row per class, up to this many classes (the first ones), each row
@@ -26,6 +26,7 @@ class TrainState:
     precision: str
     g_ema: keras.Model | None = None  # moving average of the generator's weights
     num_classes: int = 0  # --conditional: the classes the models take; 0 = unconditional
+    ada: augment.AdaController | None = None  # --augment=ada's p and its statistic
 
     @property
     def loss_scaling(self):
@@ -52,6 +53,8 @@ class TrainState:
 
     def checkpoint(self):
         extra = {} if self.g_ema is None else {"g_ema": self.g_ema}
+        if self.ada is not None:  # p resumes where it was: exact resume
+            extra.update(self.ada.checkpoint_items())
         return tf.train.Checkpoint(
             generator=self.generator, discriminator=self.discriminator, g_opt=self.g_opt,
             d_opt=self.d_opt, step=self.step, sample_noise=self.sample_noise, **extra)
@@ -106,8 +109,9 @@ def build_state(config, strategy, image_shape, precision, num_classes=0):
         if config.g_ema_decay > 0:
             g_ema = keras.models.clone_model(generator)  # same layers, new variables
             g_ema.set_weights(generator.get_weights())
+        ada = augment.AdaController(config) if config.augment == "ada" else None
     models.log_summary(generator, (config.noise_dim,), bool(num_classes))
     models.log_summary(discriminator, image_shape, bool(num_classes))
     return TrainState(generator, discriminator, g_opt, d_opt, step, sample_noise, precision,
-                      g_ema, num_classes)
+                      g_ema, num_classes, ada)
 

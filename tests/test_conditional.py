@@ -153,13 +153,15 @@ def test_the_projection_adds_the_class_vector_dotted_with_the_features():
 
 # --- the step ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("architecture", ["tutorial", "dcgan"])
+@pytest.mark.parametrize("architecture", ["tutorial", "dcgan", "tutorial+diffaugment"])
 def test_keystone_one_and_two_replicas_agree_conditionally(make_config, tmp_path,
                                                            architecture):
     """test_step's keystone with --conditional and R1: real labels split with their images,
-    generated classes keyed by the step, conditional BN synchronised; float64, 3 steps."""
+    generated classes keyed by the step, conditional BN synchronised; float64, 3 steps. With
+    --augment too: each replica augments its own rows, and the labels go along untouched."""
     models_ = {"tutorial": dict(), "dcgan": dict(architecture="dcgan", image_size=32,
-                                                 g_filters=4, d_filters=4)}[architecture]
+                                                 g_filters=4, d_filters=4),
+               "tutorial+diffaugment": dict(augment="diffaugment")}[architecture]
     runs = {}
     for name, strategy in [("one", one_replica()), ("two", two_replicas())]:
         config = make_config(workdir=str(tmp_path / name), train_steps=3, d_dropout=0.0,
@@ -170,12 +172,46 @@ def test_keystone_one_and_two_replicas_agree_conditionally(make_config, tmp_path
     (w1, stats1), (w2, stats2) = runs["one"], runs["two"]
     # test_step's 22 and 31, plus the class embedding and the projection (a conditional BN
     # holds as many variables as the BN it replaces).
-    assert len(w1) == {"tutorial": 22 + 2, "dcgan": 31 + 2}[architecture]
+    assert len(w1) == {"tutorial": 22 + 2, "dcgan": 31 + 2}[architecture.split("+")[0]]
     for a, b in zip(w1, w2):
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-7)
     for a, b in zip(stats1, stats2):
         np.testing.assert_allclose([a["g_loss"], a["d_loss"]], [b["g_loss"], b["d_loss"]],
                                    rtol=1e-5)
+
+
+def test_augmentation_moves_pixels_and_each_image_keeps_its_label(make_config):
+    """--augment with --conditional: D reads each augmented image with its own label (real:
+    the data's, generated: the class it was drawn as). The step's d_loss is the one computed
+    by hand from the same draws, and the labels matter: shuffled, the loss differs."""
+    from dcgan_dist import augment, losses, state as state_lib, streams
+    config = make_config(conditional=True, augment="diffaugment", d_dropout=0.0,
+                         d_r1_gamma=0.0, global_batch_size=4)
+    strategy = tf.distribute.get_strategy()
+    state = state_lib.build_state(config, strategy, (28, 28, 1), "float32", num_classes=3)
+    projection = state.discriminator.projection.embeddings
+    projection.assign(np.random.default_rng(2).normal(size=projection.shape))
+    images = tf.random.stateless_uniform([4, 28, 28, 1], [1, 2], -1, 1)
+    labels = tf.constant([0, 1, 2, 1])
+    transforms = augment.parse_policy(config.augment_policy)
+
+    def by_hand(real_labels):  # step 0, one replica: the whole global batch
+        u_real, u_fake = (augment.draw(config.seed, stream, 0, 4, 0, 4)
+                          for stream in (streams.AUGMENT_REAL, streams.AUGMENT_FAKE))
+        z = step_lib.replica_noise(config.seed, 0, 4, config.noise_dim, 0, 4)
+        fake_labels = step_lib.replica_labels(config.seed, 0, 4, 3, 0, 4)
+        fakes = state.generator([z, fake_labels], training=True)
+        d_real = state.discriminator(augment.apply(images, u_real, transforms, 1.0),
+                                     real_labels, training=True)
+        d_fake = state.discriminator(augment.apply(fakes, u_fake, transforms, 1.0),
+                                     fake_labels, training=True)
+        return float(tf.reduce_mean(losses.d_loss_per_example(d_real, d_fake)))
+
+    expected, shuffled = by_hand(labels), by_hand(tf.constant([1, 2, 0, 2]))
+    out = step_lib.make_train_fn(strategy, state, config, 4)(
+        iter(tf.data.Dataset.from_tensors((images, labels)).repeat()), tf.constant(1))
+    np.testing.assert_allclose(float(out["d_loss"]), expected, rtol=1e-5)
+    assert abs(shuffled - expected) > 1e-3
 
 
 def test_a_resumed_conditional_run_matches_a_straight_one(make_config, tmp_path):

@@ -26,14 +26,27 @@ KEYSTONE_MODELS = {  # narrow widths (make_config's): the keystone checks arithm
 }
 
 
-@pytest.mark.parametrize("architecture", list(KEYSTONE_MODELS))
-@pytest.mark.parametrize("d_r1_gamma", [0.0, 10.0], ids=["plain", "r1"])
+# --augment on: its draws are rows of one global draw, and ada's p (made to move every
+# step: a target of -1 is always exceeded) is updated from all-reduced signs.
+KEYSTONE_AUGMENT = {
+    "none": dict(),
+    "diffaugment": dict(augment="diffaugment"),
+    "ada": dict(augment="ada", augment_policy="flip,rotate90,translation,color,cutout",
+                ada_target=-1.0, ada_every_steps=1, ada_kimg=0.064),
+}
+
+
+@pytest.mark.parametrize("architecture, d_r1_gamma, augment", [
+    ("tutorial", 0.0, "none"), ("tutorial", 10.0, "none"), ("dcgan", 0.0, "none"),
+    ("dcgan", 10.0, "none"), ("tutorial", 10.0, "diffaugment"), ("dcgan", 10.0, "ada")],
+    ids=lambda v: {0.0: "plain", 10.0: "r1"}.get(v, v))
 def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_path, d_r1_gamma,
-                                                             architecture):
+                                                             architecture, augment):
     """Same seed, same global batches, no dropout, synchronized BN: equal weights after 3 steps.
 
     For both architectures; dcgan's discriminator has batch norm too, synchronized here.
     With R1 too: its per-example penalty is divided by the global batch like the losses.
+    With augmentation, R1 on top (its gradient goes back through the transforms).
 
     In float64. In float32 the two runs differ by up to 5e-5 after 3 steps (1e-7 with SGD):
     gradients into batch norm are sums of nearly cancelling terms, their rounding depends on
@@ -43,10 +56,14 @@ def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_p
     for name, strategy in [("one", one_replica()), ("two", two_replicas())]:
         config = make_config(workdir=str(tmp_path / name), train_steps=3, d_dropout=0.0,
                              sync_batchnorm=True, global_batch_size=16, precision="float64",
-                             d_r1_gamma=d_r1_gamma, **KEYSTONE_MODELS[architecture])
+                             d_r1_gamma=d_r1_gamma, **KEYSTONE_MODELS[architecture],
+                             **KEYSTONE_AUGMENT[augment])
         state = loop.train(config, strategy=strategy)
         runs[name] = ([(v.path, v.numpy()) for v in state.generator.weights +
                        state.discriminator.weights], progress.read_stats(config.workdir))
+        if augment == "ada":  # 3 updates of 16 / 64 from 0, on every replica
+            assert [float(p) for p in strategy.experimental_local_results(state.ada.p)] == (
+                [0.75] * strategy.num_replicas_in_sync)
     (w1, stats1), (w2, stats2) = runs["one"], runs["two"]
     # (Paths differ between the runs only in Keras' name counters: dense vs dense_2.)
     assert len(w1) == {"tutorial": 22, "dcgan": 31}[architecture]
@@ -58,8 +75,8 @@ def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_p
     assert len(stats1) == len(stats2) == 3
     for a, b in zip(stats1, stats2):
         assert a["step"] == b["step"]
-        np.testing.assert_allclose([a["g_loss"], a["d_loss"]], [b["g_loss"], b["d_loss"]],
-                                   rtol=1e-5)
+        np.testing.assert_allclose([a["g_loss"], a["d_loss"], a["d_real_sign"]],
+                                   [b["g_loss"], b["d_loss"], b["d_real_sign"]], rtol=1e-5)
 
 
 def test_fp16_overflow_on_one_replica_skips_the_step_on_all(make_config):
@@ -132,7 +149,7 @@ def test_lr_decay_reaches_both_optimizers_and_follows_the_flags_on_resume(make_c
 def test_jit_matches_plain_tensorflow_under_two_replicas(make_config, tmp_path):
     """XLA on the replica function under MirroredStrategy (the TPU's path) computes what plain
     TensorFlow does: dcgan with batch norm and R1, whose gradient of a gradient XLA compiles
-    too, two replicas, 2 steps.
+    too, with ada's augmentation (drawn outside XLA, applied inside), two replicas, 2 steps.
 
     In float64, as the keystone: XLA fuses and reorders arithmetic, and in float32 the
     rounding flips the sign of near-zero gradients, which Adam turns into lr-sized steps
@@ -143,7 +160,8 @@ def test_jit_matches_plain_tensorflow_under_two_replicas(make_config, tmp_path):
     """
     configs = [make_config(workdir=str(tmp_path / f"jit{jit}"), architecture="dcgan",
                            image_size=32, g_filters=4, d_filters=4, jit_compile=jit,
-                           d_dropout=0.0, precision="float64", d_r1_gamma=10.0)
+                           d_dropout=0.0, precision="float64", d_r1_gamma=10.0,
+                           **KEYSTONE_AUGMENT["ada"])
                for jit in (False, True)]
     runs = [trainable_weights(loop.train(c, strategy=two_replicas())) for c in configs]
     assert max(np.max(np.abs(a - b)) for a, b in zip(*runs)) < 1e-7

@@ -36,7 +36,7 @@ def build(config, image_shape, num_classes=0):
 
 
 def log_summary(model, input_shape, conditional=False):
-    """Logs a model's parameter count and output shape (once, at start-up)."""
+    """Logs a model's parameter count and output shape (once, at start-up; with --verbose)."""
     inputs = keras.KerasTensor((None,) + tuple(input_shape))
     labels = keras.KerasTensor((None,), dtype="int32")
     if not conditional:
@@ -45,5 +45,5 @@ def log_summary(model, input_shape, conditional=False):
         output = model.compute_output_spec(inputs, labels)
     else:
         output = model.compute_output_spec([inputs, labels])
-    logging.info("%s: %s parameters, output %s", model.name, f"{model.count_params():,}",
+    logging.debug("%s: %s parameters, output %s", model.name, f"{model.count_params():,}",
                  tuple(output.shape))
