@@ -251,10 +251,8 @@ def _write_samples(run, step):
     grid_uint8 = run.best_effort("the sample grids", grids.write_grid, run.config.workdir, step,
                                  np.asarray(images), columns)
     if grid_uint8 is not None:
-        rows = [name if name == str(i) else f"{i} {name}"  # MNIST's names are its indices
-                for i, name in enumerate(run.class_names[:len(images) // columns])]
-        run.progress.image(step, grid_uint8, rows and "Rows, top to bottom: the classes "
-                           + ", ".join(rows))
+        run.progress.image(step, grid_uint8,
+                           grids.describe_rows(run.class_names, len(images) // columns))
     run.best_effort("samples.gif", grids.write_gif, run.config.workdir)
 
 
