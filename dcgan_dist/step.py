@@ -3,7 +3,8 @@
 The replica step has no Python side effects and no stateful randomness: the noise for
 global example i at step s is row i of a stateless draw keyed by (seed, s), so the result
 does not depend on how the global batch is split over replicas, and dropout masks are keyed
-by (seed, s, replica).
+by (seed, s, replica). With --conditional, real images come with their labels and the class
+of generated example i is element i of a uniform draw keyed like the noise.
 """
 
 import tensorflow as tf
@@ -18,44 +19,60 @@ def replica_noise(seed, step, global_batch_size, noise_dim, replica_id, per_repl
     return tf.slice(z, [replica_id * per_replica_batch_size, 0], [per_replica_batch_size, noise_dim])
 
 
+def replica_labels(seed, step, global_batch_size, num_classes, replica_id,
+                   per_replica_batch_size):
+    """This replica's slice of the step's generated classes: uniform over num_classes."""
+    labels = tf.random.stateless_uniform(
+        [global_batch_size], seed=streams.keyed(seed, streams.FAKE_LABELS, step), minval=0,
+        maxval=num_classes, dtype=tf.int32, alg="philox")
+    return tf.slice(labels, [replica_id * per_replica_batch_size], [per_replica_batch_size])
+
+
 def _all_finite(tensors):
     return tf.reduce_all([tf.reduce_all(tf.math.is_finite(t)) for t in tensors])
 
 
 def make_replica_step(state, config, per_replica_batch_size):
-    """Returns `replica_step(real_images, step) -> dict of per-replica scalars`."""
+    """Returns `replica_step(batch, step) -> dict of per-replica scalars`; batch is the
+    real images, or (images, labels) when `state.num_classes` (--conditional)."""
     generator, discriminator = state.generator, state.discriminator
     g_opt, d_opt = state.g_opt, state.d_opt
     global_batch_size = config.global_batch_size
     augment_p_fn = augment.AUGMENTS[config.augment]
     transforms = augment.parse_policy(config.augment_policy) if augment_p_fn else []
 
-    def d_sees(images, uniforms, p):
-        """What the discriminator sees: the images, augmented when --augment is on."""
-        return augment.apply(images, uniforms, transforms, p) if transforms else images
+    def g(z, labels):  # labels None: unconditional (models' contract)
+        return generator(z if labels is None else [z, labels], training=True)
 
-    def d_real_logits_and_penalty(real_images, real_seed, real_uniforms, p):
+    def d(images, labels, seed, uniforms, p):
+        """The discriminator's logits on what it sees: the images, augmented when --augment
+        is on. Augmentation moves pixels, never the batch's order, so a conditional
+        discriminator reads each image with its own label, which nothing augments."""
+        if transforms:
+            images = augment.apply(images, uniforms, transforms, p)
+        labels = () if labels is None else (labels,)
+        return discriminator(images, *labels, training=True, dropout_seed=seed)
+
+    def d_real_logits_and_penalty(real_images, real_labels, real_seed, real_uniforms, p):
         if not config.d_r1_gamma:
-            return discriminator(d_sees(real_images, real_uniforms, p), training=True,
-                                 dropout_seed=real_seed), 0.0
+            return d(real_images, real_labels, real_seed, real_uniforms, p), 0.0
         # Called under d_tape, which then differentiates the penalty's input gradient. The
         # gradient is taken with respect to the images before augmentation, as StyleGAN2-ADA
         # does: the penalty keeps D smooth on the data, wherever the transforms move it.
         with tf.GradientTape(watch_accessed_variables=False) as r1_tape:
             r1_tape.watch(real_images)
-            d_real_logits = discriminator(d_sees(real_images, real_uniforms, p), training=True,
-                                          dropout_seed=real_seed)
+            d_real_logits = d(real_images, real_labels, real_seed, real_uniforms, p)
         return d_real_logits, losses.d_r1_penalty_per_example(
             r1_tape.gradient(d_real_logits, real_images), config.d_r1_gamma)
 
-    def losses_and_grads(real_images, z, real_seed, fake_seed, real_uniforms, fake_uniforms, p):
+    def losses_and_grads(real_images, z, real_seed, fake_seed, real_uniforms, fake_uniforms, p,
+                         real_labels=None, fake_labels=None):
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            fake_images = generator(z, training=True)
-            d_real_logits, d_penalty = d_real_logits_and_penalty(real_images, real_seed,
-                                                                 real_uniforms, p)
+            fake_images = g(z, fake_labels)
+            d_real_logits, d_penalty = d_real_logits_and_penalty(
+                real_images, real_labels, real_seed, real_uniforms, p)
             # The same transforms on generated images, differentiably: G learns through them.
-            d_fake_logits = discriminator(d_sees(fake_images, fake_uniforms, p), training=True,
-                                          dropout_seed=fake_seed)
+            d_fake_logits = d(fake_images, fake_labels, fake_seed, fake_uniforms, p)
             # Divide by the global batch: the all-reduce sums the replicas' gradients.
             g_loss = tf.nn.compute_average_loss(
                 losses.g_loss_per_example(d_fake_logits), global_batch_size=global_batch_size)
@@ -76,11 +93,17 @@ def make_replica_step(state, config, per_replica_batch_size):
         # every device and the iterator's GetNext cannot be compiled.
         losses_and_grads = tf.function(losses_and_grads, jit_compile=True)
 
-    def replica_step(real_images, step):
+    def replica_step(batch, step):
         ctx = tf.distribute.get_replica_context()
         replica_id = tf.cast(ctx.replica_id_in_sync_group, tf.int64)
         z = replica_noise(config.seed, step, global_batch_size, config.noise_dim, replica_id,
                           per_replica_batch_size)
+        labels = {}  # conditional: the real images' labels, and the generated images' classes
+        if state.num_classes:
+            batch, labels["real_labels"] = batch
+            labels["fake_labels"] = replica_labels(config.seed, step, global_batch_size,
+                                                   state.num_classes, replica_id,
+                                                   per_replica_batch_size)
         # Drawn here, outside XLA: its kernels draw other numbers from the same seed.
         real_uniforms, fake_uniforms = (
             augment.draw(config.seed, stream, step, global_batch_size, replica_id,
@@ -88,9 +111,9 @@ def make_replica_step(state, config, per_replica_batch_size):
             for stream in (streams.AUGMENT_REAL, streams.AUGMENT_FAKE))
         p = augment_p_fn(state) if augment_p_fn else tf.constant(0.0)
         g_loss, d_loss, g_grads, d_grads, real_signs = losses_and_grads(
-            real_images, z, streams.keyed(config.seed, streams.DROPOUT_REAL, step, replica_id),
+            batch, z, streams.keyed(config.seed, streams.DROPOUT_REAL, step, replica_id),
             streams.keyed(config.seed, streams.DROPOUT_FAKE, step, replica_id),
-            real_uniforms, fake_uniforms, p)
+            real_uniforms, fake_uniforms, p, **labels)
         skipped_steps = tf.constant(0.0)
         if state.loss_scaling:
             # Keras' LossScaleOptimizer checks only this replica's gradients before the
