@@ -27,6 +27,8 @@ PERIODIC_EVAL_NOISE = 9  # evaluation during training; keys: chunk, replica
 EVAL_NOISE = 10         # dcgan-eval, dcgan-generate, the export's sample(); keys: first image index
 WEIGHTS = 11            # initial weights of the generator and discriminator (python_seed)
 CLASSIFIER = 12         # the evaluation classifier's weights, dropout and shuffling (python_seed)
+GP_INTERPOLATION = 16   # --d_gp_gamma: eps of each real/fake interpolate; keys: step (one draw for the global batch)
+DROPOUT_INTERPOLATES = 17  # discriminator dropout on the gradient penalty's interpolates; keys: step, replica
 
 
 def keyed(seed, stream, *keys):

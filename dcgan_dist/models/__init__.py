@@ -14,6 +14,9 @@ The contract:
 - `discriminator(images, training, dropout_seed)`: images -> float32 logits of shape [N, 1]
   (no sigmoid: the losses take logits). With training=True and dropout, the masks are a
   stateless function of `dropout_seed` (shape [2]), so each replica and step draws its own.
+- With --d_spectral_norm the discriminator holds `layers.SpectralNormalization` layers, whose
+  power-iteration vectors the train step moves after every step
+  (`layers.update_spectral_norms`); the forward pass changes no variable but BN statistics.
 """
 
 from absl import logging
