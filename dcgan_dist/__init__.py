@@ -14,4 +14,4 @@ __version__ = "0.2.0"
 # TensorFlow comes from an extra chosen by hardware (setup.cfg), so a bare install lacks it.
 if importlib.util.find_spec("tensorflow") is None:
     raise ImportError("dcgan-dist needs TensorFlow, which it installs only through an extra: "
-                      "pip install '.[cpu]', '.[gpu]' or '.[tpu]' (see README, Running on ...)")
+                      "pip install '.[cpu]', '.[gpu]' or '.[tpu]' (see README, Install)")

@@ -9,7 +9,7 @@ import dataclasses
 
 from absl import flags as absl_flags
 
-from dcgan_dist import flags
+from dcgan_dist import augment, flags
 from dcgan_dist.errors import UserError
 
 # Paths on Cloud Storage; anything else is a local disk, which a remote TPU cannot read.
@@ -34,6 +34,11 @@ class Config:
     image_size: int = _default("image_size")
     cache_limit_mb: int = _default("cache_limit_mb")
     random_flip: bool = _default("random_flip")
+    augment: str = _default("augment")
+    augment_policy: str = _default("augment_policy")
+    ada_target: float = _default("ada_target")
+    ada_every_steps: int = _default("ada_every_steps")
+    ada_kimg: float = _default("ada_kimg")
     synthetic_data: bool = _default("synthetic_data")
     architecture: str = _default("architecture")
     noise_dim: int = _default("noise_dim")
@@ -86,7 +91,7 @@ class Config:
                                 f"{', '.join(allowed)}")
         positive = ["global_batch_size", "noise_dim", "g_lr", "d_lr", "steps_per_execution",
                     "num_cpu_devices", "log_every_steps", "keep_checkpoints", "eval_num_images",
-                    "d_filters", "g_filters", "r1_every_steps"]
+                    "d_filters", "g_filters", "r1_every_steps", "ada_every_steps", "ada_kimg"]
         non_negative = ["train_steps", "epochs", "sample_every_steps", "ckpt_every_steps",
                         "collective_timeout_secs", "eval_every_steps", "d_dense_units",
                         "d_r1_gamma", "d_gp_gamma", "image_size", "cache_limit_mb"]
@@ -110,6 +115,13 @@ class Config:
         if self.r1_every_steps > 1 and not self.d_r1_gamma:
             raise UserError(f"--r1_every_steps={self.r1_every_steps} spaces out an R1 penalty "
                             "that is off: set --d_r1_gamma, or drop --r1_every_steps")
+        try:
+            augment.parse_policy(self.augment_policy)
+        except ValueError as e:
+            raise UserError(str(e)) from e
+        if not -1 <= self.ada_target <= 1:
+            raise UserError(f"--ada_target={self.ada_target} must be in [-1, 1]: the mean sign of "
+                            "the discriminator's outputs on real images (StyleGAN2-ADA: 0.6)")
         if self.eval_every_steps and not self.data_dir:
             raise UserError("--eval_every_steps needs --data_dir: the reference statistics and "
                             "the classifier are computed from the dataset and cached there")

@@ -9,10 +9,11 @@ are the fields of `config.Config`, whose defaults are read from here.
 """
 
 import copy
+import os
 
 from absl import flags
 
-from dcgan_dist import losses, models, precision, strategy
+from dcgan_dist import augment, flagfiles, losses, models, precision, strategy
 
 CATALOGUE = flags.FlagValues()
 
@@ -37,11 +38,35 @@ def _enum(name, default, choices, help_text):
     flags.DEFINE_enum(name, default, list(choices), help_text, flag_values=CATALOGUE)
 
 
+def expand_path(path):
+    """~ and relative paths made absolute, so a run's flags.txt and run.json hold where its
+    files really are; remote paths (gs://, any scheme) and empty values as given."""
+    if not path or "://" in path:
+        return path
+    path = os.path.expanduser(path)
+    return path if os.path.isabs(path) else os.path.abspath(path)  # absolute ones as typed
+
+
+class _PathParser(flags.ArgumentParser):
+    syntactic_help = "a path (~ and relative paths are made absolute; gs:// as given)"
+
+    def parse(self, argument):
+        return expand_path(argument)
+
+    def flag_type(self):
+        return "string"
+
+
+def _path(name, default, help_text):
+    flags.DEFINE(_PathParser(), name, default, help_text, flag_values=CATALOGUE,
+                 serializer=flags.ArgumentSerializer())
+
+
 # === dcgan-train ============================================================================
 # --- data -------------------------------------------------------------------------------
 _string("dataset", "mnist", "TFDS dataset name with an image feature (a catalog dataset, or "
         "one `dcgan-data prepare folder` wrote into --data_dir).")
-_string("data_dir", None, "TFDS data directory (local or gs://). Default: TFDS's own "
+_path("data_dir", None, "TFDS data directory (local or gs://). Default: TFDS's own "
         "(~/tensorflow_datasets).")
 _string("split", "train", "TFDS split to train on.")
 _string("image_key", None, "The dataset's image feature; default: its only one.")
@@ -54,6 +79,18 @@ _integer("cache_limit_mb", 4096, "Hold the decoded split in memory when its size
          "stream from disk.")
 _bool("random_flip", False, "Flip real images horizontally at random (faces, bedrooms); a "
       "stateless function of (seed, step, example).")
+_enum("augment", "none", augment.AUGMENTS, "Augment every image the discriminator sees, real "
+      "and generated alike, differentiably (dcgan_dist/augment.py): none; diffaugment (Zhao et "
+      "al. 2020: every transform of --augment_policy, always); ada (Karras et al. 2020: each "
+      "transform with a probability p that follows the discriminator's overfitting).")
+_string("augment_policy", "color,translation,cutout", "--augment's transforms, in order: "
+        "color (brightness, saturation, contrast), translation (up to 1/8 of the side), cutout "
+        "(a square of half the side), flip (left-right), rotate90 (square images).")
+_float("ada_target", 0.6, "--augment=ada: the target of r_t = E[sign(D(real))]; above it p "
+       "rises, below it p falls (StyleGAN2-ADA: 0.6).")
+_integer("ada_every_steps", 4, "--augment=ada: steps between adjustments of p (StyleGAN2-ADA: 4).")
+_float("ada_kimg", 500.0, "--augment=ada: thousands of images shown over which p can move by "
+       "1 (StyleGAN2-ADA: 500); smaller reacts faster.")
 _bool("synthetic_data", False, "Feed random images of the dataset's shape with no input cost "
       "instead of reading TFDS (smoke runs, benchmarks).")
 
@@ -123,28 +160,37 @@ _bool("deterministic", False, "Enable TensorFlow op determinism (slower; exact r
 _integer("train_steps", 0, "Total steps; 0 = --epochs full passes.")
 _integer("epochs", 50, "Epochs when --train_steps=0 (epoch = examples // global batch steps).")
 _integer("log_every_steps", 100, "Steps between progress lines and stats.")
-_integer("sample_every_steps", 0, "Steps between sample grids; 0 = once an epoch.")
-_integer("ckpt_every_steps", 0, "Steps between checkpoints; 0 = once an epoch.")
+_integer("sample_every_steps", 500, "Steps between sample grids (and GIF rewrites, each from at "
+         "most 30 grids); 0 = once an epoch, which on a small folder is every few steps.")
+_integer("ckpt_every_steps", 2000, "Steps between checkpoints; 0 = once an epoch, which on a "
+         "small folder is every few steps.")
 _integer("eval_every_steps", 0, "Steps between evaluations (FID/KID/precision/recall on every "
          "available feature network, classifier score) into stats.jsonl and TensorBoard, on "
          "the chief; 0 = off.")
-_string("inception_path", None, "The reference FID network: classify_image_graph_def.pb, a "
+_path("inception_path", None, "The reference FID network: classify_image_graph_def.pb, a "
         "folder holding it, or inception-2015-12-05.tgz (local or gs://); default "
         "$DCGAN_INCEPTION_PATH; without either, no Inception metrics.")
 _integer("eval_num_images", 2000, "Generated images per periodic evaluation.")
 _integer("keep_checkpoints", 3, "Checkpoints kept in workdir/ckpt.")
 
 # --- output -----------------------------------------------------------------------------
-_string("workdir", None, "Run directory (local or gs://): checkpoints, samples, GIF, "
+_path("workdir", None, "Run directory (local or gs://): checkpoints, samples, GIF, "
         "stats.jsonl, TensorBoard. dcgan-train resumes from it; dcgan-eval, dcgan-generate and "
         "dcgan-export read its newest checkpoint.")
-_bool("verbose", False, "Show Python tracebacks for errors.")
+_bool("verbose", False, "Show what is normally hidden: every start-up detail, TensorFlow's "
+      "own log, and Python tracebacks for errors.")
 
 TRAIN = tuple(CATALOGUE)  # every flag above: the fields of config.Config
 
+# === what dcgan-train starts from (flags that choose flags, not fields of Config) ===========
+flags.DEFINE_multi_enum("config", [], list(flagfiles.CONFIGS), "A packaged config to start "
+                        "from (dcgan_dist/configs/NAME.cfg), expanded in place: later flags "
+                        "win. Repeatable. --list_configs shows them.", flag_values=CATALOGUE)
+_bool("list_configs", False, "Print every packaged config with its purpose, and exit.")
+
 # === the other programs =====================================================================
 _integer("num_images", 10000, "dcgan-eval, dcgan-generate: images to generate (and score).")
-_string("output", None, "dcgan-generate: the .npz file for the uint8 images; dcgan-export: the "
+_path("output", None, "dcgan-generate: the .npz file for the uint8 images; dcgan-export: the "
         "folder for the SavedModel.")
 _bool("grid", False, "dcgan-generate: also write an 8x8 PNG grid beside --output.")
 _integer("classifier_image_size", 0, "dcgan-eval: the classifier's input size in pixels; "
@@ -158,7 +204,7 @@ _bool("overwrite", False, "dcgan-data prepare folder: replace a dataset of the s
       "dcgan-export: replace what --output holds.")
 
 PROGRAMS = {
-    "dcgan-train": TRAIN,
+    "dcgan-train": TRAIN + ("config", "list_configs"),
     "dcgan-data": ("data_dir", "source", "name", "image_size", "overwrite", "verbose"),
     "dcgan-eval": ("workdir", "data_dir", "dataset", "num_images", "inception_path",
                    "classifier_image_size", "verbose"),

@@ -50,21 +50,20 @@ def _train(config, placement, dataset_fn):
     if config.deterministic:
         tf.config.experimental.enable_op_determinism()
     precision, why = precision_lib.resolve_precision(config.precision, placement.kind)
-    logging.info("precision %s -> %s: %s", config.precision, precision, why)
     if precision == "mixed_float16" and not tf.config.list_physical_devices("GPU"):
         logging.warning("--precision=mixed_float16 on a CPU is slower than float32; it is "
                         "meant for GPUs")
     per_replica_batch_size = config.per_replica_batch_size(placement.replicas)
-    info, dataset_fn = _input(config, placement, dataset_fn)
+    strategy_lib.check_tpu_batch(placement, config.global_batch_size)
+    info, dataset_fn, source = _input(config, placement, dataset_fn)
     steps_per_epoch = info.num_examples // config.global_batch_size
     total_steps = config.train_steps or config.epochs * steps_per_epoch
     if total_steps == 0:
         raise UserError(f"--epochs={config.epochs} of {info.num_examples} examples at "
                         f"--global_batch_size={config.global_batch_size} is no steps; "
                         "set --train_steps")
-    logging.info("Strategy %s, per-replica batch %d, precision %s, %d steps (%s steps/epoch)",
-                 placement.describe(), per_replica_batch_size, precision, total_steps,
-                 steps_per_epoch or "?")
+    progress.log_start(config, info, source, placement.describe(), per_replica_batch_size,
+                       (precision, why), total_steps, steps_per_epoch)
 
     strategy, chief = placement.strategy, placement.chief
     state = state_lib.build_state(config, strategy, info.image_shape, precision)
@@ -127,16 +126,18 @@ def _train(config, placement, dataset_fn):
 
 
 def _input(config, placement, dataset_fn):
-    """(DatasetInfo with the training shape, dataset_fn): the run's data source, or the
-    dataset_fn a test passed (its shape read from its first batch, its size unknown)."""
+    """(DatasetInfo with the training shape, dataset_fn, the source's kind): the run's data
+    source, or the dataset_fn a test passed (its shape read from its first batch, its size
+    unknown)."""
     if dataset_fn is not None:
         spec = dataset_fn(tf.distribute.InputContext(), 0).element_spec
         return data_info.DatasetInfo(name="test", image_key="", source_shape=None, splits={},
                                      label_key=None, num_classes=0,
-                                     image_shape=tuple(spec.shape[1:])), dataset_fn
+                                     image_shape=tuple(spec.shape[1:])), dataset_fn, "given"
     info = data_info.load_info(config)
+    kind, _ = sources.choose_source(config, info, placement.input_pipelines)
     source = sources.make_source(config, info, placement.input_pipelines)
-    return info, source.make_dataset
+    return info, source.make_dataset, kind.replace("_", "-")
 
 
 def _start_workdir(config, image_shape, checkpoints, start_step, reals):
@@ -198,13 +199,13 @@ class _Run:
 def _train_loop(run, iterator, step, stop):
     """Executions of up to steps_per_execution steps, each followed by what is due."""
     schedule = run.schedule
-    sums = {"g_loss": 0.0, "d_loss": 0.0, "skipped_steps": 0.0}
+    sums = {"g_loss": 0.0, "d_loss": 0.0, "skipped_steps": 0.0, "real_signs": 0.0}
     last_log_step = step
     while step < schedule.total_steps:
         num_steps = schedule.steps_until_boundary(step, run.config.steps_per_execution)
         out = _execute(run, iterator, step, num_steps)
-        for name in sums:
-            sums[name] += out[name] * (1 if name == "skipped_steps" else num_steps)
+        for name in sums:  # losses are means over the execution; the others are sums
+            sums[name] += out[name] * (num_steps if name.endswith("_loss") else 1)
         step += num_steps
 
         evaluating = schedule.due(schedule.evaluate, step)  # on every worker: collective
@@ -213,6 +214,11 @@ def _train_loop(run, iterator, step, stop):
             scalars = {"g_loss": sums["g_loss"] / span, "d_loss": sums["d_loss"] / span}
             if run.state.loss_scaling:
                 scalars["skipped_steps"] = sums["skipped_steps"]
+            # StyleGAN2-ADA's overfitting heuristic r_t = E[sign D(real)], for every run; and
+            # the augmentation probability (ada's p after the last step, 1 for diffaugment).
+            scalars["d_real_sign"] = sums["real_signs"] / (span * run.config.global_batch_size)
+            if run.config.augment != "none":
+                scalars["augment_p"] = out["augment_p"]
             run.progress.log(step, scalars, _evaluate(run, step) if evaluating else None)
             sums, last_log_step = dict.fromkeys(sums, 0.0), step
         if run.placement.chief and schedule.due(schedule.sample, step):

@@ -7,13 +7,16 @@ checkpoint kept), 4 lost multi-worker peer, 5 a checkpoint or stats.jsonl could 
 checkpoint (rerun the same command to resume).
 """
 
-from dcgan_dist import cli, config as config_lib, loop
+from dcgan_dist import cli, config as config_lib, flagfiles, loop
 from dcgan_dist.errors import UserError
 
 
 def main(argv, flag_values):
     if len(argv) > 1:
         raise UserError(f"unexpected arguments {' '.join(argv[1:])}; flags look like --name=value")
+    if flag_values["list_configs"].value:
+        print(flagfiles.describe_configs())
+        return
     loop.train(config_lib.Config.from_flags(flag_values))
 
 

@@ -19,6 +19,10 @@ import threading
 
 from absl import logging
 
+# Run just before a second Ctrl-C's immediate exit, which skips atexit: the console's stderr
+# filter drains there, so that the exit's message is not lost in its pipe.
+BEFORE_IMMEDIATE_EXIT = []
+
 NAMES = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "Ctrl-C"}
 
 
@@ -63,6 +67,8 @@ class StopRequest:
         elif signum == signal.SIGINT:
             # Second Ctrl-C (after a first Ctrl-C or SIGTERM): leave now, whatever runs.
             os.write(2, (self._message_fn() + "\n").encode())
+            for before_exit in BEFORE_IMMEDIATE_EXIT:
+                before_exit()
             os._exit(130)
 
     def _watch(self, read_fd):

@@ -6,7 +6,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from dcgan_dist import models, streams
+from dcgan_dist import augment, models, streams
 
 NUM_SAMPLES = 16  # a 4x4 grid, as in the tutorial
 
@@ -21,6 +21,7 @@ class TrainState:
     sample_noise: tf.Variable
     precision: str
     g_ema: keras.Model | None = None  # moving average of the generator's weights
+    ada: augment.AdaController | None = None  # --augment=ada's p and its statistic
 
     @property
     def loss_scaling(self):
@@ -33,6 +34,8 @@ class TrainState:
 
     def checkpoint(self):
         extra = {} if self.g_ema is None else {"g_ema": self.g_ema}
+        if self.ada is not None:  # p resumes where it was: exact resume
+            extra.update(self.ada.checkpoint_items())
         return tf.train.Checkpoint(
             generator=self.generator, discriminator=self.discriminator, g_opt=self.g_opt,
             d_opt=self.d_opt, step=self.step, sample_noise=self.sample_noise, **extra)
@@ -86,8 +89,9 @@ def build_state(config, strategy, image_shape, precision):
         if config.g_ema_decay > 0:
             g_ema = keras.models.clone_model(generator)  # same layers, new variables
             g_ema.set_weights(generator.get_weights())
+        ada = augment.AdaController(config) if config.augment == "ada" else None
     models.log_summary(generator, (config.noise_dim,))
     models.log_summary(discriminator, image_shape)
     return TrainState(generator, discriminator, g_opt, d_opt, step, sample_noise, precision,
-                      g_ema)
+                      g_ema, ada)
 

@@ -5,12 +5,13 @@ global example i at step s is row i of a stateless draw keyed by (seed, s), so t
 does not depend on how the global batch is split over replicas, and dropout masks are keyed
 by (seed, s, replica). The gradient penalty's interpolation weights are keyed like the noise.
 The objective is `losses.LOSSES[config.loss]`; R1, lazy R1 and the gradient penalty are
-added to the discriminator's per-example loss.
+added to the discriminator's per-example loss. With --augment, every batch the discriminator
+sees is augmented, and the penalties' input gradients are taken before augmentation.
 """
 
 import tensorflow as tf
 
-from dcgan_dist import losses, state as state_lib, streams
+from dcgan_dist import augment, losses, state as state_lib, streams
 from dcgan_dist.models import layers as model_layers
 
 
@@ -41,32 +42,51 @@ def make_replica_step(state, config, per_replica_batch_size, r1_gamma):
     g_opt, d_opt = state.g_opt, state.d_opt
     global_batch_size = config.global_batch_size
     objective = losses.LOSSES[config.loss]
+    augment_p_fn = augment.AUGMENTS[config.augment]
+    transforms = augment.parse_policy(config.augment_policy) if augment_p_fn else []
 
-    def logits_and_input_grads(images, dropout_seed):
-        """D's logits and their gradient with respect to `images` (each image's own). Called
-        under d_tape, which then differentiates the penalty built on that gradient."""
+    def d_sees(images, uniforms, p):
+        """What the discriminator sees: the images, augmented when --augment is on."""
+        return augment.apply(images, uniforms, transforms, p) if transforms else images
+
+    def logits_and_input_grads(images, dropout_seed, uniforms, p):
+        """D's logits of the (augmented) images and their gradient with respect to `images`
+        before augmentation (each image's own). Called under d_tape, which then
+        differentiates the penalty built on that gradient."""
         with tf.GradientTape(watch_accessed_variables=False) as input_tape:
             input_tape.watch(images)
-            logits = discriminator(images, training=True, dropout_seed=dropout_seed)
+            logits = discriminator(d_sees(images, uniforms, p), training=True,
+                                   dropout_seed=dropout_seed)
         return logits, input_tape.gradient(logits, images)
 
-    def d_real_logits_and_penalty(real_images, real_seed, r1_gamma):
+    # Both penalties take their gradient with respect to the images before augmentation, as
+    # StyleGAN2-ADA does for R1: they keep D smooth on the data (R1) and between the data and
+    # the generator's images (the gradient penalty), wherever the transforms move them; the
+    # discriminator they differentiate is the one the losses train, D after the transforms.
+    # So the interpolates are of un-augmented real and generated images, then augmented by
+    # their own draw (streams.AUGMENT_INTERPOLATES) like every other batch D sees.
+    def d_real_logits_and_penalty(real_images, real_seed, real_uniforms, p, r1_gamma):
         if not r1_gamma:
-            return discriminator(real_images, training=True, dropout_seed=real_seed), 0.0
-        d_real_logits, grads = logits_and_input_grads(real_images, real_seed)
+            return discriminator(d_sees(real_images, real_uniforms, p), training=True,
+                                 dropout_seed=real_seed), 0.0
+        d_real_logits, grads = logits_and_input_grads(real_images, real_seed, real_uniforms, p)
         return d_real_logits, losses.d_r1_penalty_per_example(grads, r1_gamma)
 
-    def losses_and_grads(real_images, z, real_seed, fake_seed, gp_eps, gp_seed, r1_gamma):
+    def losses_and_grads(real_images, z, real_seed, fake_seed, real_uniforms, fake_uniforms, p,
+                         gp_eps, gp_seed, gp_uniforms, r1_gamma):
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
             fake_images = generator(z, training=True)
             d_real_logits, d_penalty = d_real_logits_and_penalty(real_images, real_seed,
-                                                                 r1_gamma)
-            d_fake_logits = discriminator(fake_images, training=True, dropout_seed=fake_seed)
+                                                                 real_uniforms, p, r1_gamma)
+            # The same transforms on generated images, differentiably: G learns through them.
+            d_fake_logits = discriminator(d_sees(fake_images, fake_uniforms, p), training=True,
+                                          dropout_seed=fake_seed)
             if config.d_gp_gamma:
                 interpolates = losses.interpolate(real_images, tf.stop_gradient(fake_images),
                                                   gp_eps)
                 d_penalty += losses.d_gp_penalty_per_example(
-                    logits_and_input_grads(interpolates, gp_seed)[1], config.d_gp_gamma)
+                    logits_and_input_grads(interpolates, gp_seed, gp_uniforms, p)[1],
+                    config.d_gp_gamma)
             # Divide by the global batch: the all-reduce sums the replicas' gradients.
             g_loss = tf.nn.compute_average_loss(
                 objective.g(d_fake_logits), global_batch_size=global_batch_size)
@@ -78,7 +98,9 @@ def make_replica_step(state, config, per_replica_batch_size, r1_gamma):
                 g_scaled, d_scaled = g_opt.scale_loss(g_loss), d_opt.scale_loss(d_loss)
         g_grads = g_tape.gradient(g_scaled, generator.trainable_variables)
         d_grads = d_tape.gradient(d_scaled, discriminator.trainable_variables)
-        return g_loss, d_loss, g_grads, d_grads
+        # ADA's overfitting statistic: the sum of sign(D(real)) over this replica's images.
+        real_signs = tf.reduce_sum(tf.sign(tf.cast(d_real_logits, tf.float32)))
+        return g_loss, d_loss, g_grads, d_grads, real_signs
 
     if config.jit_compile:
         # XLA compiles only the forward/backward pass: apply_gradients touches variables on
@@ -90,13 +112,21 @@ def make_replica_step(state, config, per_replica_batch_size, r1_gamma):
         replica_id = tf.cast(ctx.replica_id_in_sync_group, tf.int64)
         z = replica_noise(config.seed, step, global_batch_size, config.noise_dim, replica_id,
                           per_replica_batch_size)
+        # Drawn here, outside XLA: its kernels draw other numbers from the same seed.
+        real_uniforms, fake_uniforms, gp_uniforms = (
+            augment.draw(config.seed, stream, step, global_batch_size, replica_id,
+                         per_replica_batch_size)
+            for stream in (streams.AUGMENT_REAL, streams.AUGMENT_FAKE,
+                           streams.AUGMENT_INTERPOLATES))
+        p = augment_p_fn(state) if augment_p_fn else tf.constant(0.0)
         gp_eps = (replica_gp_eps(config.seed, step, global_batch_size, replica_id,
                                  per_replica_batch_size) if config.d_gp_gamma else None)
-        g_loss, d_loss, g_grads, d_grads = losses_and_grads(
+        g_loss, d_loss, g_grads, d_grads, real_signs = losses_and_grads(
             real_images, z, streams.keyed(config.seed, streams.DROPOUT_REAL, step, replica_id),
-            streams.keyed(config.seed, streams.DROPOUT_FAKE, step, replica_id), gp_eps,
+            streams.keyed(config.seed, streams.DROPOUT_FAKE, step, replica_id),
+            real_uniforms, fake_uniforms, p, gp_eps,
             streams.keyed(config.seed, streams.DROPOUT_INTERPOLATES, step, replica_id),
-            r1_gamma)
+            gp_uniforms, r1_gamma)
         skipped_steps = tf.constant(0.0)
         if state.loss_scaling:
             # Keras' LossScaleOptimizer checks only this replica's gradients before the
@@ -111,7 +141,8 @@ def make_replica_step(state, config, per_replica_batch_size, r1_gamma):
             d_grads = [grad + tf.cast(poison, grad.dtype) for grad in d_grads]
         g_opt.apply_gradients(zip(g_grads, generator.trainable_variables))
         d_opt.apply_gradients(zip(d_grads, discriminator.trainable_variables))
-        return {"g_loss": g_loss, "d_loss": d_loss, "skipped_steps": skipped_steps}
+        return {"g_loss": g_loss, "d_loss": d_loss, "skipped_steps": skipped_steps,
+                "real_signs": real_signs}
 
     return replica_step
 
@@ -133,7 +164,9 @@ def make_train_fn(strategy, state, config, per_replica_batch_size, total_steps=0
     """Returns `train_fn(iterator, num_steps)`: runs num_steps steps in one tf.function.
 
     Returns the losses averaged over those steps (each a global-batch mean, reduced over
-    replicas) and the number of steps skipped for loss-scale overflow. Each step first sets
+    replicas), the number of steps skipped for loss-scale overflow, and the sum of
+    sign(D(real)) over every real image (`real_signs`) with `augment_p` after the last step
+    (--augment=ada updates p here, in cross-replica context). Each step first sets
     both learning rates from the flags and the step (`total_steps` places the decay), so
     a resumed run follows the same schedule and a changed --g_lr or --d_lr takes effect.
     """
@@ -149,6 +182,7 @@ def make_train_fn(strategy, state, config, per_replica_batch_size, total_steps=0
                                        config.d_r1_gamma * r1_every)]
     if r1_every > 1:
         replica_steps.append(make_replica_step(state, config, per_replica_batch_size, 0.0))
+    augment_p_fn = augment.AUGMENTS[config.augment]
     if config.lr_decay_fraction and not total_steps:
         raise ValueError("--lr_decay_fraction needs make_train_fn(..., total_steps=...)")
 
@@ -163,7 +197,7 @@ def make_train_fn(strategy, state, config, per_replica_batch_size, total_steps=0
     @tf.function
     def train_fn(iterator, num_steps):
         totals = {"g_loss": tf.constant(0.0), "d_loss": tf.constant(0.0),
-                  "skipped_steps": tf.constant(0.0)}
+                  "skipped_steps": tf.constant(0.0), "real_signs": tf.constant(0.0)}
         for _ in tf.range(num_steps):
             # Assigned through the optimizers' own rate variables: a schedule object would
             # change what a checkpoint holds, and restoring across that mis-assigns slots.
@@ -177,6 +211,8 @@ def make_train_fn(strategy, state, config, per_replica_batch_size, total_steps=0
                 out = tf.cond(step % r1_every == 0,
                               lambda: run_step(replica_steps[0], images, step),
                               lambda: run_step(replica_steps[1], images, step))
+            if state.ada is not None:  # all-reduced: every replica and worker moves p alike
+                state.ada.update(state.step, out["real_signs"])
             totals = {name: totals[name] + out[name] for name in totals}
             if config.d_spectral_norm:  # the same u on every replica, from the new kernels
                 model_layers.update_spectral_norms(state.discriminator)
@@ -186,6 +222,8 @@ def make_train_fn(strategy, state, config, per_replica_batch_size, total_steps=0
             state.step.assign_add(1)
         steps = tf.cast(num_steps, tf.float32)
         return {"g_loss": totals["g_loss"] / steps, "d_loss": totals["d_loss"] / steps,
-                "skipped_steps": totals["skipped_steps"]}
+                "skipped_steps": totals["skipped_steps"], "real_signs": totals["real_signs"],
+                "augment_p": (state.ada.p.read_value() if state.ada is not None else
+                              tf.constant(1.0 if augment_p_fn else 0.0))}
 
     return train_fn

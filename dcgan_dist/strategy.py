@@ -32,8 +32,12 @@ def split_cpu(num_devices):
         tf.config.set_logical_device_configuration(
             cpus[0], [tf.config.LogicalDeviceConfiguration()] * num_devices)
     except RuntimeError as e:
-        raise UserError(f"--num_cpu_devices={num_devices} came too late: TensorFlow was already "
-                        f"initialised ({e})") from e
+        have = len(current or cpus)
+        raise UserError(
+            f"--num_cpu_devices={num_devices} came too late: TensorFlow had already started "
+            f"in this process with {have} CPU device(s). Run dcgan-train as a new "
+            f"process, or, from Python, call dcgan_dist.strategy.split_cpu({num_devices}) "
+            f"before anything else uses TensorFlow; or use --num_cpu_devices={have}") from e
 
 
 def _cpu(config):
@@ -43,10 +47,29 @@ def _cpu(config):
     return tf.distribute.get_strategy()
 
 
+def no_gpu_cause():
+    """Why TensorFlow may see no GPU, and what to run: the two usual causes are a TensorFlow
+    built without CUDA (the cpu extra's tensorflow-cpu, or a wheel without NVIDIA's
+    libraries) and no NVIDIA driver."""
+    version = ".".join(tf.__version__.split(".")[:2])
+    install = f"pip install -c constraints/tf{version}.txt '.[gpu]'"
+    if not tf.test.is_built_with_cuda():
+        return (f"this TensorFlow {tf.__version__} is a CPU-only build; install the GPU one "
+                f"with {install} (in a fresh virtual environment)")
+    if not shutil.which("nvidia-smi"):
+        return ("no NVIDIA driver: nvidia-smi is not on PATH; install the driver, check that "
+                "nvidia-smi lists the GPU, and that TensorFlow's CUDA libraries are there "
+                f"({install})")
+    return ("TensorFlow could not use the GPU that nvidia-smi may list: a missing CUDA library "
+            f"({install} brings NVIDIA's), CUDA_VISIBLE_DEVICES hiding it, or a driver older "
+            "than TensorFlow's CUDA; run with --verbose to see TensorFlow's own log")
+
+
 def _gpu(config):
     del config
     if not tf.config.list_physical_devices("GPU"):
-        raise UserError("--strategy=gpu found no GPU; use --strategy=cpu or auto")
+        raise UserError(f"--strategy=gpu found no GPU. Likely cause: {no_gpu_cause()}; or "
+                        "train on the CPU with --strategy=cpu")
     return tf.distribute.get_strategy()  # TensorFlow places the ops on GPU:0
 
 
@@ -56,8 +79,9 @@ def _mirrored(config):
     split_cpu(config.num_cpu_devices)
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
     if len(devices) < 2:
-        logging.warning("--strategy=mirrored on one CPU device: pass --num_cpu_devices=2 "
-                        "or more to run several replicas")
+        logging.warning("--strategy=mirrored found no GPU, so it mirrors over CPU devices (%s); "
+                        "pass --num_cpu_devices=2 or more to run several replicas on the CPU",
+                        no_gpu_cause())
     # NCCL needs GPUs; on CPUs reduce through host memory.
     return tf.distribute.MirroredStrategy(
         devices, cross_device_ops=tf.distribute.ReductionToOneDevice())
@@ -136,6 +160,27 @@ def _check_tpu_vm_paths(config, num_hosts):
                         f"{num_hosts} hosts, each with its own disk; use gs:// paths")
     logging.warning("%s on this TPU VM's local disk: fine on one host; a multi-host slice "
                     "(pod) needs gs:// paths", " and ".join(local))
+
+
+# Fewer images per replica than this leaves most of a TPU core idle: XLA pads the batch
+# dimension to fill the core's matrix units (128 wide), so 16 images cost what 128 do.
+MIN_TPU_BATCH_PER_REPLICA = 64
+
+
+def check_tpu_batch(placement, global_batch_size):
+    """Warns when a TPU run gets fewer than MIN_TPU_BATCH_PER_REPLICA images per replica: a
+    config added after configs/tpu.cfg (dcgan.cfg's 128, say) replaces its batch of 1024."""
+    per_replica = global_batch_size // placement.replicas
+    if placement.kind == "tpu" and per_replica < MIN_TPU_BATCH_PER_REPLICA:
+        wanted = MIN_TPU_BATCH_PER_REPLICA * placement.replicas
+        logging.warning(
+            "--global_batch_size=%d is %d images per replica on %d TPU replicas: a TPU core "
+            "wants at least %d (it pads smaller batches and idles). A config given after "
+            "--config=tpu may have replaced its 1024: put --global_batch_size=%d (or more) "
+            "last on the command line", global_batch_size, per_replica, placement.replicas,
+            MIN_TPU_BATCH_PER_REPLICA, max(wanted, 1024))
+        return False
+    return True
 
 
 STRATEGIES = {"cpu": _cpu, "gpu": _gpu, "mirrored": _mirrored, "multi_worker": _multi_worker,

@@ -21,7 +21,7 @@ fi
 echo "+ dcgan-data prepare mnist --data_dir=${DATA_DIR}"
 .venv/bin/dcgan-data prepare mnist --data_dir="${DATA_DIR}"
 
-cmd=(.venv/bin/dcgan-train --flagfile=configs/cpu_smoke.cfg --workdir="${WORKDIR}"
+cmd=(.venv/bin/dcgan-train --config=cpu_smoke --workdir="${WORKDIR}"
      --data_dir="${DATA_DIR}" "$@")
 echo "+ ${cmd[*]}"
 "${cmd[@]}"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # MNIST DCGAN on every visible GPU of one machine: MirroredStrategy, NCCL all-reduce,
-# mixed_float16, global batch 1024 (configs/multi_gpu.cfg; the batch must divide by the GPU count).
-# Runs: dcgan-train --flagfile=configs/multi_gpu.cfg --workdir=$WORKDIR --data_dir=$DATA_DIR "$@"
+# mixed_float16, global batch 1024 (--config=multi_gpu; the batch must divide by the GPU count).
+# Runs: dcgan-train --config=multi_gpu --workdir=$WORKDIR --data_dir=$DATA_DIR "$@"
 #
 # Environment (default):
 #   WORKDIR      run directory; rerunning resumes from it            (runs/multi_gpu)
@@ -18,7 +18,7 @@ DATA_DIR="${DATA_DIR:-data}"
 if [ -x .venv/bin/dcgan-train ]; then DCGAN_TRAIN="${DCGAN_TRAIN:-.venv/bin/dcgan-train}"; fi
 DCGAN_TRAIN="${DCGAN_TRAIN:-dcgan-train}"
 
-cmd=("${DCGAN_TRAIN}" --flagfile=configs/multi_gpu.cfg --workdir="${WORKDIR}"
+cmd=("${DCGAN_TRAIN}" --config=multi_gpu --workdir="${WORKDIR}"
      --data_dir="${DATA_DIR}" "$@")
 echo "+ ${cmd[*]}"
 "${cmd[@]}"

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# MNIST DCGAN on several machines: MultiWorkerMirroredStrategy (configs/multi_worker.cfg).
+# MNIST DCGAN on several machines: MultiWorkerMirroredStrategy (--config=multi_worker).
 # Run this script on EACH host with the same HOSTS and that host's TASK_INDEX; worker 0 is the
 # chief (it writes checkpoints, samples and logs). It builds and exports TF_CONFIG, then runs
-#   dcgan-train --flagfile=configs/multi_worker.cfg --workdir=$WORKDIR --data_dir=$DATA_DIR "$@"
+#   dcgan-train --config=multi_worker --workdir=$WORKDIR --data_dir=$DATA_DIR "$@"
 #
 # Environment (default):
 #   HOSTS        every worker as host:port, comma-separated, the same list and order on every
@@ -39,7 +39,7 @@ print(json.dumps({"cluster": {"worker": workers}, "task": {"type": "worker", "in
 export TF_CONFIG
 echo "+ export TF_CONFIG='${TF_CONFIG}'"
 
-cmd=("${DCGAN_TRAIN}" --flagfile=configs/multi_worker.cfg --workdir="${WORKDIR}"
+cmd=("${DCGAN_TRAIN}" --config=multi_worker --workdir="${WORKDIR}"
      --data_dir="${DATA_DIR}" "$@")
 echo "+ ${cmd[*]}"
 if [ "${DRY_RUN}" = 0 ]; then "${cmd[@]}"; fi

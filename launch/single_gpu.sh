@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# MNIST DCGAN on one GPU with mixed_float16 (configs/single_gpu.cfg).
-# Runs: dcgan-train --flagfile=configs/single_gpu.cfg --workdir=$WORKDIR --data_dir=$DATA_DIR "$@"
+# MNIST DCGAN on one GPU with mixed_float16 (--config=single_gpu).
+# Runs: dcgan-train --config=single_gpu --workdir=$WORKDIR --data_dir=$DATA_DIR "$@"
 #
 # Environment (default):
 #   WORKDIR      run directory; rerunning resumes from it            (runs/single_gpu)
@@ -16,7 +16,7 @@ DATA_DIR="${DATA_DIR:-data}"
 if [ -x .venv/bin/dcgan-train ]; then DCGAN_TRAIN="${DCGAN_TRAIN:-.venv/bin/dcgan-train}"; fi
 DCGAN_TRAIN="${DCGAN_TRAIN:-dcgan-train}"
 
-cmd=("${DCGAN_TRAIN}" --flagfile=configs/single_gpu.cfg --workdir="${WORKDIR}"
+cmd=("${DCGAN_TRAIN}" --config=single_gpu --workdir="${WORKDIR}"
      --data_dir="${DATA_DIR}" "$@")
 echo "+ ${cmd[*]}"
 "${cmd[@]}"

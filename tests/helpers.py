@@ -22,9 +22,17 @@ def tiny_run_args(workdir, tmp, *extra):
             *extra]
 
 
+def user_env(env=None):
+    """The environment a user's shell gives a program: without the TF_CPP_MIN_LOG_LEVEL this
+    test process set for itself, so the program quiets TensorFlow as it does for people."""
+    env = dict(os.environ if env is None else env)
+    env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    return env
+
+
 def run_cli(program, args, timeout=300, **kwargs):
     """Runs console script `program` (dcgan-train, dcgan-eval, ...) as its own process."""
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    env = user_env()
     return subprocess.run([os.path.join(BIN, program), *map(str, args)], capture_output=True,
                           text=True, timeout=timeout, env=env, **kwargs)
 
@@ -53,7 +61,7 @@ def _default_sigint():
 
 def start_cli(args, log_path, program="dcgan-train", env=None):
     """Starts a program in the background, SIGINT at its default disposition, output to log."""
-    env = dict(os.environ if env is None else env, TF_CPP_MIN_LOG_LEVEL="2")
+    env = user_env(env)
     log = open(log_path, "w")
     return subprocess.Popen([os.path.join(BIN, program), *map(str, args)], stdout=log,
                             stderr=subprocess.STDOUT, env=env, preexec_fn=_default_sigint)

@@ -32,6 +32,12 @@ fi
 stamp="$(cat setup.cfg "${constraints}" | sha256sum)"
 if [ "$(cat "${venv}/.dcgan-installed" 2>/dev/null)" != "${stamp}" ]; then
   "${venv}/bin/pip" install --quiet --upgrade pip
+  # tensorflow and tensorflow-cpu write the same files: an environment made before the cpu
+  # extra moved to tensorflow-cpu (x86-64 Linux) drops the standard wheel first.
+  if [ "$(uname -sm)" = "Linux x86_64" ] && "${venv}/bin/python" -c \
+      'import importlib.metadata as m; m.version("tensorflow")' 2>/dev/null; then
+    "${venv}/bin/pip" uninstall --quiet --yes tensorflow
+  fi
   "${venv}/bin/pip" install --quiet -c "${constraints}" -e ".[cpu,test]"
   echo "${stamp}" > "${venv}/.dcgan-installed"
 fi

@@ -8,7 +8,7 @@ import os
 from absl import flags as absl_flags
 import pytest
 
-from dcgan_dist import config as config_lib, flags, models, precision, strategy
+from dcgan_dist import cli, config as config_lib, flagfiles, flags, models, precision, strategy
 from dcgan_dist.errors import UserError
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -16,8 +16,9 @@ CONFIGS = sorted(glob.glob(os.path.join(REPO, "configs", "*.cfg")))
 
 
 def parse(*args, program="dcgan-train"):
-    flag_values = flags.flag_values(flags.PROGRAMS[program])
-    flag_values([program, *args])
+    """A Config from dcgan-train's command line, parsed the way the program parses it (configs
+    and flagfiles expanded first)."""
+    flag_values, _ = cli.parse(program, [program, *args])
     return config_lib.Config.from_flags(flag_values)
 
 
@@ -29,12 +30,14 @@ def test_there_are_configs():
 def test_config_fields_are_the_training_flags():
     assert sorted(f.name for f in dataclasses.fields(config_lib.Config)) == sorted(flags.TRAIN)
     assert config_lib.Config(workdir="/x").g_filters == flags.CATALOGUE["g_filters"].default
+    # --config and --list_configs choose flags; they are dcgan-train's, not Config fields.
+    assert set(flags.PROGRAMS["dcgan-train"]) - set(flags.TRAIN) == {"config", "list_configs"}
 
 
 @pytest.mark.parametrize("name, table", [
     ("architecture", models.ARCHITECTURES), ("strategy", ["auto", *strategy.STRATEGIES]),
     ("precision", ["auto", *precision.PRECISIONS]), ("all_reduce", strategy.ALL_REDUCE),
-    ("collective", strategy.COLLECTIVES)])
+    ("collective", strategy.COLLECTIVES), ("config", flagfiles.CONFIGS)])
 def test_choices_come_from_their_tables(name, table):
     assert flags.CATALOGUE[name].parser.enum_values == list(table)
 
@@ -65,6 +68,9 @@ def test_every_config_parses_and_has_a_header(path, tmp_path):
     header = "\n".join(lines[:next(i for i, l in enumerate(lines) if l.startswith("--"))])
     for word in ("Command:", "Hardware:", "Expected:"):
         assert word in header, f"{path} header lacks {word}"
+    # The first line is the purpose --list_configs shows: one comment line of one sentence.
+    assert lines[0].startswith("# ") and lines[0].endswith(".") and len(lines[0]) <= 100
+    assert "--flagfile=" not in "\n".join(lines), "configs include each other by --config=NAME"
     paths = (["--workdir=gs://bucket/run", "--data_dir=gs://bucket/tfds"] if "tpu" in path
              else [f"--workdir={tmp_path}"])
     config = parse(f"--flagfile={path}", *paths)
@@ -86,20 +92,26 @@ def test_every_config_builds_its_models(path, tmp_path):
 
 
 def test_dcgan_configs_use_the_papers_settings():
-    for name in ("cifar10", "celeba64", "lsun_bedroom64", "folder64", "mnist_dcgan"):
-        config = parse(f"--flagfile={REPO}/configs/{name}.cfg", "--workdir=/tmp/x")
+    for name in ("cifar10", "celeba64", "lsun_bedroom64", "folder64", "folder32", "mnist_dcgan"):
+        config = parse(f"--config={name}", "--workdir=/tmp/x")
         assert (config.architecture, config.adam_beta1, config.d_dropout) == ("dcgan", 0.5, 0.0)
-    config = parse(f"--flagfile={REPO}/configs/cifar10.cfg", "--workdir=/tmp/x")
+    config = parse("--config=cifar10", "--workdir=/tmp/x")
     assert (config.g_lr, config.d_lr, config.global_batch_size) == (2e-4, 2e-4, 128)
-    config = parse(f"--flagfile={REPO}/configs/folder64.cfg", "--dataset=faces", "--workdir=/x")
+    config = parse("--config=folder64", "--dataset=faces", "--workdir=/x")
     assert (config.dataset, config.image_size) == ("faces", 64)
+    # Folder configs budget in steps and augment: a folder's size changes neither.
+    for name in ("folder32", "folder64"):
+        config = parse(f"--config={name}", "--dataset=faces", "--workdir=/x")
+        assert config.train_steps > 0 and config.augment == "ada"
+        assert (config.sample_every_steps, config.ckpt_every_steps) == (500, 2000)
 
 
 def test_mnist_config_is_the_tutorial():
-    config = parse(f"--flagfile={REPO}/configs/mnist.cfg", "--workdir=/tmp/x")
+    config = parse("--config=mnist", "--workdir=/tmp/x")
     assert (config.global_batch_size, config.epochs, config.g_lr, config.d_lr,
             config.adam_beta1, config.noise_dim, config.d_dropout, config.g_filters,
             config.d_filters) == (256, 50, 1e-4, 1e-4, 0.9, 100, 0.3, 256, 64)
+    assert (config.sample_every_steps, config.ckpt_every_steps) == (0, 0)  # once an epoch
 
 
 def test_flagfile_written_by_a_run_replays_it(tmp_path):

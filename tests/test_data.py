@@ -57,7 +57,7 @@ def test_synthetic_data_has_the_dataset_shape(make_config):
 def test_errors_name_the_fix(make_config, tmp_path, monkeypatch):
     with pytest.raises(UserError, match="larger than the 64 examples"):
         _batches(make_config(global_batch_size=128), 1)
-    with pytest.raises(UserError, match="--dataset=no_such_dataset is neither a TFDS catalog dataset nor prepared in --data_dir=.*dcgan-data prepare folder --source=DIR --name=no_such_dataset"):
+    with pytest.raises(UserError, match="--dataset=no_such_dataset is neither a TFDS catalog dataset nor prepared in --data_dir=.*dcgan-data prepare folder --source=YOUR_IMAGE_FOLDER --name=no_such_dataset"):
         data.load_info(make_config(dataset="no_such_dataset"))
     with pytest.raises(UserError, match="--split=validation is not a split of mnist; use one of"):
         data.load_info(make_config(split="validation"))

@@ -22,13 +22,14 @@ TINY_DCGAN = ["--architecture=dcgan", "--g_filters=8", "--d_filters=4", "--globa
 def test_dcgan_trains_two_steps_at_64x64x3_on_a_folder(folder_data_dir, tmp_path, capsys,
                                                        caplog):
     workdir = tmp_path / "run"
-    with caplog.at_level(logging.INFO):
+    with caplog.at_level(logging.DEBUG):
         code, _, err = run_in_process(main.run, "dcgan-train", [
             f"--workdir={workdir}", "--dataset=gen_images", f"--data_dir={folder_data_dir}",
             "--image_size=64", "--train_steps=2", "--log_every_steps=1",
-            "--sample_every_steps=2", "--d_dropout=0", *TINY_DCGAN], capsys)
+            "--sample_every_steps=2", "--d_dropout=0", "--verbose", *TINY_DCGAN], capsys)
     assert code == 0, err[-3000:]
-    # The start-up summary: 672*8^2 + 12908*8 + 3 and 672*4^2 + 233*4 + 1 (test_models).
+    # The start-up summary (--verbose): 672*8^2 + 12908*8 + 3 and 672*4^2 + 233*4 + 1
+    # (test_models).
     assert "generator: 146,275 parameters, output (None, 64, 64, 3)" in caplog.text
     assert "discriminator: 11,685 parameters, output (None, 1)" in caplog.text
     grid = iio.imread(workdir / "samples" / "step_000002.png")

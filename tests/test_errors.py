@@ -52,7 +52,8 @@ CASES = [
     (["--strategy=tpu", "--tpu=my-tpu"], "must be a gs:// path on TPU"),
     (["--noise_dim=50"], "belongs to a different model (Received incompatible tensor"),
     (["--no_such_flag=1"], "Unknown command line flag 'no_such_flag'"),
-    (["--flagfile=/nonexistent.cfg"], "Unable to open flagfile"),
+    (["--flagfile=/nonexistent.cfg"], "flagfile /nonexistent.cfg (on the command line) not "
+     "found: looked for /nonexistent.cfg"),
     (["--flagfile=MALFORMED"], "unexpected arguments this is not a flag; flags look like"),
     (["--global_batch_size=many"], "flag --global_batch_size=many: invalid literal"),
     (["positional"], "unexpected arguments positional"),

@@ -50,7 +50,9 @@ def test_summary_counts_skips_and_names_the_flags(tmp_path):
     lines = summary.splitlines()
     assert lines[0] == f"prepared 5 images at 16x16x3 in {tmp_path / 'tfds' / 'five' / '1.0.0'}"
     assert lines[1] == "skipped 1 unreadable: broken.png"
-    assert lines[2] == f"train with: dcgan-train --dataset=five --data_dir={tmp_path / 'tfds'}"
+    assert lines[2].startswith("train with: ") and lines[2].endswith(
+        f"dcgan-train --config=folder32 --dataset=five --data_dir={tmp_path / 'tfds'} "
+        f"--workdir={os.path.abspath('runs/five')}")
 
 
 def test_own_size_kept_and_mixed_sizes_flagged(tmp_path):
@@ -59,7 +61,8 @@ def test_own_size_kept_and_mixed_sizes_flagged(tmp_path):
     for i, size in enumerate([(20, 20), (30, 20)]):
         Image.fromarray(np.full(size, 100 + i, np.uint8)).save(source / f"{i}.png")
     summary = prepare_folder.prepare_folder(str(source), "grey", str(tmp_path / "tfds"))
-    assert "at ?x?x1" in summary and "--image_size=N" in summary
+    # folder64 crops and resizes them to 64 px as it reads them.
+    assert "at ?x?x1" in summary and " --config=folder64 --dataset=grey " in summary
     shapes = [image.shape for image in _examples(str(tmp_path / "tfds"), "grey")]
     assert shapes == [(20, 20, 1), (30, 20, 1)]
 

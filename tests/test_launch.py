@@ -2,6 +2,9 @@
 
 No TensorFlow here: the trainer and gcloud are replaced by fake executables on PATH (or
 DCGAN_TRAIN) that record their arguments, so nothing trains and nothing reaches the cloud.
+launch/tpu_vm.sh runs against tests/fake_gcloud.py, whose TPU VMs are folders here: training
+detached, dropped sessions, a preempted spot VM, a queued resource, stop, --keep_vm, follow
+(test_tpu_vm.py).
 """
 
 import glob
@@ -55,8 +58,8 @@ def test_shellcheck_is_clean(path):
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("script,config", [("single_gpu.sh", "configs/single_gpu.cfg"),
-                                           ("multi_gpu.sh", "configs/multi_gpu.cfg")])
+@pytest.mark.parametrize("script,config", [("single_gpu.sh", "single_gpu"),
+                                           ("multi_gpu.sh", "multi_gpu")])
 def test_gpu_script_passes_config_workdir_and_extra_args(script, config, tmp_path):
     record = tmp_path / "argv.txt"
     fake = fake_executable(str(tmp_path), "dcgan-train", record)
@@ -64,9 +67,9 @@ def test_gpu_script_passes_config_workdir_and_extra_args(script, config, tmp_pat
                     env={"DCGAN_TRAIN": fake, "WORKDIR": "/w/run", "DATA_DIR": "/d/tfds"})
     assert result.returncode == 0, result.stderr
     argv = record.read_text().splitlines()
-    assert argv == [f"--flagfile={config}", "--workdir=/w/run", "--data_dir=/d/tfds",
+    assert argv == [f"--config={config}", "--workdir=/w/run", "--data_dir=/d/tfds",
                     "--train_steps=7"]
-    assert f"+ {fake} --flagfile={config}" in result.stdout
+    assert f"+ {fake} --config={config}" in result.stdout
 
 
 def test_gpu_script_finds_dcgan_train_on_path_without_a_venv(tmp_path):
@@ -83,7 +86,7 @@ def test_gpu_script_finds_dcgan_train_on_path_without_a_venv(tmp_path):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert record.read_text().splitlines() == [
-        "--flagfile=configs/single_gpu.cfg", "--workdir=runs/single_gpu", "--data_dir=data",
+        "--config=single_gpu", "--workdir=runs/single_gpu", "--data_dir=data",
         "--x=1"]
 
 
@@ -100,7 +103,7 @@ def test_multi_worker_dry_run_prints_valid_tf_config_and_command(tmp_path):
     tf_config = json.loads(match.group(1))
     assert tf_config["cluster"]["worker"] == ["127.0.0.1:1111", "127.0.0.1:2222"]
     assert tf_config["task"] == {"type": "worker", "index": 1}
-    assert (f"+ {fake} --flagfile=configs/multi_worker.cfg --workdir=/w/mw --data_dir=data "
+    assert (f"+ {fake} --config=multi_worker --workdir=/w/mw --data_dir=data "
             "--train_steps=3") in result.stdout
 
 
@@ -124,7 +127,8 @@ def test_multi_worker_rejects_a_task_index_outside_hosts():
     assert "TASK_INDEX=2 is not in 0..1" in result.stderr
 
 
-TPU_INSTALL = 'python3 -m pip install --quiet --user -c constraints/tf2.20.txt ".[tpu]"'
+TPU_INSTALL = ('python3 -m pip install --quiet --user -c constraints/tf2.20.txt ".[tpu]" -f '
+               "https://storage.googleapis.com/libtpu-tf-releases/index.html")
 PJRT_EXPORTS = ("export PJRT_DEVICE=TPU NEXT_PLUGGABLE_DEVICE_USE_C_API=true; "
                 'export TF_PLUGGABLE_DEVICE_LIBRARY_PATH="$(python3 -c '
                 '"import libtpu; print(libtpu.get_library_path())")"; ')
@@ -147,65 +151,25 @@ def test_tpu_dry_run_prints_every_gcloud_command_and_calls_none(tmp_path, accele
     assert result.returncode == 0, result.stderr
     assert not marker.exists(), "--dry_run called gcloud"
     assert not (tmp_path / "dcgan-dist-src.tar.gz").exists(), "--dry_run wrote the tarball"
-    lines = result.stdout.splitlines()
-
-    def command(verb):
-        found = [line for line in lines if line.startswith(f"+ gcloud compute tpus tpu-vm {verb} ")]
-        assert len(found) == 1, f"no single '{verb}' command in:\n{result.stdout}"
-        assert "--zone=us-central2-b" in found[0]
-        return found[0]
-
-    create = command("create")
+    lines = [line for line in result.stdout.splitlines()
+             if line.startswith("+ gcloud compute tpus tpu-vm ")]
+    verbs = [line.split()[5] for line in lines]
+    assert verbs == ["create", "scp", "ssh", "ssh", "delete"], result.stdout
+    create, scp, start, follow, delete = lines
     assert f"--accelerator-type={accelerator} --version={image}" in create
-    assert "dcgan-tpu" in command("scp")
-    ssh = command("ssh")
-    for verb in ("scp", "ssh"):  # a pod slice copies, installs and trains on every host
-        assert ("--worker=all" in command(verb)) == pod, command(verb)
-    assert "--worker" not in create + command("delete")
-    # The TPU build, not the package's plain install that brought the CUDA wheel.
-    assert f"cd ~/dcgan-dist; {TPU_INSTALL}; " in ssh
-    assert ("; PJRT_DEVICE=" in ssh or PJRT_EXPORTS in ssh) == pjrt
-    train = ('PATH="$HOME/.local/bin:$PATH" dcgan-train --flagfile=configs/tpu.cfg --tpu=local '
-             "--workdir=gs://b/runs/tpu --data_dir=gs://b/tensorflow_datasets --train_steps=10'")
-    assert ssh.endswith(f"{TPU_INSTALL}; {PJRT_EXPORTS if pjrt else ''}{train}"), ssh
-    order = [next(i for i, line in enumerate(lines) if f"tpu-vm {verb} " in line)
-             for verb in ("create", "scp", "ssh", "delete")]
-    assert order == sorted(order), result.stdout
-
-
-def test_tpu_pod_run_gives_gcloud_every_worker_and_a_tree_that_installs(tmp_path):
-    """Not a dry run: a fake gcloud records each call, so the real argv is checked."""
-    record = tmp_path / "calls.jsonl"
-    gcloud = tmp_path / "gcloud"
-    gcloud.write_text("#!/usr/bin/env bash\n"
-                      f"python3 -c 'import json, sys; print(json.dumps(sys.argv[1:]))' \"$@\" "
-                      f">> {record}\n")
-    gcloud.chmod(0o755)
-    result = launch("tpu_vm.sh", "--x=1", path_first=str(tmp_path),
-                    env={"BUCKET": "gs://b/", "TMPDIR": str(tmp_path),
-                         "ACCELERATOR_TYPE": "v5litepod-16", "ZONE": "z", "PROJECT": "p"})
-    assert result.returncode == 0, result.stderr
-    calls = [json.loads(line) for line in record.read_text().splitlines()]
-    assert [c[:4] for c in calls] == [["compute", "tpus", "tpu-vm", verb]
-                                      for verb in ("create", "scp", "ssh", "delete")]
-    create, scp, ssh, delete = calls
-    assert create[4:] == ["dcgan-tpu", "--zone=z", "--project=p",
-                          "--accelerator-type=v5litepod-16", "--version=v2-alpha-tpuv5-lite"]
-    assert scp[4:] == [str(tmp_path / "dcgan-dist-src.tar.gz"), "dcgan-tpu:~/dcgan-dist-src.tar.gz",
-                       "--zone=z", "--project=p", "--worker=all"]
-    assert ssh[4:8] == ["dcgan-tpu", "--zone=z", "--project=p", "--worker=all"]
-    remote = ssh[8].removeprefix("--command=")
-    assert PJRT_EXPORTS in remote and remote.endswith("--data_dir=gs://b/tensorflow_datasets --x=1")
-    syntax = subprocess.run(["bash", "-n", "-c", remote], capture_output=True, text=True)
-    assert syntax.returncode == 0, syntax.stderr
-    assert delete[4:] == ["dcgan-tpu", "--zone=z", "--project=p", "--quiet"]
-    # The tarball holds what the VM's install step reads, and no virtual environment.
-    names = subprocess.run(["tar", "-tzf", str(tmp_path / "dcgan-dist-src.tar.gz")],
-                           capture_output=True, text=True, check=True).stdout.splitlines()
-    for needed in ("./setup.cfg", "./constraints/tf2.20.txt", "./configs/tpu.cfg",
-                   "./dcgan_dist/main.py"):
-        assert needed in names
-    assert not [n for n in names if n.startswith(("./.venv", "./.git/"))]
+    assert "--zone=us-central2-b" in create and "dcgan-tpu" in scp
+    for line in (scp, start):  # a pod slice copies, installs and starts on every host
+        assert ("--worker=all" in line) == pod, line
+    assert "--worker=0" in follow and "tpu_job.sh follow 0" in follow
+    assert "--worker" not in create + delete
+    # Cloud TPU's TensorFlow install: tensorflow-tpu with libtpu from Google's index.
+    assert f"cd ~/dcgan-dist; {TPU_INSTALL}; " in start
+    assert (PJRT_EXPORTS in start) == pjrt
+    assert start.endswith('export PATH="$HOME/.local/bin:$PATH"; bash launch/tpu_job.sh start '
+                          "gs://b/runs/tpu --config=tpu --tpu=local --workdir=gs://b/runs/tpu "
+                          "--data_dir=gs://b/tensorflow_datasets --train_steps=10'"), start
+    assert "dcgan-eval --workdir=gs://b/runs/tpu --data_dir=gs://b/tensorflow_datasets" in (
+        result.stdout)
 
 
 def test_tpu_other_generations_need_an_image():
@@ -219,13 +183,6 @@ def test_tpu_other_generations_need_an_image():
     assert result.returncode == 0, result.stderr
     assert "--accelerator-type=v3-8 --version=tpu-vm-tf-2.16.1-pjrt" in result.stdout
     assert PJRT_EXPORTS in result.stdout
-
-
-def test_tpu_keep_tpu_skips_the_delete():
-    result = launch("tpu_vm.sh", "--dry_run", env={"BUCKET": "gs://b", "KEEP_TPU": "1"})
-    assert result.returncode == 0, result.stderr
-    assert "+ gcloud compute tpus tpu-vm delete" not in result.stdout
-    assert "KEEP_TPU=1" in result.stdout
 
 
 @pytest.mark.parametrize("bucket", [None, "/local", "gs:/"])
@@ -261,7 +218,7 @@ def test_slurm_batch_script_sruns_the_multi_worker_config_without_tf_config(tmp_
                             text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert record.read_text().splitlines() == [
-        "dcgan-train", "--flagfile=configs/multi_worker.cfg", "--workdir=/shared/run",
+        "dcgan-train", "--config=multi_worker", "--workdir=/shared/run",
         "--data_dir=data", "--train_steps=5", "TF_CONFIG=", REPO]
     missing = subprocess.run(["bash", str(copy)], env={**env, "WORKDIR": ""},
                              capture_output=True, text=True, timeout=60)

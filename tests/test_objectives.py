@@ -170,3 +170,43 @@ def test_fp16_overflow_on_one_replica_skips_the_step_with_every_option(make_conf
         local = [u.numpy() for u in strategy.experimental_local_results(layer.u.value)]
         np.testing.assert_array_equal(local[0], local[1])
         assert np.all(np.isfinite(local[0]))
+
+
+@pytest.mark.parametrize("penalty", [dict(d_r1_gamma=3.0), dict(d_gp_gamma=3.0)],
+                         ids=["r1", "gp"])
+def test_penalties_differentiate_with_respect_to_the_images_before_augmentation(make_config,
+                                                                              monkeypatch,
+                                                                              penalty):
+    """With --augment, D sees augmented images and the penalty's input gradient is taken with
+    respect to the images before augmentation (R1's reals; the gradient penalty's interpolates
+    of un-augmented reals and fakes, augmented by a draw of their own). An "augmentation" that
+    doubles every image makes the two choices differ by a factor of 2 in the gradient."""
+    from dcgan_dist import augment, losses
+    seen = []
+    monkeypatch.setattr(augment, "apply", lambda images, *a: seen.append(a[0]) or 2 * images)
+    config = make_config(d_dropout=0.0, global_batch_size=4, augment="diffaugment", **penalty)
+    state = state_lib.build_state(config, tf.distribute.get_strategy(), (28, 28, 1), "float32")
+    d = state.discriminator
+    real = tf.random.stateless_uniform([4, 28, 28, 1], [1, 2], -1, 1)
+    z = step_lib.replica_noise(config.seed, 0, 4, config.noise_dim, 0, 4)
+    fake = state.generator(z, training=True)
+    x = real
+    if config.d_gp_gamma:
+        x = losses.interpolate(real, fake, step_lib.replica_gp_eps(config.seed, 0, 4, 0, 4))
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        logits = d(2 * x, training=True)
+    grads = tape.gradient(logits, x)
+    penalty_fn = (losses.d_gp_penalty_per_example if config.d_gp_gamma else
+                  losses.d_r1_penalty_per_example)
+    gamma = config.d_gp_gamma or config.d_r1_gamma
+    objective = losses.LOSSES[config.loss].d(d(2 * real, training=True),
+                                             d(2 * fake, training=True))
+    expected = float(tf.reduce_mean(objective + penalty_fn(grads, gamma)))
+    wrong = float(tf.reduce_mean(objective + penalty_fn(grads / 2, gamma)))  # after augmenting
+    out = step_lib.make_train_fn(tf.distribute.get_strategy(), state, config, 4)(
+        iter(tf.data.Dataset.from_tensors(real).repeat()), tf.constant(1))
+    np.testing.assert_allclose(float(out["d_loss"]), expected, rtol=1e-5)
+    assert abs(wrong - expected) > 1e-3 * abs(expected)
+    # Augmented: reals, fakes, and with the gradient penalty its interpolates.
+    assert len(seen) == (3 if config.d_gp_gamma else 2)

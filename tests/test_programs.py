@@ -3,6 +3,7 @@ each, and the exit codes 0, 2 and 3 (4 is in test_multi_worker, 5, 42 and 130 in
 test_signals). Everything else about these programs is tested in-process."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -17,13 +18,24 @@ from dcgan_dist import main
 from helpers import last_line, latest_checkpoint, run_cli, snapshot, tiny_run_args
 
 
-def test_dcgan_train_leaves_every_artifact_and_a_rerun_changes_nothing(tmp_path):
+def test_dcgan_train_leaves_every_artifact_and_a_rerun_changes_nothing(tmp_path, caplog):
     workdir = tmp_path / "run"
     args = tiny_run_args(workdir, tmp_path, "--train_steps=4", "--log_every_steps=2",
                  "--sample_every_steps=2", "--ckpt_every_steps=2", "--steps_per_execution=2")
     result = run_cli("dcgan-train", args)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "step 4/4" in result.stderr and "img/s" in result.stderr and "eta" in result.stderr
+    # A quiet start: the first lines say what is trained and where; none of TensorFlow's
+    # start-up lines, its per-save info line, or TFDS's warning about the unused data folder.
+    lines = result.stderr.splitlines()
+    assert lines[0].endswith(
+        f"] Training tutorial networks on synthetic images of mnist's shape 28x28x1 for 4 "
+        f"steps; results in {workdir}"), result.stderr[:3000]
+    assert "] Strategy default strategy with 1 replica(s), per-replica batch 4; precision " \
+           "float32 -> float32: set by --precision" in lines[1]
+    for noise in ("absl::InitializeLog", "cuda", "cpu_feature_guard", "oneDNN",
+                  "Sharding callback", "dataset_info.json", "E0000"):
+        assert noise not in result.stderr, noise
     grids = sorted(os.listdir(workdir / "samples"))
     assert grids == ["step_000002.png", "step_000004.png"]
     grid = iio.imread(workdir / "samples" / grids[0])
@@ -41,7 +53,9 @@ def test_dcgan_train_leaves_every_artifact_and_a_rerun_changes_nothing(tmp_path)
     assert "--train_steps=4" in flags_txt and "--synthetic_data" in flags_txt
     # The same command again (in this process: the behaviour is the loop's) does nothing.
     before = snapshot(workdir)
-    main.run(["dcgan-train", *args])
+    with caplog.at_level(logging.INFO):
+        main.run(["dcgan-train", *args])
+    assert "Nothing to do: step 4 of 4" in caplog.text
     assert snapshot(workdir) == before
 
 
@@ -72,7 +86,10 @@ def test_dcgan_data_prepares_a_folder(tmp_path):
                                     f"--data_dir={tmp_path / 'tfds'}", "--image_size=16"])
     assert result.returncode == 0, result.stderr[-2000:]
     assert "\nprepared 4 images at 16x16x3 in " in "\n" + result.stdout
-    assert "train with: dcgan-train --dataset=mine" in result.stdout
+    assert "/dcgan-train --config=folder32 --dataset=mine --data_dir=" in result.stdout
+    # TFDS's own prints about writing the dataset are not the user's business.
+    for noise in ("Downloading and preparing", "downloaded and prepared", "absl::InitializeLog"):
+        assert noise not in result.stdout + result.stderr, noise
 
 
 def test_dcgan_eval_reports_every_network(trained_run_copy, stand_in_inception):

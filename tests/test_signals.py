@@ -59,6 +59,7 @@ def test_kill_9_sigterm_and_ctrl_c_then_the_same_command_is_the_straight_run(tmp
         # of the run can finish within a fixed delay, and then nothing is killed.
         wait_for(lambda: len(stats_steps(workdir)) >= last_ckpt_step + rng.randint(4, 8), proc)
         time.sleep(rng.uniform(0.0, 0.05))
+        assert proc.poll() is None, "the run ended before kill -9: the test proved nothing"
         proc.kill()
         proc.wait()
         pids.append(proc.pid)
@@ -99,7 +100,8 @@ def test_kill_9_sigterm_and_ctrl_c_then_the_same_command_is_the_straight_run(tmp
     assert proc.wait(timeout=60) == 130, log.read_text()[-3000:]
     assert f"ckpt-{step} at step {step}" in log.read_text()  # it resumed from SIGTERM's
     step, path = _stop_line(log, "Ctrl-C")
-    assert step < END and checkpoint_step(latest_checkpoint(workdir)) == step
+    assert step < END and path == f"{workdir}/ckpt/ckpt-{step}"
+    assert checkpoint_step(latest_checkpoint(workdir)) == step
     assert "Traceback" not in log.read_text() and "KeyboardInterrupt" not in log.read_text()
     assert stats_steps(workdir) == list(range(1, step + 1))
 

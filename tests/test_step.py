@@ -50,17 +50,35 @@ KEYSTONE_OPTIONS = [  # (architecture, options, weights)
 ]
 
 
-@pytest.mark.parametrize("architecture, options, num_weights", KEYSTONE_OPTIONS,
-                         ids=["plain-tutorial", "r1-tutorial", "plain-dcgan", "r1-dcgan",
-                              "hinge-sn-lazy_r1-tutorial", "wgan_gp-sn-dcgan"])
+# --augment on: its draws are rows of one global draw, and ada's p (made to move every
+# step: a target of -1 is always exceeded) is updated from all-reduced signs.
+KEYSTONE_AUGMENT = {
+    "none": dict(),
+    "diffaugment": dict(augment="diffaugment"),
+    "ada": dict(augment="ada", augment_policy="flip,rotate90,translation,color,cutout",
+                ada_target=-1.0, ada_every_steps=1, ada_kimg=0.064),
+}
+
+
+@pytest.mark.parametrize("architecture, options, augment, num_weights", [
+    (*case, "none", weights) for *case, weights in KEYSTONE_OPTIONS[:4]] + [
+    ("tutorial", dict(d_r1_gamma=10.0), "diffaugment", 22),
+    ("dcgan", dict(d_r1_gamma=10.0), "ada", 31),
+    (*KEYSTONE_OPTIONS[4][:2], "none", KEYSTONE_OPTIONS[4][2]),
+    # The gradient penalty's interpolates augmented by their own global draw.
+    (*KEYSTONE_OPTIONS[5][:2], "diffaugment", KEYSTONE_OPTIONS[5][2]),
+], ids=["plain-tutorial", "r1-tutorial", "plain-dcgan", "r1-dcgan", "r1-diffaugment-tutorial",
+        "r1-ada-dcgan", "hinge-sn-lazy_r1-tutorial", "wgan_gp-sn-diffaugment-dcgan"])
 def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_path,
-                                                             architecture, options, num_weights):
+                                                             architecture, options, augment,
+                                                             num_weights):
     """Same seed, same global batches, no dropout, synchronized BN: equal weights after 3 steps.
 
     For both architectures; dcgan's discriminator has batch norm too, synchronized here.
-    With R1 too: its per-example penalty is divided by the global batch like the losses; and
-    with the other objectives, lazy R1, the gradient penalty and spectral norm, whose power
-    iteration vectors end equal on both replicas.
+    With R1 too: its per-example penalty is divided by the global batch like the losses.
+    With augmentation, R1 on top (its gradient goes back through the transforms). And with
+    the other objectives, lazy R1, the gradient penalty (with augmentation) and spectral
+    norm, whose power iteration vectors end equal on both replicas.
 
     In float64. In float32 the two runs differ by up to 5e-5 after 3 steps (1e-7 with SGD):
     gradients into batch norm are sums of nearly cancelling terms, their rounding depends on
@@ -70,13 +88,17 @@ def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_p
     for name, strategy in [("one", one_replica()), ("two", two_replicas())]:
         config = make_config(workdir=str(tmp_path / name), train_steps=3, d_dropout=0.0,
                              sync_batchnorm=True, global_batch_size=16, precision="float64",
-                             **KEYSTONE_MODELS[architecture], **options)
+                             **KEYSTONE_MODELS[architecture], **options,
+                             **KEYSTONE_AUGMENT[augment])
         state = loop.train(config, strategy=strategy)
         runs[name] = ([(v.path, v.numpy()) for v in state.generator.weights +
                        state.discriminator.weights], progress.read_stats(config.workdir))
         for v in state.discriminator.non_trainable_weights:  # u, BN statistics: per replica
             local = [x.numpy() for x in strategy.experimental_local_results(v.value)]
             assert all(np.array_equal(local[0], x) for x in local[1:]), v.path
+        if augment == "ada":  # 3 updates of 16 / 64 from 0, on every replica
+            assert [float(p) for p in strategy.experimental_local_results(state.ada.p)] == (
+                [0.75] * strategy.num_replicas_in_sync)
     (w1, stats1), (w2, stats2) = runs["one"], runs["two"]
     # (Paths differ between the runs only in Keras' name counters: dense vs dense_2.)
     assert len(w1) == num_weights
@@ -90,8 +112,8 @@ def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_p
     assert len(stats1) == len(stats2) == 3
     for a, b in zip(stats1, stats2):
         assert a["step"] == b["step"]
-        np.testing.assert_allclose([a["g_loss"], a["d_loss"]], [b["g_loss"], b["d_loss"]],
-                                   rtol=1e-5)
+        np.testing.assert_allclose([a["g_loss"], a["d_loss"], a["d_real_sign"]],
+                                   [b["g_loss"], b["d_loss"], b["d_real_sign"]], rtol=1e-5)
 
 
 def test_fp16_overflow_on_one_replica_skips_the_step_on_all(make_config):
@@ -187,19 +209,21 @@ def test_lr_decay_reaches_both_optimizers_and_follows_the_flags_on_resume(make_c
 
 
 JIT_OPTIONS = {  # each with a gradient of a gradient, which XLA compiles too
-    "dcgan-r1": dict(architecture="dcgan", image_size=32, g_filters=4, d_filters=4,
-                     d_r1_gamma=10.0),
+    "dcgan-r1-ada": dict(architecture="dcgan", image_size=32, g_filters=4, d_filters=4,
+                         d_r1_gamma=10.0, **KEYSTONE_AUGMENT["ada"]),
     # Lazy R1's tf.cond (R1 on step 0, none on step 1), the gradient penalty, spectral norm.
-    "tutorial-hinge-sn-gp-lazy_r1": dict(loss="hinge", d_spectral_norm=True, d_gp_gamma=10.0,
-                                         d_r1_gamma=10.0, r1_every_steps=2),
+    "tutorial-hinge-sn-gp-lazy_r1-diffaugment": dict(
+        loss="hinge", d_spectral_norm=True, d_gp_gamma=10.0, d_r1_gamma=10.0, r1_every_steps=2,
+        **KEYSTONE_AUGMENT["diffaugment"]),
 }
 
 
 @pytest.mark.parametrize("options", list(JIT_OPTIONS))
 def test_jit_matches_plain_tensorflow_under_two_replicas(make_config, tmp_path, options):
     """XLA on the replica function under MirroredStrategy (the TPU's path) computes what plain
-    TensorFlow does: dcgan with batch norm and R1, and the tutorial's models with the other
-    objectives' paths, two replicas, 2 steps.
+    TensorFlow does: dcgan with batch norm and R1, whose gradient of a gradient XLA compiles
+    too, with ada's augmentation (drawn outside XLA, applied inside), and the tutorial's models
+    with the other objectives' paths and DiffAugment, two replicas, 2 steps.
 
     In float64, as the keystone: XLA fuses and reorders arithmetic, and in float32 the
     rounding flips the sign of near-zero gradients, which Adam turns into lr-sized steps

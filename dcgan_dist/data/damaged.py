@@ -55,8 +55,7 @@ def prepare_command(config):
     if config.dataset == "mnist":
         return f"dcgan-data prepare mnist --data_dir={where}"
     if not data_info.in_catalog(config.dataset):
-        return (f"dcgan-data prepare folder --source=YOUR_IMAGES --name={config.dataset} "
-                f"--data_dir={where} --overwrite")
+        return data_info.prepare_folder_command(config.dataset, config.data_dir)
     return f"tfds build {config.dataset} --data_dir={where} --overwrite"
 
 

@@ -14,7 +14,9 @@ import concurrent.futures
 import itertools
 import os
 import re
+import shlex
 import shutil
+import sys
 import tempfile
 import time
 
@@ -147,10 +149,12 @@ def prepare_folder(source, name, data_dir, image_size=0, overwrite=False, worker
         os.makedirs(data_dir, exist_ok=True)
         staging = tempfile.mkdtemp(prefix=f".{name}-staging-", dir=data_dir)
         try:
-            tfds.dataset_builders.store_as_tfds_dataset(
-                name=name, version=VERSION, features=features, data_dir=staging,
-                split_datasets={"train": examples()}, disable_shuffling=True,
-                description=f"Images from {os.path.abspath(source)}, by dcgan-data prepare folder")
+            with data_info.tfds_quiet():
+                tfds.dataset_builders.store_as_tfds_dataset(
+                    name=name, version=VERSION, features=features, data_dir=staging,
+                    split_datasets={"train": examples()}, disable_shuffling=True,
+                    description=f"Images from {os.path.abspath(source)}, by dcgan-data "
+                                "prepare folder")
             if os.path.exists(target):
                 shutil.rmtree(target)
             os.makedirs(os.path.dirname(target), exist_ok=True)
@@ -158,18 +162,49 @@ def prepare_folder(source, name, data_dir, image_size=0, overwrite=False, worker
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return _summary(len(readable) - len(failed), shape, target, unreadable + failed, name,
-                    data_dir, image_size, sizes)
+                    data_dir)
 
 
-def _summary(count, shape, target, skipped, name, data_dir, image_size, sizes):
+def _summary(count, shape, target, skipped, name, data_dir):
     size = "x".join("?" if d is None else str(d) for d in shape)
     lines = [f"prepared {count} images at {size} in {target}"]
     if skipped:
         lines.append(f"skipped {len(skipped)} unreadable: "
                      + ", ".join(os.path.basename(p) for p in skipped[:5])
                      + (", ..." if len(skipped) > 5 else ""))
-    flags = f"dcgan-train --dataset={name} --data_dir={data_dir}"
-    if not image_size and (len(sizes) > 1 or shape[0] != shape[1]):
-        flags += " --image_size=N  (the images are not all one square size)"
-    lines.append(f"train with: {flags}")
+    lines.append("train with: " + training_command(name, data_dir, shape, count))
     return "\n".join(lines)
+
+
+# From this many images on, the folder configs' augmentation is turned off: measured at 200,
+# 500 and 2,000 images (benchmarks/RESULTS_small_folders.md), and not needed at 60,000.
+LARGE_FOLDER = 20_000
+
+
+def recommended_flags(shape, count):
+    """The packaged config and the flags after it for a folder of `count` images of `shape`
+    (side None when they vary): folder32 up to 48 px, else folder64 (at 128 or 256 px, at that
+    size); augmentation below LARGE_FOLDER images."""
+    side = shape[0] if shape[0] == shape[1] else None
+    if side is not None and side <= 48:
+        config, extra = "folder32", []
+    else:
+        config = "folder64"
+        extra = [f"--image_size={side}"] if side in (128, 256) else []
+    if count >= LARGE_FOLDER:
+        extra.append("--augment=none")
+    return config, extra
+
+
+def training_command(name, data_dir, shape, count):
+    """The whole dcgan-train command for the prepared folder, runnable as printed from any
+    directory: every path in it is absolute (the program's too, when it sits beside this
+    Python, so that a virtual environment need not be active); the run goes to ./runs/NAME of
+    where prepare ran."""
+    config, extra = recommended_flags(shape, count)
+    train = os.path.join(os.path.dirname(sys.executable), "dcgan-train")
+    if not os.path.isfile(train):
+        train = "dcgan-train"
+    return shlex.join([train, f"--config={config}", f"--dataset={name}",
+                       f"--data_dir={os.path.abspath(data_dir)}",
+                       f"--workdir={os.path.abspath(os.path.join('runs', name))}", *extra])

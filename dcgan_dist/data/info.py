@@ -5,7 +5,15 @@ trains on, with the training shape resolved and the data downloaded or the way t
 --image_size=N center-crops and resizes to NxN; 0 keeps the dataset's own square size.
 """
 
+import contextlib
 import dataclasses
+import glob
+import io
+import json
+import logging as std_logging
+import os
+import re
+import shlex
 import socket
 
 from absl import logging
@@ -42,7 +50,7 @@ def builder_of(dataset, data_dir):
         raise UserError(
             f"--dataset={dataset} is neither a TFDS catalog dataset nor prepared in "
             f"--data_dir={where(data_dir)}; for your own images run: dcgan-data prepare folder "
-            f"--source=DIR --name={dataset} --data_dir={where(data_dir)}") from e
+            f"--source=YOUR_IMAGE_FOLDER --name={dataset} --data_dir={where(data_dir)}") from e
 
 
 def _find_image_key(features, image_key, dataset):
@@ -102,12 +110,51 @@ def resolve_image_shape(source_shape, config):
     return (height, width, channels)
 
 
+@contextlib.contextmanager
+def tfds_quiet():
+    """TFDS's own output while it writes a dataset ("Downloading and preparing dataset ..."
+    on stdout, progress bars): the preparers say what they did themselves, so it shows only
+    with --verbose (absl at debug level)."""
+    if logging.level_debug():
+        yield
+        return
+    tfds.disable_progress_bar()
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        tfds.enable_progress_bar()
+
+
+class _NoFolderWarnings(std_logging.Filter):
+    """TFDS's warnings about the data folder ("... has no dataset_info.json"): noise for a
+    --synthetic_data run, which reads no files."""
+
+    def filter(self, record):
+        return not (record.levelno == std_logging.WARNING
+                    and "tensorflow_datasets" in record.pathname)
+
+
+@contextlib.contextmanager
+def _folder_warnings_hidden(hidden):
+    logger = std_logging.getLogger("absl")
+    filter_ = _NoFolderWarnings()
+    if hidden:
+        logger.addFilter(filter_)
+    try:
+        yield
+    finally:
+        logger.removeFilter(filter_)
+
+
 def load_info(config):
     """The dataset a run trains on, with its training shape; downloads it if TFDS can, or says
     how to get it. With --synthetic_data only the metadata is needed."""
-    builder = builder_of(config.dataset, config.data_dir)
-    info = read(config.dataset, config.data_dir, config.image_key, builder)
-    if not builder.is_prepared() and not config.synthetic_data:
+    with _folder_warnings_hidden(config.synthetic_data):
+        builder = builder_of(config.dataset, config.data_dir)
+        info = read(config.dataset, config.data_dir, config.image_key, builder)
+        prepared = builder.is_prepared()
+    if not prepared and not config.synthetic_data:
         _download_or_explain(builder, config)
     if config.split not in info.splits and not config.synthetic_data:
         raise UserError(f"--split={config.split} is not a split of {config.dataset}; "
@@ -125,6 +172,31 @@ def can_reach_download_host(host=DOWNLOAD_HOST, timeout_secs=5):
         return False
 
 
+def folder_source(dataset, data_dir):
+    """The image folder `dcgan-data prepare folder` made `dataset` from (its description
+    names it), or None when no dataset_info.json says."""
+    pattern = os.path.join(os.path.expanduser(where(data_dir)), dataset, "*", "dataset_info.json")
+    for path in sorted(glob.glob(pattern)):
+        try:
+            with open(path) as f:
+                match = _SOURCE_RE.match(json.load(f).get("description", ""))
+        except (OSError, ValueError):
+            continue
+        if match:
+            return match.group(1)
+    return None
+
+
+_SOURCE_RE = re.compile(r"^Images from (.+), by dcgan-data prepare folder$")
+
+
+def prepare_folder_command(dataset, data_dir):
+    """The complete command that prepares `dataset` again over its damaged or partial copy."""
+    source = folder_source(dataset, data_dir) or "YOUR_IMAGE_FOLDER"
+    return shlex.join(["dcgan-data", "prepare", "folder", f"--source={source}",
+                       f"--name={dataset}", f"--data_dir={where(data_dir)}", "--overwrite"])
+
+
 def in_catalog(name):
     """Whether `name` (as in --dataset, with an optional /config or :version) is a TFDS
     catalog dataset, rather than one `dcgan-data prepare folder` wrote."""
@@ -135,7 +207,7 @@ def _download_or_explain(builder, config):
     place = where(config.data_dir)
     if not in_catalog(config.dataset):  # a read-only builder found files, but not a complete dataset
         raise UserError(f"{config.dataset} in {place} is incomplete; prepare it again with "
-                        f"dcgan-data prepare folder --name={config.dataset} --overwrite")
+                        + prepare_folder_command(config.dataset, config.data_dir))
     hint = (f"prepare it offline with: dcgan-data prepare mnist --data_dir={place}"
             if config.dataset == "mnist" else
             f"build it where there is internet with: tfds build {config.dataset} "

@@ -157,6 +157,7 @@ def is_prepared(data_dir):
 def write_mnist(files, data_dir):
     """Stores verified IDX files as TFDS `mnist:3.0.1` under `data_dir`, atomically."""
     import tensorflow_datasets as tfds
+    from dcgan_dist.data import info as data_info
     split_datasets = {}
     for split, (images_name, labels_name) in SPLIT_FILES.items():
         images = decode_idx(files[images_name], images_name)[..., None]
@@ -168,9 +169,10 @@ def write_mnist(files, data_dir):
     # half-written dataset where `tfds.load` would find it.
     staging = tempfile.mkdtemp(prefix=".mnist-staging-", dir=data_dir)
     try:
-        tfds.dataset_builders.store_as_tfds_dataset(
-            name="mnist", version=MNIST_VERSION, features=mnist_features(),
-            split_datasets=split_datasets, data_dir=staging)
+        with data_info.tfds_quiet():
+            tfds.dataset_builders.store_as_tfds_dataset(
+                name="mnist", version=MNIST_VERSION, features=mnist_features(),
+                split_datasets=split_datasets, data_dir=staging)
         target = os.path.join(data_dir, "mnist", MNIST_VERSION)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         os.rename(os.path.join(staging, "mnist", MNIST_VERSION), target)

@@ -57,9 +57,18 @@ class _Source:
         # so step s of every epoch lines up across pipelines and across resumes.
         epoch_steps = shard_examples // (per_replica * replicas_here)
         if epoch_steps == 0:
+            # The largest batch that gives every pipeline one step, in whole replicas.
+            replicas = ctx.num_replicas_in_sync
+            largest = shard_examples * ctx.num_input_pipelines // replicas * replicas
+            shard = (f" ({shard_examples} per input pipeline)" if ctx.num_input_pipelines > 1
+                     else "")
+            fix = (f"use --global_batch_size={largest} or less" + (
+                f" (a multiple of the {replicas} replicas)" if replicas > 1 else "") +
+                ", or add images to the dataset" if largest else
+                "add images to the dataset: it has fewer than one per replica")
             raise UserError(f"--global_batch_size={self.config.global_batch_size} is larger than "
                             f"the {self.info.num_examples} examples of "
-                            f"{self.config.dataset}:{self.config.split}")
+                            f"{self.config.dataset}:{self.config.split}{shard}; {fix}")
         return per_replica, replicas_here, epoch_steps
 
     def _finish(self, ds, ctx, per_replica, replicas_here, start_step):
@@ -194,7 +203,7 @@ def choose_source(config, info, num_input_pipelines=1):
 def make_source(config, info, num_input_pipelines=1):
     """The data source for this run (see SOURCES), logged with the reason for the choice."""
     kind, shard_mb = choose_source(config, info, num_input_pipelines)
-    logging.info("Data: %s:%s, %d images at %s, %s (%.0f MB per input pipeline, "
+    logging.debug("Data: %s:%s, %d images at %s, %s (%.0f MB per input pipeline, "
                  "--cache_limit_mb=%d)", config.dataset, config.split, info.num_examples,
                  "x".join(map(str, info.image_shape)), kind.replace("_", "-"), shard_mb,
                  config.cache_limit_mb)

@@ -33,7 +33,7 @@ def build(config, image_shape):
 
 
 def log_summary(model, input_shape):
-    """Logs a model's parameter count and output shape (once, at start-up)."""
+    """Logs a model's parameter count and output shape (once, at start-up; with --verbose)."""
     output = model.compute_output_spec(keras.KerasTensor((None,) + tuple(input_shape)))
-    logging.info("%s: %s parameters, output %s", model.name, f"{model.count_params():,}",
+    logging.debug("%s: %s parameters, output %s", model.name, f"{model.count_params():,}",
                  tuple(output.shape))

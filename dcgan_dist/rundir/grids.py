@@ -77,14 +77,29 @@ def list_samples(workdir):
     return sorted(found)
 
 
-def write_gif(workdir, duration_ms=200):
-    """Rebuilds samples.gif from every grid on disk, in step order (one frame per grid).
+GIF_MAX_FRAMES = 30  # the GIF's cost per rewrite is bounded by this, however long the run
 
-    Every frame is RGB: a GIF whose frames switch between grey and colour could not be read
-    back by imageio 2.38 with Pillow 13 ("No packer found from P to L").
+
+def gif_frames(samples, max_frames=GIF_MAX_FRAMES):
+    """At most `max_frames` of `samples`, evenly spread, always the first and the last."""
+    if len(samples) <= max_frames:
+        return list(samples)
+    last = len(samples) - 1
+    picked = sorted({round(i * last / (max_frames - 1)) for i in range(max_frames)})
+    return [samples[i] for i in picked]
+
+
+def write_gif(workdir, duration_ms=200, max_frames=GIF_MAX_FRAMES):
+    """Rebuilds samples.gif from the grids on disk in step order, one frame per grid; with
+    more than `max_frames` grids, from `max_frames` of them spread evenly over the run.
+
+    Re-encoding every grid each time cost a small folder's run more and more as it went on
+    (179 frames and 5 MB rewritten at every epoch, issue 26); bounded, each rewrite costs
+    the same. Every frame is RGB: a GIF whose frames switch between grey and colour could
+    not be read back by imageio 2.38 with Pillow 13 ("No packer found from P to L").
     """
     frames = []
-    for _, path in list_samples(workdir):
+    for _, path in gif_frames(list_samples(workdir), max_frames):
         with tf.io.gfile.GFile(path, "rb") as f:
             frame = iio.imread(io.BytesIO(f.read()), extension=".png")
         frames.append(np.repeat(frame[..., None], 3, axis=-1) if frame.ndim == 2 else frame[..., :3])

@@ -22,6 +22,27 @@ def _format_secs(secs):
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+def log_start(config, info, source, placement, per_replica_batch_size, precision_why,
+              total_steps, steps_per_epoch):
+    """The run's first lines: what is trained, on what data, where the results go; then the
+    strategy and the precision with its reason. Details (model sizes, the data source's
+    reasoning) are debug lines, shown with --verbose."""
+    shape = "x".join(map(str, info.image_shape))
+    if info.name == "test":
+        data = f"images given by the caller at {shape}"
+    elif config.synthetic_data:
+        data = f"synthetic images of {config.dataset}'s shape {shape}"
+    else:
+        data = (f"{config.dataset}:{config.split} ({info.num_examples:,} images at {shape}, "
+                f"{source})")
+    logging.info("Training %s networks on %s for %d steps%s; results in %s",
+                 config.architecture, data, total_steps,
+                 f" ({steps_per_epoch} per epoch)" if steps_per_epoch else "", config.workdir)
+    precision, why = precision_why
+    logging.info("Strategy %s, per-replica batch %d; precision %s -> %s: %s", placement,
+                 per_replica_batch_size, config.precision, precision, why)
+
+
 def read_jsonl(path):
     """The records of a JSON-lines file ([] if absent), dropping a torn last line left by a kill."""
     if not tf.io.gfile.exists(path):
@@ -88,7 +109,7 @@ class Progress:
                   "elapsed_secs": round(self.elapsed_secs(), 3)}
         if evaluation:
             record.update({f"eval/{k}": v for k, v in evaluation.items()})
-        losses = "  ".join(f"{k} {float(v):.4f}" for k, v in scalars.items() if "loss" in k)
+        losses = "  ".join(f"{k} {float(v):.4f}" for k, v in scalars.items() if "loss" in k or k == "augment_p")
         if evaluation:
             losses += "".join(f"  {k} {evaluation[k]:.2f}" for k in
                               ("fid", "classifier_score", "frechet_distance") if k in evaluation)

@@ -1,0 +1,102 @@
+"""Issue 26's user path: schedules that do not depend on the folder's size (sample and
+checkpoint counts on a tiny folder, a GIF of bounded cost), ~ and relative paths made
+absolute, and the training command `prepare folder` prints, run as printed."""
+
+import os
+import shlex
+
+import imageio.v3 as iio
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dcgan_dist import flagfiles, flags, loop, main
+from dcgan_dist.data import cli as data_cli, folder, info as data_info
+from dcgan_dist.rundir import grids, progress
+from conftest import write_image_folder
+from helpers import run_in_process
+
+
+def _counts(workdir):
+    samples = [step for step, _ in grids.list_samples(workdir)]
+    ckpts = tf.train.get_checkpoint_state(f"{workdir}/ckpt").all_model_checkpoint_paths
+    return samples, sorted(int(p.rsplit("-", 1)[1]) for p in ckpts)
+
+
+@pytest.mark.parametrize("schedule, samples, ckpts", [
+    (dict(), [12], [12]),  # the defaults (500 and 2,000 steps): only the end, on 24 images
+    (dict(sample_every_steps=5, ckpt_every_steps=4), [5, 10, 12], [4, 8, 12]),
+    # An explicit 0 (old runs' flags.txt) still means once an epoch: 24 // 8 = 3 steps.
+    (dict(sample_every_steps=0, ckpt_every_steps=0), [3, 6, 9, 12], [3, 6, 9, 12]),
+], ids=["defaults", "steps", "epochs"])
+def test_samples_and_checkpoints_follow_steps_not_the_folder(make_config, folder_data_dir,
+                                                            schedule, samples, ckpts):
+    config = make_config(dataset="gen_images", data_dir=folder_data_dir, train_steps=12,
+                         log_every_steps=4, keep_checkpoints=10, **schedule)
+    loop.train(config)
+    assert _counts(config.workdir) == (samples, ckpts)
+    assert [r["step"] for r in progress.read_stats(config.workdir)] == [4, 8, 12]
+
+
+def test_the_gif_is_made_from_a_bounded_number_of_grids(tmp_path):
+    assert grids.gif_frames(list(range(7)), 3) == [0, 3, 6]
+    picked = grids.gif_frames(list(range(1000)))
+    assert len(picked) == grids.GIF_MAX_FRAMES and picked[0] == 0 and picked[-1] == 999
+    workdir = str(tmp_path)
+    for step in range(1, 6):
+        grids.write_grid(workdir, step, np.full((4, 8, 8, 1), step / 5 - 0.5, np.float32))
+    assert grids.write_gif(workdir, max_frames=3) == 3
+    frames = iio.imread(f"{workdir}/samples.gif", index=None)
+    grey = [int(frame[40, 40, 0]) for frame in frames]  # steps 1, 3, 5: first, middle, last
+    assert len(frames) == 3 and grey[0] < grey[1] < grey[2]
+
+
+def test_path_flags_expand_home_and_relative_paths(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    values = flags.flag_values(flags.PROGRAMS["dcgan-train"])
+    values(["dcgan-train", "--workdir=~/runs/a", "--data_dir=data",
+            "--inception_path=gs://b/inception.tgz"])
+    assert values.workdir == str(tmp_path / "home" / "runs" / "a")
+    assert values.data_dir == str(tmp_path / "data")
+    assert values.inception_path == "gs://b/inception.tgz"
+    assert flags.expand_path(None) is None
+
+
+@pytest.mark.parametrize("shape, count, config, extra", [
+    ((32, 32, 1), 500, "folder32", []),
+    ((28, 28, 1), 2000, "folder32", []),
+    ((64, 64, 3), 50000, "folder64", ["--augment=none"]),
+    ((128, 128, 3), 800, "folder64", ["--image_size=128"]),
+    ((None, None, 3), 800, "folder64", []),
+])
+def test_the_recommended_config_follows_size_and_count(shape, count, config, extra):
+    assert folder.recommended_flags(shape, count) == (config, extra)
+    assert config in flagfiles.CONFIGS  # a packaged config: --config=NAME works anywhere
+
+
+def test_prepare_folder_prints_a_command_that_trains_as_printed(tmp_path, monkeypatch, capsys):
+    """From another directory, with a relative --source and a ~ --data_dir, as a person would;
+    the printed command is then run as it is, with only its budget cut (later flags win)."""
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    write_image_folder(str(tmp_path / "photos"), num_images=40)
+    code, out, err = run_in_process(data_cli.run, "dcgan-data", [
+        "prepare", "folder", "--source=photos", "--name=my_photos", "--data_dir=~/data",
+        "--image_size=32"], capsys)
+    assert code == 0, err[-2000:]
+    data_dir = tmp_path / "home" / "data"
+    line = out.strip().splitlines()[-1]
+    argv = shlex.split(line.removeprefix("train with: "))
+    assert os.path.isabs(argv[0]) and argv[0].endswith("dcgan-train")  # beside this Python
+    assert argv[1:] == ["--config=folder32", "--dataset=my_photos",
+                        f"--data_dir={data_dir}", f"--workdir={tmp_path / 'runs' / 'my_photos'}"]
+    # The damaged-dataset advice names this folder and this data_dir.
+    assert data_info.prepare_folder_command("my_photos", str(data_dir)) == (
+        f"dcgan-data prepare folder --source={tmp_path / 'photos'} --name=my_photos "
+        f"--data_dir={data_dir} --overwrite")
+    code, _, err = run_in_process(main.run, os.path.basename(argv[0]),
+                                  argv[1:] + ["--train_steps=2"], capsys)
+    assert code == 0, err[-2000:]
+    stats = progress.read_stats(str(tmp_path / "runs" / "my_photos"))
+    assert stats[-1]["step"] == 2 and "augment_p" in stats[-1]  # folder32's ada

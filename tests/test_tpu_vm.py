@@ -1,0 +1,240 @@
+"""launch/tpu_vm.sh against a fake cloud (tests/fake_gcloud.py): its TPU VMs are folders on
+this machine, `ssh --command` runs the command in them, the trainer counts steps and resumes
+from the "bucket". Each path of issue 22 runs for real: detached training on every host,
+dropped ssh sessions, a preempted spot VM recreated, a queued resource waiting for capacity,
+the laptop going away and `follow`, Ctrl-C, `stop`, `--keep_vm` and `delete`, a failure.
+No TensorFlow here; each test takes a few seconds of shell."""
+
+import os
+import signal
+import subprocess
+import time
+
+import fake_gcloud
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PJRT_EXPORTS = ("export PJRT_DEVICE=TPU NEXT_PLUGGABLE_DEVICE_USE_C_API=true; "
+                'export TF_PLUGGABLE_DEVICE_LIBRARY_PATH="$(python3 -c '
+                '"import libtpu; print(libtpu.get_library_path())")"; ')
+
+
+def tpu(root, *args, env=None, background=False):
+    """Runs launch/tpu_vm.sh against the fake cloud in `root`."""
+    bin_dir = fake_gcloud.install(str(root))
+    full_env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "HOME": str(root),
+                "FAKE_GCLOUD": str(root), "BUCKET": "gs://b", "TMPDIR": str(root),
+                "POLL_SECS": "0.2", **(env or {})}
+    command = ["bash", os.path.join(REPO, "launch", "tpu_vm.sh"), *args]
+    if background:
+        return subprocess.Popen(command, env=full_env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    return subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=120)
+
+
+def gcloud_verbs(root):
+    return [" ".join(call[2:4]) for call in fake_gcloud.calls(str(root)) if call[0] == "compute"]
+
+
+def trainer_starts(root):
+    """(host, the step it started from, its arguments) of each dcgan-train start on a VM."""
+    path = root / "trainer_starts.txt"
+    return [tuple(line.split(" ", 2)) for line in path.read_text().splitlines()] if (
+        path.exists()) else []
+
+
+def wait_until(condition, proc, what, timeout_secs=60):
+    deadline = time.monotonic() + timeout_secs
+    while not condition():
+        assert proc.poll() is None, f"tpu_vm.sh ended before {what}:\n{proc.stdout.read()}"
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.05)
+
+
+def ckpt_step(root):
+    path = root / "gs" / "b" / "runs" / "tpu" / "ckpt_step"
+    text = path.read_text().strip() if path.exists() else ""
+    return int(text) if text else 0  # "" while the fake trainer rewrites it
+
+
+def test_tpu_run_trains_detached_on_every_host_and_ends_with_the_bucket_commands(tmp_path):
+    result = tpu(tmp_path, "--train_steps=6", "--x=a b",
+                 env={"ACCELERATOR_TYPE": "v5litepod-16", "ZONE": "z", "PROJECT": "p"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert [line for line in out.splitlines() if line.startswith("step ")] == [
+        f"step {i}/6" for i in range(1, 7)]  # worker 0's log, streamed once
+    calls = fake_gcloud.calls(str(tmp_path))
+    create = next(c for c in calls if c[3:4] == ["create"])
+    assert create[4:] == ["dcgan-tpu", "--zone=z", "--project=p",
+                          "--accelerator-type=v5litepod-16", "--version=v2-alpha-tpuv5-lite"]
+    start = next(c for c in calls if c[3:4] == ["ssh"] and "tpu_job.sh start" in c[-1])
+    assert "--worker=all" in start and PJRT_EXPORTS in start[-1]
+    syntax = subprocess.run(["bash", "-n", "-c", start[-1].removeprefix("--command=")],
+                            capture_output=True, text=True)
+    assert syntax.returncode == 0, syntax.stderr
+    # Both hosts trained the same command, detached, with their logs copied to the bucket.
+    starts = trainer_starts(tmp_path)
+    assert sorted(host for host, _, _ in starts) == ["dcgan-tpu-w0", "dcgan-tpu-w1"]
+    assert {args for _, _, args in starts} == {
+        "--config=tpu --tpu=local --workdir=gs://b/runs/tpu --data_dir=gs://b/tensorflow_datasets "
+        "--train_steps=6 --x=a b"}
+    logs = tmp_path / "gs" / "b" / "runs" / "tpu" / "logs"
+    assert sorted(os.listdir(logs)) == ["dcgan-tpu-w0.log", "dcgan-tpu-w1.log"]
+    assert "Done: 6 steps" in (logs / "dcgan-tpu-w0.log").read_text()
+    assert gcloud_verbs(tmp_path)[-1] == "tpu-vm delete" and not (tmp_path / "vms" / "dcgan-tpu").exists()
+    assert "tpu_vm.sh: training finished" in out
+    for line in ("  dcgan-eval --workdir=gs://b/runs/tpu --data_dir=gs://b/tensorflow_datasets",
+                 "  dcgan-export --workdir=gs://b/runs/tpu --output=gs://b/exported/tpu"):
+        assert line in out.splitlines()
+    # The tarball holds what the VM's install reads (configs through the symlink), no venv.
+    names = subprocess.run(["tar", "-tzf", str(tmp_path / "dcgan-dist-src.tar.gz")],
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+    for needed in ("./setup.cfg", "./constraints/tf2.20.txt", "./dcgan_dist/configs/tpu.cfg",
+                   "./launch/tpu_job.sh", "./dcgan_dist/main.py"):
+        assert needed in names
+    assert not [n for n in names if n.startswith(("./.venv", "./.git/"))]
+
+
+def test_tpu_dropped_ssh_sessions_reattach_and_show_each_line_once(tmp_path):
+    (tmp_path / "drop_follow").write_text("3")  # the next 3 follows drop after half a second
+    result = tpu(tmp_path, "--train_steps=20")
+    assert result.returncode == 0, result.stdout + result.stderr
+    steps = [line for line in result.stdout.splitlines() if line.startswith("step ")]
+    assert steps == [f"step {i}/20" for i in range(1, 21)]
+    assert result.stdout.count("tpu_vm.sh: lost the session to dcgan-tpu; checking it") == 3
+    assert len(trainer_starts(tmp_path)) == 1, "a dropped session restarted the training"
+
+
+def test_tpu_preempted_spot_vm_is_recreated_and_the_same_command_resumes(tmp_path):
+    proc = tpu(tmp_path, "--spot", "--train_steps=40", background=True)
+    wait_until(lambda: ckpt_step(tmp_path) >= 5, proc, "step 5")
+    fake_gcloud.preempt(str(tmp_path), "dcgan-tpu")
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert ("tpu_vm.sh: dcgan-tpu is PREEMPTED: creating it again (1/20); the same command "
+            "resumes from gs://b/runs/tpu") in out
+    (_, first, args1), (_, resumed, args2) = trainer_starts(tmp_path)
+    assert (first, args1) == ("0", args2) and int(resumed) >= 5  # same command, from the bucket
+    assert gcloud_verbs(tmp_path).count("tpu-vm create") == 2
+    creates = [c for c in fake_gcloud.calls(str(tmp_path)) if c[3:4] == ["create"]]
+    assert all("--spot" in c for c in creates)
+    assert "Done: 40 steps" in out and "tpu_vm.sh: training finished" in out
+
+
+def test_tpu_queued_resource_waits_for_capacity_and_is_deleted_with_its_node(tmp_path):
+    (tmp_path / "queue_polls").write_text("3")
+    result = tpu(tmp_path, "--queued", "--spot", "--train_steps=3",
+                 env={"ACCELERATOR_TYPE": "v5litepod-8"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("waiting for capacity: queued resource dcgan-tpu is "
+                               "WAITING_FOR_RESOURCES") == 3
+    calls = fake_gcloud.calls(str(tmp_path))
+    create = next(c for c in calls if c[2:4] == ["queued-resources", "create"])
+    assert create[4:] == ["dcgan-tpu", "--node-id=dcgan-tpu", "--zone=us-central2-b",
+                          "--accelerator-type=v5litepod-8",
+                          "--runtime-version=v2-alpha-tpuv5-lite", "--spot"]
+    assert calls[-1][2:] == ["queued-resources", "delete", "dcgan-tpu", "--zone=us-central2-b",
+                             "--force", "--quiet"]
+    assert not (tmp_path / "vms" / "dcgan-tpu").exists()
+
+
+def test_tpu_job_outlives_the_laptop_and_follow_reattaches(tmp_path):
+    proc = tpu(tmp_path, "--train_steps=30", background=True)
+    wait_until(lambda: ckpt_step(tmp_path) >= 3, proc, "step 3")
+    os.killpg(proc.pid, signal.SIGKILL)  # the laptop goes away: no trap, no goodbye
+    proc.communicate()
+    at_kill = ckpt_step(tmp_path)
+    time.sleep(0.5)
+    assert ckpt_step(tmp_path) > at_kill, "the training stopped with the laptop's script"
+    assert (tmp_path / "vms" / "dcgan-tpu").exists()
+    result = tpu(tmp_path, "follow")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Done: 30 steps" in result.stdout and "tpu_vm.sh: training finished" in result.stdout
+    assert len(trainer_starts(tmp_path)) == 1
+    assert not (tmp_path / "vms" / "dcgan-tpu").exists()
+
+
+def test_tpu_ctrl_c_detaches_and_leaves_the_job_running(tmp_path):
+    proc = tpu(tmp_path, "--train_steps=40", background=True)
+    wait_until(lambda: ckpt_step(tmp_path) >= 2, proc, "step 2")
+    os.killpg(proc.pid, signal.SIGINT)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 130, out
+    assert ("tpu_vm.sh: detached; training goes on. Reattach: bash launch/tpu_vm.sh follow; "
+            "stop it: bash launch/tpu_vm.sh stop") in out
+    status = tpu(tmp_path, "status")
+    assert status.stdout.splitlines()[-1] == "dcgan-job: running", status.stdout
+    tpu(tmp_path, "stop")
+    tpu(tmp_path, "delete")
+
+
+def test_tpu_stop_saves_a_checkpoint_and_ends_the_supervising_run(tmp_path):
+    proc = tpu(tmp_path, "--train_steps=200", background=True)
+    wait_until(lambda: ckpt_step(tmp_path) >= 3, proc, "step 3")
+    stop = tpu(tmp_path, "stop")
+    assert stop.returncode == 0, stop.stdout + stop.stderr
+    assert "dcgan-job: SIGTERM sent on dcgan-tpu-w0; the trainer saves a checkpoint and " \
+           "exits 42" in stop.stdout
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 42, out
+    assert "SIGTERM at step" in out and "checkpoint saved" in out
+    assert "tpu_vm.sh: stopped by tpu_vm.sh stop; a checkpoint was saved" in out
+    assert 3 <= ckpt_step(tmp_path) < 200 and not (tmp_path / "vms" / "dcgan-tpu").exists()
+
+
+def test_tpu_keep_vm_keeps_it_until_delete(tmp_path):
+    result = tpu(tmp_path, "--keep_vm", "--train_steps=2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "tpu-vm delete" not in gcloud_verbs(tmp_path)
+    assert ("tpu_vm.sh: --keep_vm: dcgan-tpu is still running (and billed); delete it with: "
+            "bash launch/tpu_vm.sh delete") in result.stdout
+    # KEEP_TPU=1 is the old spelling; `run` on the kept VM trains on it again (resumes).
+    again = tpu(tmp_path, "--train_steps=4", env={"KEEP_TPU": "1"})
+    assert again.returncode == 0 and gcloud_verbs(tmp_path).count("tpu-vm create") == 1
+    assert [int(step) for _, step, _ in trainer_starts(tmp_path)] == [0, 2]
+    assert tpu(tmp_path, "delete").returncode == 0
+    assert not (tmp_path / "vms" / "dcgan-tpu").exists()
+
+
+def test_tpu_failed_training_reports_its_exit_code(tmp_path):
+    (tmp_path / "fail_at_step").write_text("2")
+    result = tpu(tmp_path, "--train_steps=5")
+    assert result.returncode == 3, result.stdout + result.stderr
+    assert "dcgan-train: error: non-finite loss between steps 2 and 2" in result.stdout
+    assert ("tpu_vm.sh: training failed with exit 3: the log above says why (README, When "
+            "things go wrong)") in result.stdout
+    assert len(trainer_starts(tmp_path)) == 1  # a real failure is not retried
+
+
+def test_tpu_a_failed_describe_is_not_a_lost_vm(tmp_path):
+    """gcloud failing to answer (expired credentials, the network) while the job trains must
+    not delete and recreate the VM: only NOT_FOUND means gone."""
+    (tmp_path / "drop_follow").write_text("1")
+    (tmp_path / "describe_failures_after_drop").write_text("3")
+    result = tpu(tmp_path, "--train_steps=12")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.count("tpu_vm.sh: gcloud could not say how dcgan-tpu is; asking "
+                               "again") == 3
+    assert gcloud_verbs(tmp_path).count("tpu-vm create") == 1
+    assert len(trainer_starts(tmp_path)) == 1 and "Done: 12 steps" in result.stdout
+
+
+def test_tpu_follow_after_the_laptop_recreates_the_same_kind_of_vm_with_the_same_command(
+        tmp_path):
+    """`run --spot` with flags, the laptop gone, the VM preempted, then a bare `follow`: the VM
+    it creates again is a Spot one and the trainer reruns with run's flags (saved by run)."""
+    proc = tpu(tmp_path, "--spot", "--train_steps=40", "--x=a b", background=True)
+    wait_until(lambda: ckpt_step(tmp_path) >= 3, proc, "step 3")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    fake_gcloud.preempt(str(tmp_path), "dcgan-tpu")
+    result = tpu(tmp_path, "follow", env={"BUCKET": ""})  # BUCKET too comes from run
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "tpu_vm.sh: dcgan-tpu is PREEMPTED: creating it again (1/20)" in result.stdout
+    (_, first, args1), (_, resumed, args2) = trainer_starts(tmp_path)
+    assert args1 == args2 and "--x=a b" in args2 and int(resumed) >= 3
+    creates = [c for c in fake_gcloud.calls(str(tmp_path)) if c[3:4] == ["create"]]
+    assert len(creates) == 2 and all("--spot" in c for c in creates)
+    assert "Done: 40 steps" in result.stdout
+    # The run is over and its VM deleted: nothing saved is left to mislead a later `follow`.
+    assert not list((tmp_path / ".config" / "dcgan-dist").glob("tpu_vm-*.env"))
