@@ -183,7 +183,9 @@ def test_penalties_differentiate_with_respect_to_the_images_before_augmentation(
     doubles every image makes the two choices differ by a factor of 2 in the gradient."""
     from dcgan_dist import augment, losses
     seen = []
-    monkeypatch.setattr(augment, "apply", lambda images, *a: seen.append(a[0]) or 2 * images)
+    # (1 + p) x: doubles at DiffAugment's p = 1; like the real transforms, nothing at p = 0.
+    monkeypatch.setattr(augment, "apply", lambda images, uniforms, transforms, p: seen.append(
+        uniforms) or images * (1.0 + tf.cast(p, images.dtype)))
     config = make_config(d_dropout=0.0, global_batch_size=4, augment="diffaugment", **penalty)
     state = state_lib.build_state(config, tf.distribute.get_strategy(), (28, 28, 1), "float32")
     d = state.discriminator
