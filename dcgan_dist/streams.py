@@ -29,7 +29,10 @@ WEIGHTS = 11            # initial weights of the generator and discriminator (py
 CLASSIFIER = 12         # the evaluation classifier's weights, dropout and shuffling (python_seed)
 FAKE_LABELS = 13        # --conditional: the classes of the step's generated images; keys: step
 SYNTHETIC_LABELS = 14   # --conditional --synthetic_data: the labels of the fixed batch
-# 15: kept for class conditioning; 16-18: taken by other work in progress.
+# 15: kept for class conditioning.
+GP_INTERPOLATION = 16   # --d_gp_gamma: eps of each real/fake interpolate; keys: step (one draw for the global batch)
+DROPOUT_INTERPOLATES = 17  # discriminator dropout on the gradient penalty's interpolates; keys: step, replica
+AUGMENT_INTERPOLATES = 18  # --augment of the gradient penalty's interpolates D sees; keys: step (one draw for the global batch)
 AUGMENT_REAL = 19       # --augment of the real images D sees; keys: step (one draw for the global batch)
 AUGMENT_FAKE = 20       # --augment of the generated images D sees; keys: step (one draw for the global batch)
 

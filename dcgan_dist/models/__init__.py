@@ -18,6 +18,9 @@ The contract:
 - Conditional (num_classes > 0), labels int32 [N] in [0, num_classes):
   `generator([z, labels], training)` and `discriminator(images, labels, training,
   dropout_seed)`, otherwise as above.
+- With --d_spectral_norm the discriminator holds `layers.SpectralNormalization` layers, whose
+  power-iteration vectors the train step moves after every step
+  (`layers.update_spectral_norms`); the forward pass changes no variable but BN statistics.
 """
 
 from absl import logging

@@ -134,7 +134,8 @@ class ProjectionDiscriminator(keras.Model):
         super().__init__(name="discriminator", **kwargs)
         self.base = base
         self.num_classes = num_classes
-        self.projection = ClassEmbedding(num_classes, base.logits.kernel.shape[0],
+        logits = getattr(base.logits, "layer", base.logits)  # inside --d_spectral_norm's wrapper
+        self.projection = ClassEmbedding(num_classes, logits.kernel.shape[0],
                                          embeddings_initializer, dtype="float32",
                                          name="projection")
 
