@@ -9,7 +9,7 @@ import pytest
 import tensorflow as tf
 
 from dcgan_dist import config as config_lib, loop, models, state as state_lib, step as step_lib
-from dcgan_dist.models import layers, tutorial
+from dcgan_dist.models import conditioning, layers, tutorial
 from conftest import all_weights, one_replica, trainable_weights, two_replicas
 
 
@@ -113,15 +113,15 @@ def test_resume_with_every_option_matches_a_straight_run(make_config, tmp_path):
     """u is state: a run stopped at step 2 and resumed (R1 on steps 0 and 3, the gradient
     penalty's interpolates and dropout masks keyed by the step) ends where a straight run
     does, u included."""
-    def config(name, train_steps):
+    def config(name, train_steps):  # conditional, with flips: their draws are keyed too
         return make_config(workdir=str(tmp_path / name), train_steps=train_steps, d_dropout=0.2,
-                           g_ema_decay=0.9, **OPTIONS)
+                           g_ema_decay=0.9, conditional=True, random_flip=True, **OPTIONS)
 
     straight = loop.train(config("straight", 4))
     loop.train(config("split", 2))
     resumed = loop.train(config("split", 4))
     assert int(resumed.step.numpy()) == 4
-    assert len(_spectral_layers(resumed.discriminator)) == 4
+    assert len(list(layers.spectral_norms(resumed.discriminator))) == 4
     for a, b in zip(all_weights(straight) + [w.numpy() for w in straight.g_ema.weights],
                     all_weights(resumed) + [w.numpy() for w in resumed.g_ema.weights]):
         np.testing.assert_allclose(a, b, atol=1e-6)
@@ -129,21 +129,29 @@ def test_resume_with_every_option_matches_a_straight_run(make_config, tmp_path):
     fresh = state_lib.build_state(config("fresh", 4), tf.distribute.get_strategy(),
                                   (28, 28, 1), "float32")
     assert max(np.max(np.abs(a.u.numpy() - b.u.numpy())) for a, b in zip(
-        _spectral_layers(fresh.discriminator), _spectral_layers(resumed.discriminator))) > 1e-6
+        layers.spectral_norms(fresh.discriminator),
+        layers.spectral_norms(resumed.discriminator))) > 1e-6
 
 
 # bfloat16 with XLA (the TPU's path) and float16 with its loss scaling (the GPU's), each with
-# every objective option on, on dcgan (whose discriminator then has no batch norm).
+# every objective option on, on dcgan (whose discriminator then has no batch norm), and
+# class-conditional (conditional BN and the projection under each precision); float16 on two
+# replicas, whose overflow verdicts must agree (bfloat16 has no loss scaling).
 @pytest.mark.parametrize("precision, jit_compile, loss", [("mixed_bfloat16", True, "hinge"),
                                                           ("mixed_float16", False, "wasserstein")])
 def test_every_option_trains_under_mixed_precision(make_config, tmp_path, precision,
                                                    jit_compile, loss):
     config = make_config(architecture="dcgan", image_size=32, g_filters=4, d_filters=4,
                          precision=precision, jit_compile=jit_compile, steps_per_execution=2,
-                         train_steps=2, d_dropout=0.3, **dict(OPTIONS, loss=loss))
-    state = loop.train(config, strategy=one_replica())
+                         train_steps=2, d_dropout=0.3, conditional=True, g_ema_decay=0.9,
+                         **dict(OPTIONS, loss=loss))
+    state = loop.train(config, strategy=(two_replicas() if precision == "mixed_float16"
+                                         else one_replica()))
     assert int(state.step.numpy()) == 2
-    assert state.discriminator.conv1.layer.compute_dtype == precision.split("_")[1]
+    compute = precision.split("_")[1]
+    assert state.discriminator.base.conv1.layer.compute_dtype == compute
+    cbn = [l for l in state.generator.layers if isinstance(l, conditioning.ConditionalBatchNorm)]
+    assert cbn and all(l.compute_dtype == compute for l in cbn)
     variables = state.discriminator.weights + state.d_opt.variables
     assert {v.dtype for v in variables if v.dtype != "int64"} == {"float32"}
     assert all(np.all(np.isfinite(w)) for w in trainable_weights(state))
