@@ -12,10 +12,16 @@ Progress goes to stderr, the markdown report to stdout.
 
 `--run=NAME=FLAGFILE:MINUTES` (repeatable) trains other candidates instead of the two
 configs; that is how the settings in mnist_fast.cfg were chosen (RESULTS_quality.md).
+
+A --conditional run (configs/mnist_cond.cfg) draws every class in turn and is also scored on
+its class accuracy: the share of images the classifier assigns to the class they were asked
+for (a column of the table, and the weakest class beside it).
 """
 
 import argparse
 import os
+
+import numpy as np
 
 from benchmarks.common import REPO, add_data_dir, progress, require_mnist, train as run_trainer
 
@@ -56,11 +62,15 @@ def score_run(name, workdir, evaluator, args):
         step = timed[-1]
         used.add(step)
         config, state = reopen.restore_run(workdir, step=step)
-        images = sampling.generate(state.sampling_generator, args.num_images, config.noise_dim)
-        scores = evaluator.score(images)
+        labels = sampling.eval_labels(args.num_images, state.num_classes)
+        images = sampling.generate(state.sampling_generator, args.num_images, config.noise_dim,
+                                   labels=labels)
+        scores = evaluator.score(images, labels)
         rows.append((name, elapsed[step] / 60, step, scores))
         progress(f"{name} step {step} ({elapsed[step] / 60:.1f} min): "
-                 f"score {scores['classifier_score']:.2f} fd {scores['frechet_distance']:.2f}")
+                 f"score {scores['classifier_score']:.2f} fd {scores['frechet_distance']:.2f}"
+                 + (f" class accuracy {scores['class_accuracy']:.4f}"
+                    if "class_accuracy" in scores else ""))
     return rows
 
 
@@ -141,18 +151,27 @@ def main():
     print(f"Classifier {info.get('sha256')} (test accuracy "
           f"{info.get('accuracy', 0):.4f}); {args.num_images} generated images vs the "
           "10,000 test images; minutes of training (after start-up)\n")
-    print("| config | minutes | steps | classifier score | Frechet distance | KID x 1000 |")
-    print("|---|---:|---:|---:|---:|---:|")
+    conditional = any("class_accuracy" in s for *_, s in rows)
+    extra = " class accuracy (weakest class) |" if conditional else ""
+    print(f"| config | minutes | steps | classifier score | Frechet distance | KID x 1000 |{extra}")
+    print("|---|---:|---:|---:|---:|---:|" + ("---:|" if conditional else ""))
     for name, minutes, step, s in rows:
+        accuracy = ""
+        if conditional:
+            per_class = s.get("class_accuracy_per_class")
+            accuracy = (f" {s['class_accuracy']:.4f} ({int(np.nanargmin(per_class))}: "
+                        f"{np.nanmin(per_class):.4f}) |" if per_class else " |")
         print(f"| {name} | {minutes:.1f} | {step} | {s['classifier_score']:.2f} | "
               f"{s['frechet_distance']:.2f} | {1000 * s['kernel_distance']:.2f} ± "
-              f"{1000 * s['kernel_distance_se']:.2f} |")
+              f"{1000 * s['kernel_distance_se']:.2f} |{accuracy}")
+    blank = " |" if conditional else ""
     print(f"| real train images | | | {reference['classifier_score']:.2f} | "
-          f"{reference['frechet_distance']:.2f} | {1000 * reference['kernel_distance']:.2f} |")
+          f"{reference['frechet_distance']:.2f} | {1000 * reference['kernel_distance']:.2f} |"
+          f"{blank}")
     for side, r in round_trips.items():
         print(f"| real train images as a {side} px run sees them, shrunk back | | | "
               f"{r['classifier_score']:.2f} | {r['frechet_distance']:.2f} | "
-              f"{1000 * r['kernel_distance']:.2f} |")
+              f"{1000 * r['kernel_distance']:.2f} |{blank}")
     if {"tutorial", "fast"} - {name for name, _ in workdirs}:
         return
     tutorial_final = [r for r in rows if r[0] == "tutorial"][-1]

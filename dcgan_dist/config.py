@@ -34,6 +34,8 @@ class Config:
     image_size: int = _default("image_size")
     cache_limit_mb: int = _default("cache_limit_mb")
     random_flip: bool = _default("random_flip")
+    conditional: bool = _default("conditional")
+    label_key: str | None = _default("label_key")
     augment: str = _default("augment")
     augment_policy: str = _default("augment_policy")
     ada_target: float = _default("ada_target")
@@ -46,6 +48,7 @@ class Config:
     d_filters: int = _default("d_filters")
     d_dense_units: int = _default("d_dense_units")
     d_dropout: float = _default("d_dropout")
+    d_spectral_norm: bool = _default("d_spectral_norm")
     g_ema_decay: float = _default("g_ema_decay")
     sync_batchnorm: bool = _default("sync_batchnorm")
     global_batch_size: int = _default("global_batch_size")
@@ -53,6 +56,9 @@ class Config:
     d_lr: float = _default("d_lr")
     lr_decay_fraction: float = _default("lr_decay_fraction")
     d_r1_gamma: float = _default("d_r1_gamma")
+    loss: str = _default("loss")
+    r1_every_steps: int = _default("r1_every_steps")
+    d_gp_gamma: float = _default("d_gp_gamma")
     adam_beta1: float = _default("adam_beta1")
     precision: str = _default("precision")
     strategy: str = _default("strategy")
@@ -87,10 +93,10 @@ class Config:
                                 f"{', '.join(allowed)}")
         positive = ["global_batch_size", "noise_dim", "g_lr", "d_lr", "steps_per_execution",
                     "num_cpu_devices", "log_every_steps", "keep_checkpoints", "eval_num_images",
-                    "d_filters", "g_filters", "ada_every_steps", "ada_kimg"]
+                    "d_filters", "g_filters", "r1_every_steps", "ada_every_steps", "ada_kimg"]
         non_negative = ["train_steps", "epochs", "sample_every_steps", "ckpt_every_steps",
                         "collective_timeout_secs", "eval_every_steps", "d_dense_units",
-                        "d_r1_gamma", "image_size", "cache_limit_mb"]
+                        "d_r1_gamma", "d_gp_gamma", "image_size", "cache_limit_mb"]
         for name in positive:
             if getattr(self, name) <= 0:
                 raise UserError(f"--{name}={getattr(self, name)} must be greater than 0")
@@ -108,6 +114,12 @@ class Config:
             raise UserError(f"--g_ema_decay={self.g_ema_decay} must be in [0, 1); 0 turns it off")
         if not 0 <= self.adam_beta1 < 1:
             raise UserError(f"--adam_beta1={self.adam_beta1} must be in [0, 1)")
+        if self.label_key and not self.conditional:
+            raise UserError(f"--label_key={self.label_key} names the label of --conditional "
+                            "training; add --conditional, or drop --label_key")
+        if self.r1_every_steps > 1 and not self.d_r1_gamma:
+            raise UserError(f"--r1_every_steps={self.r1_every_steps} spaces out an R1 penalty "
+                            "that is off: set --d_r1_gamma, or drop --r1_every_steps")
         try:
             augment.parse_policy(self.augment_policy)
         except ValueError as e:

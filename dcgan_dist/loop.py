@@ -34,7 +34,8 @@ def train(config, *, strategy=None, dataset_fn=None):
       config: a validated `Config`.
       strategy: a tf.distribute strategy to use instead of the one `config` names (tests).
       dataset_fn: `dataset_fn(input_context, start_step) -> per-replica batches of images in
-        [-1, 1]`, used instead of TFDS (tests); needs `config.train_steps`.
+        [-1, 1]` (with --conditional, of (images, int32 labels), the classes read from
+        config.dataset's metadata), used instead of TFDS (tests); needs `config.train_steps`.
 
     Returns:
       The TrainState at the end of training.
@@ -66,7 +67,8 @@ def _train(config, placement, dataset_fn):
                        (precision, why), total_steps, steps_per_epoch)
 
     strategy, chief = placement.strategy, placement.chief
-    state = state_lib.build_state(config, strategy, info.image_shape, precision)
+    num_classes = info.num_classes if config.conditional else 0
+    state = state_lib.build_state(config, strategy, info.image_shape, precision, num_classes)
     checkpoints = checkpoints_lib.Checkpoints(state, config.workdir, config.keep_checkpoints,
                                               chief, placement.task)
     start_step, restored = checkpoints.restore()
@@ -88,26 +90,29 @@ def _train(config, placement, dataset_fn):
     if config.eval_every_steps and chief:  # every network whose weights are here
         evaluator = evaluator_lib.Evaluator.for_run(
             data_dir=config.data_dir, dataset=config.dataset, image_shape=info.image_shape,
-            image_key=config.image_key, inception_path=config.inception_path)
+            image_key=config.image_key, inception_path=config.inception_path,
+            label_key=config.label_key)
         for line in evaluator.warnings(config.eval_num_images):
             logging.warning("Periodic evaluation: %s", line)
     if chief:
         reals = (sources.preview(config, info, state_lib.NUM_SAMPLES)
                  if info.num_examples and not config.synthetic_data else None)
-        _start_workdir(config, info.image_shape, checkpoints, start_step, reals)
+        _start_workdir(config, info, checkpoints, start_step, reals)
     schedule = _Schedule.of(config, steps_per_epoch, total_steps)
     run = _Run(
         config=config, placement=placement, state=state, checkpoints=checkpoints,
         schedule=schedule, evaluator=evaluator,
+        class_names=info.class_names if num_classes else (),
         progress=progress.Progress(config.workdir, total_steps, config.global_batch_size,
                                    start_step, is_chief=chief),
         train_fn=step_lib.make_train_fn(strategy, state, config, per_replica_batch_size,
                                         total_steps),
         sample_fn=tf.function(lambda: strategy.run(
-            lambda: state.sampling_generator(state.sample_noise, training=False))),
+            lambda: state.sampling_generator(state.grid_inputs(), training=False))),
         generate_fn=sampling.make_generate_fn(strategy, state.sampling_generator,
                                               config.noise_dim, per_replica_batch_size,
-                                              config.seed) if config.eval_every_steps else None)
+                                              config.seed, num_classes)
+        if config.eval_every_steps else None)
     if config.eval_every_steps:
         workers.wait_for_chief(placement)  # the chief may have trained a classifier
     stop = signals.StopRequest(lambda: (
@@ -130,22 +135,26 @@ def _input(config, placement, dataset_fn):
     source, or the dataset_fn a test passed (its shape read from its first batch, its size
     unknown)."""
     if dataset_fn is not None:
-        spec = dataset_fn(tf.distribute.InputContext(), 0).element_spec
-        return data_info.DatasetInfo(name="test", image_key="", source_shape=None, splits={},
-                                     label_key=None, num_classes=0,
-                                     image_shape=tuple(spec.shape[1:])), dataset_fn, "given"
+        spec = tf.nest.flatten(dataset_fn(tf.distribute.InputContext(), 0).element_spec)[0]
+        info = data_info.DatasetInfo(name="test", image_key="", source_shape=None, splits={},
+                                     label_key=None, num_classes=0)
+        if config.conditional:  # the classes: the dataset's metadata, not its files
+            info = data_info.read(config.dataset, config.data_dir, config.image_key,
+                                  label_key=config.label_key)
+        return dataclasses.replace(info, image_shape=tuple(spec.shape[1:])), dataset_fn, "given"
     info = data_info.load_info(config)
     kind, _ = sources.choose_source(config, info, placement.input_pipelines)
     source = sources.make_source(config, info, placement.input_pipelines)
     return info, source.make_dataset, kind.replace("_", "-")
 
 
-def _start_workdir(config, image_shape, checkpoints, start_step, reals):
+def _start_workdir(config, info, checkpoints, start_step, reals):
     """The chief's first writes: leftovers of a failed save removed, flags.txt and run.json,
     reals.png, and sample grids newer than the checkpoint (a killed run's) removed."""
     workdir = config.workdir
     checkpoints.remove_leftovers(workdir)
-    runinfo.write(workdir, config, image_shape, start_step)
+    runinfo.write(workdir, config, info.image_shape, start_step,
+                  info.class_names if config.conditional else None)
     if reals is not None:
         files.must_write(f"{workdir}/reals.png", start_step, grids.write_reals, workdir, reals)
     grids.remove_samples_after(workdir, start_step)
@@ -193,6 +202,7 @@ class _Run:
     train_fn: object
     sample_fn: object
     generate_fn: object = None
+    class_names: tuple = ()  # --conditional: the grid's rows are the first 16 of these
     best_effort: files.BestEffort = dataclasses.field(default_factory=files.BestEffort)
 
 
@@ -237,10 +247,12 @@ def _write_samples(run, step):
     """The step's grid, its TensorBoard image and the GIF: a grid or GIF that cannot be
     written must not stop a healthy run (rundir.files)."""
     images = run.placement.strategy.experimental_local_results(run.sample_fn())[0]
+    columns = run.state.grid_columns
     grid_uint8 = run.best_effort("the sample grids", grids.write_grid, run.config.workdir, step,
-                                 np.asarray(images))
+                                 np.asarray(images), columns)
     if grid_uint8 is not None:
-        run.progress.image(step, grid_uint8)
+        run.progress.image(step, grid_uint8,
+                           grids.describe_rows(run.class_names, len(images) // columns))
     run.best_effort("samples.gif", grids.write_gif, run.config.workdir)
 
 
@@ -277,8 +289,10 @@ def _evaluate(run, step):
     Returns the chief's metrics (flat numbers for stats.jsonl), None on other workers.
     """
     def generate_and_score():
-        images = run.generate_fn(run.config.eval_num_images)
-        scores = run.evaluator.score(images) if run.placement.chief else None
+        num_images = run.config.eval_num_images
+        images = run.generate_fn(num_images)
+        labels = sampling.eval_labels(num_images, run.state.num_classes)
+        scores = run.evaluator.score(images, labels) if run.placement.chief else None
         workers.wait_for_chief(run.placement)
         return scores
 

@@ -9,6 +9,10 @@ import tensorflow as tf
 from dcgan_dist import augment, models, streams
 
 NUM_SAMPLES = 16  # a 4x4 grid, as in the tutorial
+# --conditional grids: one row per class, up to this many classes (the first ones), each row
+# the same GRID_COLUMNS noise vectors, so a column shows one z drawn as every class.
+GRID_MAX_CLASSES = 16
+GRID_COLUMNS = 8
 
 
 @dataclasses.dataclass
@@ -21,6 +25,7 @@ class TrainState:
     sample_noise: tf.Variable
     precision: str
     g_ema: keras.Model | None = None  # moving average of the generator's weights
+    num_classes: int = 0  # --conditional: the classes the models take; 0 = unconditional
     ada: augment.AdaController | None = None  # --augment=ada's p and its statistic
 
     @property
@@ -31,6 +36,20 @@ class TrainState:
     def sampling_generator(self):
         """The generator for samples and evaluation: the EMA one when there is one."""
         return self.g_ema if self.g_ema is not None else self.generator
+
+    @property
+    def grid_columns(self):
+        return GRID_COLUMNS if self.num_classes else 4
+
+    def grid_inputs(self):
+        """The sampling generator's input for the sample grid (models' contract): the fixed
+        noise, or with classes the first GRID_COLUMNS of it once per row, a row per class."""
+        if not self.num_classes:
+            return self.sample_noise
+        rows = min(self.num_classes, GRID_MAX_CLASSES)
+        z = tf.tile(self.sample_noise[:GRID_COLUMNS], [rows, 1])
+        labels = tf.repeat(tf.range(rows, dtype=tf.int32), GRID_COLUMNS)
+        return [z, labels]
 
     def checkpoint(self):
         extra = {} if self.g_ema is None else {"g_ema": self.g_ema}
@@ -64,13 +83,14 @@ def update_ema(g_ema, generator, decay):
         ema_var.assign(d * ema_var + (1.0 - d) * tf.cast(var, ema_var.dtype))
 
 
-def build_state(config, strategy, image_shape, precision):
-    """Builds models and optimizers inside `strategy.scope()`, all variables created."""
+def build_state(config, strategy, image_shape, precision, num_classes=0):
+    """Builds models and optimizers inside `strategy.scope()`, all variables created; the
+    models take `num_classes` classes (--conditional; 0 = unconditional)."""
     keras.mixed_precision.set_dtype_policy(precision)
     # Keras initializers draw from its global seed: set once, here, before any layer exists.
     keras.utils.set_random_seed(streams.python_seed(config.seed, streams.WEIGHTS))
     with strategy.scope():
-        generator, discriminator = models.build(config, image_shape)
+        generator, discriminator = models.build(config, image_shape, num_classes)
         g_opt = keras.optimizers.Adam(config.g_lr, beta_1=config.adam_beta1)
         d_opt = keras.optimizers.Adam(config.d_lr, beta_1=config.adam_beta1)
         if precision == "mixed_float16":
@@ -90,8 +110,8 @@ def build_state(config, strategy, image_shape, precision):
             g_ema = keras.models.clone_model(generator)  # same layers, new variables
             g_ema.set_weights(generator.get_weights())
         ada = augment.AdaController(config) if config.augment == "ada" else None
-    models.log_summary(generator, (config.noise_dim,))
-    models.log_summary(discriminator, image_shape)
+    models.log_summary(generator, (config.noise_dim,), bool(num_classes))
+    models.log_summary(discriminator, image_shape, bool(num_classes))
     return TrainState(generator, discriminator, g_opt, d_opt, step, sample_noise, precision,
-                      g_ema, ada)
+                      g_ema, num_classes, ada)
 

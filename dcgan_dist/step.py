@@ -3,12 +3,18 @@
 The replica step has no Python side effects and no stateful randomness: the noise for
 global example i at step s is row i of a stateless draw keyed by (seed, s), so the result
 does not depend on how the global batch is split over replicas, and dropout masks are keyed
-by (seed, s, replica).
+by (seed, s, replica). With --conditional, real images come with their labels and the class
+of generated example i is element i of a uniform draw keyed like the noise. The gradient
+penalty's interpolation weights are keyed like the noise. The objective is
+`losses.LOSSES[config.loss]`; R1, lazy R1 and the gradient penalty are added to the
+discriminator's per-example loss. With --augment, every batch the discriminator sees is
+augmented, and the penalties' input gradients are taken before augmentation.
 """
 
 import tensorflow as tf
 
 from dcgan_dist import augment, losses, state as state_lib, streams
+from dcgan_dist.models import layers as model_layers
 
 
 def replica_noise(seed, step, global_batch_size, noise_dim, replica_id, per_replica_batch_size):
@@ -18,49 +24,96 @@ def replica_noise(seed, step, global_batch_size, noise_dim, replica_id, per_repl
     return tf.slice(z, [replica_id * per_replica_batch_size, 0], [per_replica_batch_size, noise_dim])
 
 
+def replica_labels(seed, step, global_batch_size, num_classes, replica_id,
+                   per_replica_batch_size):
+    """This replica's slice of the step's generated classes: uniform over num_classes."""
+    labels = tf.random.stateless_uniform(
+        [global_batch_size], seed=streams.keyed(seed, streams.FAKE_LABELS, step), minval=0,
+        maxval=num_classes, dtype=tf.int32, alg="philox")
+    return tf.slice(labels, [replica_id * per_replica_batch_size], [per_replica_batch_size])
+
+
+def replica_gp_eps(seed, step, global_batch_size, replica_id, per_replica_batch_size):
+    """This replica's interpolation weights eps ~ U[0, 1) for --d_gp_gamma, one per example:
+    entries of one draw for the global batch, so they do not depend on the split."""
+    eps = tf.random.stateless_uniform(
+        [global_batch_size], seed=streams.keyed(seed, streams.GP_INTERPOLATION, step),
+        alg="philox")
+    return tf.slice(eps, [replica_id * per_replica_batch_size], [per_replica_batch_size])
+
+
 def _all_finite(tensors):
     return tf.reduce_all([tf.reduce_all(tf.math.is_finite(t)) for t in tensors])
 
 
-def make_replica_step(state, config, per_replica_batch_size):
-    """Returns `replica_step(real_images, step) -> dict of per-replica scalars`."""
+def make_replica_step(state, config, per_replica_batch_size, r1_gamma):
+    """Returns `replica_step(batch, step) -> dict of per-replica scalars`, with the R1
+    penalty at `r1_gamma` (0 = none); batch is the real images, or (images, labels) when
+    `state.num_classes` (--conditional)."""
     generator, discriminator = state.generator, state.discriminator
     g_opt, d_opt = state.g_opt, state.d_opt
     global_batch_size = config.global_batch_size
+    objective = losses.LOSSES[config.loss]
     augment_p_fn = augment.AUGMENTS[config.augment]
     transforms = augment.parse_policy(config.augment_policy) if augment_p_fn else []
 
-    def d_sees(images, uniforms, p):
-        """What the discriminator sees: the images, augmented when --augment is on."""
-        return augment.apply(images, uniforms, transforms, p) if transforms else images
+    def g(z, labels):  # labels None: unconditional (models' contract)
+        return generator(z if labels is None else [z, labels], training=True)
 
-    def d_real_logits_and_penalty(real_images, real_seed, real_uniforms, p):
-        if not config.d_r1_gamma:
-            return discriminator(d_sees(real_images, real_uniforms, p), training=True,
-                                 dropout_seed=real_seed), 0.0
-        # Called under d_tape, which then differentiates the penalty's input gradient. The
-        # gradient is taken with respect to the images before augmentation, as StyleGAN2-ADA
-        # does: the penalty keeps D smooth on the data, wherever the transforms move it.
-        with tf.GradientTape(watch_accessed_variables=False) as r1_tape:
-            r1_tape.watch(real_images)
-            d_real_logits = discriminator(d_sees(real_images, real_uniforms, p), training=True,
-                                          dropout_seed=real_seed)
-        return d_real_logits, losses.d_r1_penalty_per_example(
-            r1_tape.gradient(d_real_logits, real_images), config.d_r1_gamma)
+    def d(images, labels, seed, uniforms, p):
+        """The discriminator's logits on what it sees: the images, augmented when --augment
+        is on. Augmentation moves pixels, never the batch's order, so a conditional
+        discriminator reads each image with its own label, which nothing augments."""
+        if transforms:
+            images = augment.apply(images, uniforms, transforms, p)
+        labels = () if labels is None else (labels,)
+        return discriminator(images, *labels, training=True, dropout_seed=seed)
 
-    def losses_and_grads(real_images, z, real_seed, fake_seed, real_uniforms, fake_uniforms, p):
+    def logits_and_input_grads(images, labels, dropout_seed, uniforms, p):
+        """D's logits of the (augmented) images and their gradient with respect to `images`
+        before augmentation (each image's own). Called under d_tape, which then
+        differentiates the penalty built on that gradient."""
+        with tf.GradientTape(watch_accessed_variables=False) as input_tape:
+            input_tape.watch(images)
+            logits = d(images, labels, dropout_seed, uniforms, p)
+        return logits, input_tape.gradient(logits, images)
+
+    # Both penalties take their gradient with respect to the images before augmentation, as
+    # StyleGAN2-ADA does for R1: they keep D smooth on the data (R1) and between the data and
+    # the generator's images (the gradient penalty), wherever the transforms move them; the
+    # discriminator they differentiate is the one the losses train, D after the transforms.
+    # So the interpolates are of un-augmented real and generated images, then augmented by
+    # their own draw (streams.AUGMENT_INTERPOLATES) like every other batch D sees. A
+    # conditional discriminator reads the interpolates with the real images' labels.
+    def d_real_logits_and_penalty(real_images, real_labels, real_seed, real_uniforms, p,
+                                  r1_gamma):
+        if not r1_gamma:
+            return d(real_images, real_labels, real_seed, real_uniforms, p), 0.0
+        d_real_logits, grads = logits_and_input_grads(real_images, real_labels, real_seed,
+                                                      real_uniforms, p)
+        return d_real_logits, losses.d_r1_penalty_per_example(grads, r1_gamma)
+
+    def losses_and_grads(real_images, z, real_seed, fake_seed, real_uniforms, fake_uniforms, p,
+                         gp_eps, gp_seed, gp_uniforms, r1_gamma, real_labels=None,
+                         fake_labels=None):
         with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
-            fake_images = generator(z, training=True)
-            d_real_logits, d_penalty = d_real_logits_and_penalty(real_images, real_seed,
-                                                                 real_uniforms, p)
+            fake_images = g(z, fake_labels)
+            d_real_logits, d_penalty = d_real_logits_and_penalty(
+                real_images, real_labels, real_seed, real_uniforms, p, r1_gamma)
             # The same transforms on generated images, differentiably: G learns through them.
-            d_fake_logits = discriminator(d_sees(fake_images, fake_uniforms, p), training=True,
-                                          dropout_seed=fake_seed)
+            d_fake_logits = d(fake_images, fake_labels, fake_seed, fake_uniforms, p)
+            if config.d_gp_gamma:
+                interpolates = losses.interpolate(real_images, tf.stop_gradient(fake_images),
+                                                  gp_eps)
+                d_penalty += losses.d_gp_penalty_per_example(
+                    logits_and_input_grads(interpolates, real_labels, gp_seed, gp_uniforms,
+                                           p)[1],
+                    config.d_gp_gamma)
             # Divide by the global batch: the all-reduce sums the replicas' gradients.
             g_loss = tf.nn.compute_average_loss(
-                losses.g_loss_per_example(d_fake_logits), global_batch_size=global_batch_size)
+                objective.g(d_fake_logits), global_batch_size=global_batch_size)
             d_loss = tf.nn.compute_average_loss(
-                losses.d_loss_per_example(d_real_logits, d_fake_logits) + d_penalty,
+                objective.d(d_real_logits, d_fake_logits) + d_penalty,
                 global_batch_size=global_batch_size)
             g_scaled, d_scaled = g_loss, d_loss
             if state.loss_scaling:
@@ -76,21 +129,32 @@ def make_replica_step(state, config, per_replica_batch_size):
         # every device and the iterator's GetNext cannot be compiled.
         losses_and_grads = tf.function(losses_and_grads, jit_compile=True)
 
-    def replica_step(real_images, step):
+    def replica_step(batch, step):
         ctx = tf.distribute.get_replica_context()
         replica_id = tf.cast(ctx.replica_id_in_sync_group, tf.int64)
         z = replica_noise(config.seed, step, global_batch_size, config.noise_dim, replica_id,
                           per_replica_batch_size)
+        labels = {}  # conditional: the real images' labels, and the generated images' classes
+        if state.num_classes:
+            batch, labels["real_labels"] = batch
+            labels["fake_labels"] = replica_labels(config.seed, step, global_batch_size,
+                                                   state.num_classes, replica_id,
+                                                   per_replica_batch_size)
         # Drawn here, outside XLA: its kernels draw other numbers from the same seed.
-        real_uniforms, fake_uniforms = (
+        real_uniforms, fake_uniforms, gp_uniforms = (
             augment.draw(config.seed, stream, step, global_batch_size, replica_id,
                          per_replica_batch_size)
-            for stream in (streams.AUGMENT_REAL, streams.AUGMENT_FAKE))
+            for stream in (streams.AUGMENT_REAL, streams.AUGMENT_FAKE,
+                           streams.AUGMENT_INTERPOLATES))
         p = augment_p_fn(state) if augment_p_fn else tf.constant(0.0)
+        gp_eps = (replica_gp_eps(config.seed, step, global_batch_size, replica_id,
+                                 per_replica_batch_size) if config.d_gp_gamma else None)
         g_loss, d_loss, g_grads, d_grads, real_signs = losses_and_grads(
-            real_images, z, streams.keyed(config.seed, streams.DROPOUT_REAL, step, replica_id),
+            batch, z, streams.keyed(config.seed, streams.DROPOUT_REAL, step, replica_id),
             streams.keyed(config.seed, streams.DROPOUT_FAKE, step, replica_id),
-            real_uniforms, fake_uniforms, p)
+            real_uniforms, fake_uniforms, p, gp_eps,
+            streams.keyed(config.seed, streams.DROPOUT_INTERPOLATES, step, replica_id),
+            gp_uniforms, r1_gamma, **labels)
         skipped_steps = tf.constant(0.0)
         if state.loss_scaling:
             # Keras' LossScaleOptimizer checks only this replica's gradients before the
@@ -134,11 +198,29 @@ def make_train_fn(strategy, state, config, per_replica_batch_size, total_steps=0
     both learning rates from the flags and the step (`total_steps` places the decay), so
     a resumed run follows the same schedule and a changed --g_lr or --d_lr takes effect.
     """
-    replica_step = make_replica_step(state, config, per_replica_batch_size)
+    # Lazy R1 (Karras et al. 2020, "Analyzing and Improving the Image Quality of StyleGAN",
+    # section 4): the penalty, weighted by N, on the steps divisible by N only; the other
+    # steps skip its second-order gradient. StyleGAN2 takes it as a separate minibatch and
+    # optimizer step, hence its Adam correction N / (N + 1); here it joins that step's loss,
+    # the number of updates is unchanged, and there is nothing to correct. The choice is made
+    # around strategy.run, not inside the replica step: MirroredStrategy cannot all-reduce
+    # (synchronized batch norm) inside a conditional there.
+    r1_every = config.r1_every_steps if config.d_r1_gamma else 1
+    replica_steps = [make_replica_step(state, config, per_replica_batch_size,
+                                       config.d_r1_gamma * r1_every)]
+    if r1_every > 1:
+        replica_steps.append(make_replica_step(state, config, per_replica_batch_size, 0.0))
     augment_p_fn = augment.AUGMENTS[config.augment]
-    replica_sum = tf.distribute.ReduceOp.SUM
     if config.lr_decay_fraction and not total_steps:
         raise ValueError("--lr_decay_fraction needs make_train_fn(..., total_steps=...)")
+
+    def run_step(replica_step, images, step):
+        out = strategy.run(replica_step, args=(images, step))
+        # Each replica's loss is already divided by the global batch: summing them gives the
+        # global mean. `skipped_steps` is the same on every replica.
+        return {name: strategy.reduce(tf.distribute.ReduceOp.MEAN if name == "skipped_steps"
+                                      else tf.distribute.ReduceOp.SUM, value, None)
+                for name, value in out.items()}
 
     @tf.function
     def train_fn(iterator, num_steps):
@@ -150,19 +232,18 @@ def make_train_fn(strategy, state, config, per_replica_batch_size, total_steps=0
             scale = rate_scale(state.step, total_steps, config.lr_decay_fraction)
             state.g_opt.learning_rate = config.g_lr * scale
             state.d_opt.learning_rate = config.d_lr * scale
-            out = strategy.run(replica_step, args=(next(iterator), state.step.read_value()))
-            real_signs = strategy.reduce(replica_sum, out["real_signs"], None)
+            images, step = next(iterator), state.step.read_value()
+            if len(replica_steps) == 1:
+                out = run_step(replica_steps[0], images, step)
+            else:  # lazy R1
+                out = tf.cond(step % r1_every == 0,
+                              lambda: run_step(replica_steps[0], images, step),
+                              lambda: run_step(replica_steps[1], images, step))
             if state.ada is not None:  # all-reduced: every replica and worker moves p alike
-                state.ada.update(state.step, real_signs)
-            # Each replica's loss is already divided by the global batch: summing them
-            # gives the global mean. `skipped_steps` is the same on every replica.
-            totals = {
-                "g_loss": totals["g_loss"] + strategy.reduce(replica_sum, out["g_loss"], None),
-                "d_loss": totals["d_loss"] + strategy.reduce(replica_sum, out["d_loss"], None),
-                "skipped_steps": totals["skipped_steps"] + strategy.reduce(
-                    tf.distribute.ReduceOp.MEAN, out["skipped_steps"], None),
-                "real_signs": totals["real_signs"] + real_signs,
-            }
+                state.ada.update(state.step, out["real_signs"])
+            totals = {name: totals[name] + out[name] for name in totals}
+            if config.d_spectral_norm:  # the same u on every replica, from the new kernels
+                model_layers.update_spectral_norms(state.discriminator)
             if state.g_ema is not None:
                 state_lib.update_ema(state.g_ema, state.generator,
                                      state_lib.ema_decay(config.g_ema_decay, state.step))

@@ -27,7 +27,12 @@ PERIODIC_EVAL_NOISE = 9  # evaluation during training; keys: chunk, replica
 EVAL_NOISE = 10         # dcgan-eval, dcgan-generate, the export's sample(); keys: first image index
 WEIGHTS = 11            # initial weights of the generator and discriminator (python_seed)
 CLASSIFIER = 12         # the evaluation classifier's weights, dropout and shuffling (python_seed)
-# 13-18: taken by other work in progress.
+FAKE_LABELS = 13        # --conditional: the classes of the step's generated images; keys: step
+SYNTHETIC_LABELS = 14   # --conditional --synthetic_data: the labels of the fixed batch
+# 15: kept for class conditioning.
+GP_INTERPOLATION = 16   # --d_gp_gamma: eps of each real/fake interpolate; keys: step (one draw for the global batch)
+DROPOUT_INTERPOLATES = 17  # discriminator dropout on the gradient penalty's interpolates; keys: step, replica
+AUGMENT_INTERPOLATES = 18  # --augment of the gradient penalty's interpolates D sees; keys: step (one draw for the global batch)
 AUGMENT_REAL = 19       # --augment of the real images D sees; keys: step (one draw for the global batch)
 AUGMENT_FAKE = 20       # --augment of the generated images D sees; keys: step (one draw for the global batch)
 

@@ -111,6 +111,38 @@ def trained_run(tmp_path_factory):
     return folder / "run"
 
 
+@pytest.fixture(scope="session")
+def conditional_run(tmp_path_factory):
+    """`trained_run`'s conditional twin, trained once for the session: 4 steps with
+    --conditional on the tiny MNIST (10 classes), an EMA generator, a grid at steps 2 and 4,
+    and a periodic evaluation at step 4. Shared by the tests that generate, export and score
+    by class; tests that write into it take a copy."""
+    from dcgan_dist import loop
+    with _once_for_all_workers(tmp_path_factory, "conditional_run") as (folder, built):
+        if not built:
+            data_dir = folder / "tfds"
+            mnist.write_mnist(tiny_idx_files(), str(data_dir))
+            loop.train(config_lib.Config(
+                workdir=str(folder / "run"), data_dir=str(data_dir), global_batch_size=8,
+                train_steps=4, log_every_steps=2, sample_every_steps=2, strategy="cpu",
+                conditional=True, g_ema_decay=0.5, eval_every_steps=4, eval_num_images=20,
+                **SMALL))
+    return folder / "run"
+
+
+def write_class_folder(folder, per_class=12, size=16):
+    """Grey PNGs of shape_images' three shapes, one sub-folder per shape: square/, bar/ and
+    column/ (sorted: bar 0, column 1, square 2), nested one level deeper for some."""
+    from PIL import Image
+    names = ["square", "bar", "column"]  # shape_images' label order
+    labels = np.arange(3 * per_class) % 3
+    for i, (image, label) in enumerate(zip(shape_images(labels, size), labels)):
+        sub = os.path.join(folder, names[label], "more" if i % 4 == 0 else "")
+        os.makedirs(sub, exist_ok=True)
+        Image.fromarray(image[..., 0]).save(os.path.join(sub, f"{i:03d}.png"))
+    return folder
+
+
 @pytest.fixture
 def trained_run_copy(trained_run, tmp_path):
     """A copy of `trained_run` a test may write into."""
@@ -124,12 +156,14 @@ def batches(config, num, start_step=0, strategy=None, source=None):
     from dcgan_dist.data import info as data_info, sources
     info = data_info.load_info(config)
     src = sources.SOURCES[source](config, info) if source else sources.make_source(config, info)
-    if strategy is None:
-        return [b.numpy() for b in src.make_dataset(tf.distribute.InputContext(), start_step)
+    numpy = lambda batch: tf.nest.map_structure(lambda t: t.numpy(), batch)  # noqa: E731
+    if strategy is None:  # (images, labels) pairs with --conditional
+        return [numpy(b) for b in src.make_dataset(tf.distribute.InputContext(), start_step)
                 .take(num)]
     it = iter(strategy.distribute_datasets_from_function(
         lambda ctx: src.make_dataset(ctx, start_step)))
-    return [[r.numpy() for r in strategy.experimental_local_results(next(it))] for _ in range(num)]
+    return [[numpy(r) for r in strategy.experimental_local_results(next(it))]
+            for _ in range(num)]
 
 
 def all_weights(state):

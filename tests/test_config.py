@@ -77,16 +77,19 @@ def test_every_config_parses_and_has_a_header(path, tmp_path):
     assert config.global_batch_size > 0
 
 
-# A dataset's channels and side (0: not square, --image_size sets it), so models build without data.
-DATASET_SHAPES = {"mnist": (28, 1), "cifar10": (32, 3), "celeb_a": (0, 3), "lsun/bedroom": (0, 3)}
+# A dataset's side (0: not square, --image_size sets it), channels and classes (0: no class
+# label), so models build without data.
+DATASETS = {"mnist": (28, 1, 10), "cifar10": (32, 3, 10), "celeb_a": (0, 3, 0),
+            "lsun/bedroom": (0, 3, 0)}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
 def test_every_config_builds_its_models(path, tmp_path):
     config = parse(f"--flagfile={path}", f"--workdir={tmp_path}", "--strategy=cpu")
-    side, channels = DATASET_SHAPES[config.dataset]
+    side, channels, classes = DATASETS[config.dataset]
     image_shape = (config.image_size or side,) * 2 + (channels,)
-    generator, discriminator = models.build(config, image_shape)
+    generator, discriminator = models.build(config, image_shape,
+                                            classes if config.conditional else 0)
     assert generator.output_shape == (None,) + image_shape
     assert discriminator.count_params() > 0
 

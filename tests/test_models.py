@@ -18,8 +18,10 @@ def tutorial_generator(noise_dim=100, image_shape=(28, 28, 1), filters=256):
     return arch_tutorial.build_generator(noise_dim, image_shape, False, filters)
 
 
-def tutorial_discriminator(dropout=0.3, filters=64, dense_units=0, image_shape=(28, 28, 1)):
-    return arch_tutorial.build_discriminator(image_shape, dropout, filters, dense_units)
+def tutorial_discriminator(dropout=0.3, filters=64, dense_units=0, image_shape=(28, 28, 1),
+                           spectral_norm=False):
+    return arch_tutorial.build_discriminator(image_shape, dropout, filters, dense_units,
+                                             spectral_norm)
 
 
 def dcgan(image_shape, g_filters=8, d_filters=4, **overrides):

@@ -94,17 +94,25 @@ def _logs(tmp_path):
     return [(tmp_path / f"worker{i}.log").read_text() for i in range(2)]
 
 
-@pytest.mark.parametrize("env_of, cluster", [
-    # launch/multi_worker.sh and Kubeflow's TFJob: worker 0 is the chief.
-    (TWO_WORKERS, "{'worker': ['127.0.0.1:"),
+# The objectives' paths once: lazy R1's conditional around the step (R1 on steps 0 and 2),
+# the gradient penalty, spectral norm's u (3 more arrays) moved after each step.
+OBJECTIVES = dict(loss="hinge", d_spectral_norm=None, d_gp_gamma=1, d_r1_gamma=1,
+                  r1_every_steps=2)
+
+
+@pytest.mark.parametrize("env_of, cluster, options, num_arrays", [
     # srun without TF_CONFIG: SlurmClusterResolver, task 0 is the chief.
-    (_slurm, "{'worker': ['127.0.0.1:"),
-], ids=["two_workers", "slurm"])
-def test_two_tasks_train_in_lockstep_and_only_the_chief_writes(tmp_path, env_of, cluster):
+    (_slurm, "{'worker': ['127.0.0.1:", {}, 22),
+    # launch/multi_worker.sh and Kubeflow's TFJob: worker 0 is the chief; with the other
+    # objectives (their plain run would repeat the SLURM case's).
+    (TWO_WORKERS, "{'worker': ['127.0.0.1:", OBJECTIVES, 25),
+], ids=["slurm", "two_workers-objectives"])
+def test_two_tasks_train_in_lockstep_and_only_the_chief_writes(tmp_path, env_of, cluster,
+                                                               options, num_arrays):
     workdir = tmp_path / "run"
     # Synchronized BN: plain BN keeps per-worker moving statistics, which legitimately differ.
     flags = _common_flags(workdir, tmp_path, train_steps=4, collective_timeout_secs=120,
-                          sync_batchnorm=None)
+                          sync_batchnorm=None, **options)
     procs = _start_workers(tmp_path, flags, driver_out=[], env_of=env_of)
     codes = [p.wait(timeout=300) for p in procs]
     logs = _logs(tmp_path)
@@ -112,7 +120,7 @@ def test_two_tasks_train_in_lockstep_and_only_the_chief_writes(tmp_path, env_of,
     w0, w1 = np.load(tmp_path / "w0.npz"), np.load(tmp_path / "w1.npz")
     assert int(w0["step"]) == int(w1["step"]) == 4
     arrays = [k for k in w0.files if k != "step"]
-    assert len(arrays) == 22
+    assert len(arrays) == num_arrays
     for key in arrays:
         np.testing.assert_array_equal(w0[key], w1[key])
     # Only the chief (task 0) wrote artifacts; the other task's temporary checkpoints are gone.

@@ -105,7 +105,7 @@ def test_this_machine_is_detected_and_logged_at_start_up(make_config):
 def bf16_models():
     keras.mixed_precision.set_dtype_policy("mixed_bfloat16")  # reset by conftest
     generator = arch_tutorial.build_generator(8, (28, 28, 1), False, 16)
-    discriminator = arch_tutorial.build_discriminator((28, 28, 1), 0.3, 4, 8)
+    discriminator = arch_tutorial.build_discriminator((28, 28, 1), 0.3, 4, 8, False)
     return generator, discriminator
 
 

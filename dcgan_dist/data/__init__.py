@@ -1,7 +1,8 @@
 """The images a run trains on, and the tools that make datasets of them.
 
-- `info`: what the package knows of a TFDS dataset (the one reader of its metadata) and the
-  shape a run trains at; downloads, or says how to get the data.
+- `info`: what the package knows of a TFDS dataset (the one reader of its metadata: image,
+  class label and class names) and the shape a run trains at; downloads, or says how to get
+  the data.
 - `sources`: the input pipelines behind a table (in memory, streaming, synthetic), keyed by
   the step so a resumed run reads what an uninterrupted one would; `preview` for reals.png.
 - `images`: crop, resize, flip, and the uint8 <-> [-1, 1] convention.

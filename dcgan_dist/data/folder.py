@@ -8,6 +8,10 @@ stored PNG-encoded in TFDS's own format, so `dcgan-train --dataset=NAME --data_d
 that mixes grey and colour images becomes RGB. Decoding runs in threads: Pillow releases
 the GIL while it decodes and resamples, and threads need no start-up or pickling. Unreadable files are skipped and counted.
 The dataset is built under a temporary name and renamed into place: never half-written.
+
+With --labels=subfolders each image's first-level sub-folder of the source is its class: a
+ClassLabel feature `label` whose names are the sub-folders', sorted (their index is the
+label), which `dcgan-train --conditional` trains on. Without it the images have no label.
 """
 
 import concurrent.futures
@@ -76,6 +80,24 @@ def _load(args):
     return array[..., None] if array.ndim == 2 else array
 
 
+LABELS = ("subfolders",)  # --labels: where an image's class comes from
+
+
+def class_of_each(paths, source):
+    """(sorted class names, [class index of each path]): the first-level sub-folder of
+    `source` that holds each image."""
+    tops = [os.path.relpath(path, source).split(os.sep) for path in paths]
+    loose = [os.sep.join(parts) for parts in tops if len(parts) == 1]
+    if loose:
+        raise UserError(f"--labels=subfolders takes each image's class from its sub-folder, but "
+                        f"{len(loose)} images are directly in --source={source} ("
+                        f"{', '.join(loose[:3])}{', ...' if len(loose) > 3 else ''}); move them "
+                        "into a sub-folder named by their class")
+    names = sorted({parts[0] for parts in tops})
+    index = {name: i for i, name in enumerate(names)}
+    return names, [index[parts[0]] for parts in tops]
+
+
 def _check_target(name, data_dir, overwrite):
     if not _NAME_RE.match(name):
         raise UserError(f"--name={name} is not a valid dataset name; use lower-case letters, "
@@ -108,11 +130,19 @@ class _Progress:
                      eta // 60, eta % 60)
 
 
-def prepare_folder(source, name, data_dir, image_size=0, overwrite=False, workers=None):
-    """Writes `name` (split train) under `data_dir`; returns a one-paragraph summary."""
+def prepare_folder(source, name, data_dir, image_size=0, overwrite=False, workers=None,
+                   labels=None):
+    """Writes `name` (split train) under `data_dir`, each image with its class when `labels`
+    is 'subfolders'; returns a one-paragraph summary."""
     import tensorflow_datasets as tfds
+    if labels not in (None, *LABELS):
+        raise UserError(f"--labels={labels} is not a way to label a folder; use "
+                        f"--labels={'|'.join(LABELS)} (each image's sub-folder is its class), "
+                        "or leave it out for images without labels")
     paths = find_images(source)
     target = _check_target(name, data_dir, overwrite)
+    class_names, class_index = class_of_each(paths, source) if labels else ([], [])
+    label_of = dict(zip(paths, class_index))
     workers = workers or os.cpu_count() or 1
     with concurrent.futures.ThreadPoolExecutor(workers) as pool:
         probes = list(pool.map(_probe, paths))
@@ -143,9 +173,12 @@ def prepare_folder(source, name, data_dir, image_size=0, overwrite=False, worker
                 if image is None:
                     failed.append(path[0])
                     continue
-                yield i, {"image": image}
+                yield i, {"image": image, **({"label": label_of[path[0]]} if labels else {})}
 
-        features = tfds.features.FeaturesDict({"image": tfds.features.Image(shape=shape)})
+        features = {"image": tfds.features.Image(shape=shape)}
+        if labels:
+            features["label"] = tfds.features.ClassLabel(names=class_names)
+        features = tfds.features.FeaturesDict(features)
         os.makedirs(data_dir, exist_ok=True)
         staging = tempfile.mkdtemp(prefix=f".{name}-staging-", dir=data_dir)
         try:
@@ -162,17 +195,21 @@ def prepare_folder(source, name, data_dir, image_size=0, overwrite=False, worker
         finally:
             shutil.rmtree(staging, ignore_errors=True)
     return _summary(len(readable) - len(failed), shape, target, unreadable + failed, name,
-                    data_dir)
+                    data_dir, class_names)
 
 
-def _summary(count, shape, target, skipped, name, data_dir):
+def _summary(count, shape, target, skipped, name, data_dir, class_names):
     size = "x".join("?" if d is None else str(d) for d in shape)
     lines = [f"prepared {count} images at {size} in {target}"]
+    if class_names:
+        lines.append(f"{len(class_names)} classes, from the sub-folders: "
+                     + ", ".join(class_names[:10]) + (", ..." if len(class_names) > 10 else ""))
     if skipped:
         lines.append(f"skipped {len(skipped)} unreadable: "
                      + ", ".join(os.path.basename(p) for p in skipped[:5])
                      + (", ..." if len(skipped) > 5 else ""))
-    lines.append("train with: " + training_command(name, data_dir, shape, count))
+    extra = ["--conditional"] if class_names else []  # labelled on purpose: train on them
+    lines.append("train with: " + training_command(name, data_dir, shape, count, extra))
     return "\n".join(lines)
 
 
@@ -196,15 +233,16 @@ def recommended_flags(shape, count):
     return config, extra
 
 
-def training_command(name, data_dir, shape, count):
+def training_command(name, data_dir, shape, count, extra=()):
     """The whole dcgan-train command for the prepared folder, runnable as printed from any
     directory: every path in it is absolute (the program's too, when it sits beside this
     Python, so that a virtual environment need not be active); the run goes to ./runs/NAME of
-    where prepare ran."""
-    config, extra = recommended_flags(shape, count)
+    where prepare ran. `extra` flags go last."""
+    config, recommended = recommended_flags(shape, count)
     train = os.path.join(os.path.dirname(sys.executable), "dcgan-train")
     if not os.path.isfile(train):
         train = "dcgan-train"
     return shlex.join([train, f"--config={config}", f"--dataset={name}",
                        f"--data_dir={os.path.abspath(data_dir)}",
-                       f"--workdir={os.path.abspath(os.path.join('runs', name))}", *extra])
+                       f"--workdir={os.path.abspath(os.path.join('runs', name))}", *recommended,
+                       *extra])

@@ -3,6 +3,8 @@ catalog one, or one `dcgan-data prepare` wrote into --data_dir), `load_info` for
 trains on, with the training shape resolved and the data downloaded or the way to get it said.
 
 --image_size=N center-crops and resizes to NxN; 0 keeps the dataset's own square size.
+A dataset's class label is its ClassLabel feature (the one --label_key names, or its only
+or first one), with the class names TFDS keeps for it; --conditional trains on it.
 """
 
 import contextlib
@@ -34,6 +36,7 @@ class DatasetInfo:
     splits: dict               # split name -> number of examples
     label_key: str | None      # its ClassLabel feature, or None for an unlabelled dataset
     num_classes: int
+    class_names: tuple = ()    # the label's class names, in label order
     image_shape: tuple = None  # (height, width, channels) the models see (load_info)
     num_examples: int = 0      # examples of the split a run trains on (load_info)
 
@@ -69,17 +72,27 @@ def _find_image_key(features, image_key, dataset):
     return image_keys[0]
 
 
-def read(dataset, data_dir, image_key=None, builder=None):
-    """The DatasetInfo of `dataset` in `data_dir` (its files need not be there yet)."""
+def _find_label_key(features, label_key, dataset):
+    labels = [k for k, f in features.items() if isinstance(f, tfds.features.ClassLabel)]
+    if label_key and label_key not in labels:
+        raise UserError(f"--label_key={label_key} is not a class label (ClassLabel feature) of "
+                        f"{dataset}; its class labels: {', '.join(labels) or 'none'}")
+    return label_key or (labels[0] if labels else None)
+
+
+def read(dataset, data_dir, image_key=None, builder=None, label_key=None):
+    """The DatasetInfo of `dataset` in `data_dir` (its files need not be there yet); its
+    label is `label_key`, or its first ClassLabel feature."""
     builder = builder or builder_of(dataset, data_dir)
     features = builder.info.features
     key = _find_image_key(features, image_key, dataset)
-    labels = [k for k, f in features.items() if isinstance(f, tfds.features.ClassLabel)]
+    label_key = _find_label_key(features, label_key, dataset)
+    label = features[label_key] if label_key else None
     return DatasetInfo(
         name=dataset, image_key=key, source_shape=tuple(features[key].shape),
         splits={name: s.num_examples for name, s in builder.info.splits.items()},
-        label_key=labels[0] if labels else None,
-        num_classes=features[labels[0]].num_classes if labels else 0)
+        label_key=label_key, num_classes=label.num_classes if label else 0,
+        class_names=tuple(label.names) if label else ())
 
 
 def read_prepared(dataset, data_dir, image_key=None):
@@ -152,8 +165,15 @@ def load_info(config):
     how to get it. With --synthetic_data only the metadata is needed."""
     with _folder_warnings_hidden(config.synthetic_data):
         builder = builder_of(config.dataset, config.data_dir)
-        info = read(config.dataset, config.data_dir, config.image_key, builder)
+        info = read(config.dataset, config.data_dir, config.image_key, builder, config.label_key)
         prepared = builder.is_prepared()
+    if config.conditional and info.label_key is None:
+        fix = ("sort its images into one sub-folder per class and prepare it again with: "
+               f"dcgan-data prepare folder --source=DIR --name={config.dataset} "
+               f"--data_dir={where(config.data_dir)} --labels=subfolders --overwrite"
+               if not in_catalog(config.dataset) else "choose a labelled dataset")
+        raise UserError(f"--conditional needs a class label, but {config.dataset} has none "
+                        f"(features: {', '.join(builder.info.features)}); {fix}")
     if not prepared and not config.synthetic_data:
         _download_or_explain(builder, config)
     if config.split not in info.splits and not config.synthetic_data:

@@ -3,6 +3,7 @@
     SOURCES = {"in_memory": ..., "streaming": ..., "synthetic": ...}
     source = make_source(config, info, num_input_pipelines)       # chosen and logged
     source.make_dataset(input_context, start_step) -> per-replica batches, float32 [-1, 1]
+                                            (with --conditional: (images, int32 labels))
 
 The split stays in memory when its decoded size at the training resolution fits
 --cache_limit_mb per input pipeline, and streams otherwise.
@@ -45,10 +46,28 @@ def make_decode_fn(config, info):
 
 
 class _Source:
-    """What the sources share: the epoch geometry and the batch-level finishing steps."""
+    """What the sources share: the epoch geometry and the batch-level finishing steps.
+
+    With --conditional every element is (images, labels): the label travels beside its image
+    through the same permutation and batching, and only the images are decoded, scaled and
+    flipped (`_on_images`).
+    """
 
     def __init__(self, config, info):
         self.config, self.info = config, info
+        self.label_key = info.label_key if config.conditional else None
+
+    def _example(self, ex, image_fn=lambda image: image):
+        """A TFDS example -> image_fn(image), or (image_fn(image), int32 label)."""
+        image = image_fn(ex[self.info.image_key])
+        return image if self.label_key is None else (image, tf.cast(ex[self.label_key], tf.int32))
+
+    def _on_images(self, fn):
+        """`fn(images)` as a Dataset.map function of an element: images, or images and labels
+        (which map passes as two arguments)."""
+        if self.label_key is None:
+            return fn
+        return lambda images, labels: (fn(images), labels)
 
     def _geometry(self, ctx, shard_examples):
         per_replica = ctx.get_per_replica_batch_size(self.config.global_batch_size)
@@ -73,7 +92,7 @@ class _Source:
 
     def _finish(self, ds, ctx, per_replica, replicas_here, start_step):
         """uint8 batches -> [-1, 1], flipped per global example when asked, prefetched."""
-        ds = ds.map(images.scale_images, num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(self._on_images(images.scale_images), num_parallel_calls=tf.data.AUTOTUNE)
         if self.config.random_flip:
             seed, global_batch = self.config.seed, self.config.global_batch_size
             first_replica = ctx.input_pipeline_id * replicas_here
@@ -81,7 +100,9 @@ class _Source:
             def flip(k, batch):
                 step = start_step + k // replicas_here
                 offset = (first_replica + k % replicas_here) * per_replica
-                return images.flip_batch(batch, seed, step, offset, global_batch)
+                flip_images = self._on_images(
+                    lambda x: images.flip_batch(x, seed, step, offset, global_batch))
+                return flip_images(*batch) if self.label_key else flip_images(batch)
 
             ds = ds.enumerate().map(flip, num_parallel_calls=tf.data.AUTOTUNE)
         return ds.prefetch(tf.data.AUTOTUNE)
@@ -95,13 +116,13 @@ class InMemorySource(_Source):
                        data_dir=self.config.data_dir, download=False, shuffle_files=False)
         ds = ds.shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
         decode = make_decode_fn(self.config, self.info)
-        key = self.info.image_key
-        ds = ds.map(lambda ex: decode(ex[key]), num_parallel_calls=tf.data.AUTOTUNE)
-        return tf.concat(list(ds.batch(8192)), axis=0)
+        ds = ds.map(lambda ex: self._example(ex, decode), num_parallel_calls=tf.data.AUTOTUNE)
+        return tf.nest.map_structure(lambda *parts: tf.concat(parts, axis=0),
+                                     *list(ds.batch(8192)))
 
     def make_dataset(self, ctx, start_step):
-        images_uint8 = self._load(ctx)
-        shard_examples = int(images_uint8.shape[0])
+        examples = self._load(ctx)  # images, or (images, labels)
+        shard_examples = int(tf.nest.flatten(examples)[0].shape[0])
         per_replica, replicas_here, epoch_steps = self._geometry(ctx, shard_examples)
         seed = self.config.seed
 
@@ -121,7 +142,8 @@ class InMemorySource(_Source):
         ds = tf.data.Dataset.range(start_epoch, 2**62).flat_map(epoch)
         ds = ds.skip(step_in_epoch * replicas_here)
         # Gather whole batches: one vectorised op per batch instead of one per image.
-        ds = ds.map(lambda idx: tf.gather(images_uint8, idx), num_parallel_calls=tf.data.AUTOTUNE)
+        ds = ds.map(lambda idx: tf.nest.map_structure(lambda t: tf.gather(t, idx), examples),
+                    num_parallel_calls=tf.data.AUTOTUNE)
         return self._finish(ds, ctx, per_replica, replicas_here, start_step)
 
 
@@ -139,7 +161,7 @@ class StreamingSource(_Source):
         records = builder.as_dataset(split=shard, shuffle_files=False,
                                      decoders={info.image_key: tfds.decode.SkipDecoding()})
         key = info.image_key
-        encoded = records.map(lambda ex: ex[key])  # only the image's bytes travel
+        encoded = records.map(self._example)  # only the image's bytes (and label) travel
         feature = builder.info.features[key]
         decode = make_decode_fn(config, info)
         start_epoch, step_in_epoch = divmod(start_step, epoch_steps)
@@ -152,16 +174,17 @@ class StreamingSource(_Source):
             # (seed, epoch, window). Dataset.shuffle cannot be keyed by the epoch: a tensor
             # seed fails inside TensorFlow when the global seed is 0.
             order = tf.random.experimental.stateless_shuffle(
-                tf.range(tf.shape(window)[0]),
+                tf.range(tf.shape(tf.nest.flatten(window)[0])[0]),
                 seed=streams.keyed(seed, streams.EPOCH_WINDOW, epoch, index))
-            return tf.data.Dataset.from_tensor_slices(tf.gather(window, order))
+            return tf.data.Dataset.from_tensor_slices(
+                tf.nest.map_structure(lambda t: tf.gather(t, order), window))
 
         def epoch(index):
             first = tf.cast(index == start_epoch, tf.int64)
             ds = encoded.batch(SHUFFLE_BUFFER).enumerate().flat_map(
                 lambda i, window: shuffle_window(i, window, index))
             ds = ds.skip(first * skip_batches * per_replica)  # undecoded: cheap
-            ds = ds.map(lambda image: decode(feature.decode_example(image)),
+            ds = ds.map(self._on_images(lambda image: decode(feature.decode_example(image))),
                         num_parallel_calls=tf.data.AUTOTUNE)
             return (ds.batch(per_replica, drop_remainder=True)
                     .take(batches_per_epoch - first * skip_batches))
@@ -183,6 +206,10 @@ class SyntheticSource(_Source):
         batch = tf.random.stateless_uniform(
             (per_replica,) + tuple(self.info.image_shape),
             streams.keyed(self.config.seed, streams.SYNTHETIC_IMAGES), minval=-1.0, maxval=1.0)
+        if self.label_key is not None:
+            batch = (batch, tf.random.stateless_uniform(
+                [per_replica], streams.keyed(self.config.seed, streams.SYNTHETIC_LABELS),
+                minval=0, maxval=self.info.num_classes, dtype=tf.int32))
         return tf.data.Dataset.from_tensors(batch).repeat().prefetch(tf.data.AUTOTUNE)
 
 

@@ -4,7 +4,10 @@
                                                  train and cache a classifier for NAME
   dcgan-eval --workdir=W [--num_images=10000] [--inception_path=P]
                                                  score W's latest checkpoint (EMA if any) on
-                                                 every available network
+                                                 every available network; a --conditional
+                                                 run draws every class in turn and is also
+                                                 scored on whether the classifier sees the
+                                                 class asked for (overall and per class)
 
 The report goes to stdout, and a line of it to W/eval.jsonl (a read-only W gets a warning
 instead: the scores are printed all the same).
@@ -14,7 +17,7 @@ from dcgan_dist import cli
 from dcgan_dist.data import info as data_info
 from dcgan_dist.errors import UserError
 from dcgan_dist.evaluation import classifier, evaluator, sampling
-from dcgan_dist.rundir import files, progress, reopen
+from dcgan_dist.rundir import files, progress, reopen, runinfo
 
 USAGE = ("usage: dcgan-eval --workdir=W [--num_images=N] [--inception_path=P] | "
          "dcgan-eval train-classifier --data_dir=DIR [--dataset=NAME]")
@@ -49,11 +52,16 @@ def evaluate(flag_values):
         data_dir=_data_dir(flag_values, config), dataset=config.dataset,
         image_shape=image_shape, image_key=config.image_key,
         inception_path=flag_values.inception_path or config.inception_path,
-        classifier_image_size=flag_values.classifier_image_size)
-    images = sampling.generate(state.sampling_generator, num_images, config.noise_dim)
-    scores = scorer.score(images)
+        classifier_image_size=flag_values.classifier_image_size, label_key=config.label_key)
+    labels = sampling.eval_labels(num_images, state.num_classes)
+    images = sampling.generate(state.sampling_generator, num_images, config.noise_dim,
+                               labels=labels)
+    scores = scorer.score(images, labels)
     step = int(state.step.numpy())
-    print(format_report(step, scores, scorer.reference(num_images), scorer))
+    report = format_report(step, scores, scorer.reference(num_images), scorer)
+    if "class_accuracy" in scores:
+        report += "\n" + format_class_accuracy(scores, runinfo.read(workdir).class_names)
+    print(report)
     record = {"step": step, "num_images": num_images,
               "networks": {n.name: n.sha256 for n in scorer.networks}, **scores}
     files.BestEffort()(f"{workdir}/eval.jsonl", progress.append_eval, workdir, record)
@@ -85,6 +93,16 @@ def format_report(step, scores, reference, evaluator):
     for name, reason in evaluator.skipped.items():
         lines.append(f"not scored on {name}: {reason}")
     lines += evaluator.warnings(num)
+    return "\n".join(lines)
+
+
+def format_class_accuracy(scores, class_names):
+    """A conditional run's class accuracy: overall, then one line per class."""
+    lines = [f"class accuracy (the classifier's top class is the one asked for): "
+             f"{scores['class_accuracy']:.4f} over {scores['num_generated']} images, "
+             f"{len(class_names)} classes in turn"]
+    for k, (name, accuracy) in enumerate(zip(class_names, scores["class_accuracy_per_class"])):
+        lines.append(f"  class {k:<4}{name[:20]:<22}{accuracy:>8.4f}")
     return "\n".join(lines)
 
 

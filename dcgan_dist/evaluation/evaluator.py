@@ -4,7 +4,8 @@
 
 For each network: the Fréchet distance (FID on Inception) and kernel distance (KID) of the
 generated images' features to the reference split's, precision and recall (k = 3), and for
-the classifier its score and class histogram. Reference statistics come from the .npz cache
+the classifier its score and class histogram, and with the classes a conditional generator
+was asked for, its class accuracy (overall and per class) on them. Reference statistics come from the .npz cache
 (`reference_stats`); the real-data reference values score a sample of real training images
 the same way, so every number has its ceiling beside it.
 """
@@ -48,12 +49,19 @@ class Evaluator:
     """
 
     def __init__(self, networks, *, data_dir, dataset, image_shape, skipped=None,
-                 image_key=None):
+                 image_key=None, label_key=None):
         if not networks:
             reasons = "; ".join((skipped or {}).values()) or "none asked for"
             raise UserError(f"no feature network to score with: {reasons}")
         self.networks, self.skipped = networks, dict(skipped or {})
-        splits = data_info.read_prepared(dataset, data_dir, image_key).splits
+        info = data_info.read_prepared(dataset, data_dir, image_key)
+        splits = info.splits
+        # The classifier learns the dataset's first class label: a conditional run on another
+        # (--label_key) is asked for classes the classifier does not know.
+        self.label_key = label_key or info.label_key
+        if self.label_key != info.label_key and any(n.name == "classifier" for n in networks):
+            self.skipped["class accuracy"] = (f"the classifier predicts {info.label_key}, not "
+                                              f"the run's {self.label_key}")
         self.reference_split = "test" if "test" in splits else "train"
         # The real-data reference values need only a sample: never run all of a large
         # train split through Inception (hours on a CPU).
@@ -73,8 +81,9 @@ class Evaluator:
 
     @classmethod
     def for_run(cls, *, data_dir, dataset, image_shape, inception_path=None,
-                classifier_image_size=0, names=tuple(NETWORKS), image_key=None):
-        """The Evaluator of a run making `image_shape` images, on every available network."""
+                classifier_image_size=0, names=tuple(NETWORKS), image_key=None, label_key=None):
+        """The Evaluator of a run making `image_shape` images, on every available network
+        (`label_key`: a conditional run's class label, when not the dataset's first)."""
         networks, skipped = load_networks(names, data_dir=data_dir, dataset=dataset,
                                           image_shape=tuple(image_shape),
                                           inception_path=inception_path,
@@ -82,13 +91,22 @@ class Evaluator:
         for name, reason in skipped.items():
             logging.info("Not scoring with %s: %s", name, reason)
         return cls(networks, data_dir=data_dir, dataset=dataset, image_shape=image_shape,
-                   skipped=skipped, image_key=image_key)
+                   skipped=skipped, image_key=image_key, label_key=label_key)
 
-    def score(self, images):
-        """Every network's metrics of images in [-1, 1]: one flat dict for stats.jsonl."""
+    def score(self, images, labels=None):
+        """Every network's metrics of images in [-1, 1]: one flat dict for stats.jsonl.
+
+        `labels`: the class each image was generated as (a conditional run), for the
+        classifier's `class_accuracy` and `class_accuracy_per_class` on them.
+        """
         out = {"num_generated": len(images)}
         for network in self.networks:
-            out.update(self._metrics(network, *network.features(images)))
+            features, probs = network.features(images)
+            out.update(self._metrics(network, features, probs))
+            if (probs is not None and labels is not None
+                    and "class accuracy" not in self.skipped):
+                out["class_accuracy"], out["class_accuracy_per_class"] = (
+                    metrics.class_accuracy(probs, labels))
         return out
 
     def reference(self, num_images):

@@ -10,6 +10,14 @@ take the folder as it is):
 `sample` draws its noise exactly as `sampling.generate` does, so `sample(N, 0)` equals
 `dcgan-generate --num_images=N` of the same checkpoint. The run's run.json (or flags.txt)
 is copied beside saved_model.pb.
+
+A --conditional run's generator takes the class of each image (run.json names the classes):
+
+  generate(z: float32 [N, noise_dim], labels: int32 [N]) -> {"images": uint8 [N, H, W, C]}
+  sample(labels: int32 [N], seed: int64) -> {"images": uint8 [N, H, W, C]}
+
+`sample(labels, 0)` equals dcgan-generate's images for the same labels (its .npz holds
+them); a label outside [0, classes) is an InvalidArgumentError, not a blank image.
 """
 
 import tensorflow as tf
@@ -17,9 +25,15 @@ import tensorflow as tf
 from dcgan_dist import cli
 from dcgan_dist.errors import UserError
 from dcgan_dist.evaluation import sampling
-from dcgan_dist.rundir import reopen
+from dcgan_dist.rundir import reopen, runinfo
 
 RUN_FILES = ("run.json", "flags.txt")  # the first found travels with the model
+
+
+def _images_uint8(generator, inputs):
+    # images.to_uint8 in TensorFlow: x * 127.5 + 127.5, rounded half to even, clipped.
+    images = tf.cast(generator(inputs, training=False), tf.float32)
+    return tf.cast(tf.clip_by_value(tf.round(images * 127.5 + 127.5), 0, 255), tf.uint8)
 
 
 class Sampler(tf.Module):
@@ -36,9 +50,7 @@ class Sampler(tf.Module):
             tf.TensorSpec([], tf.int64, name="seed")])
 
     def _images_uint8(self, z):
-        # images.to_uint8 in TensorFlow: x * 127.5 + 127.5, rounded half to even, clipped.
-        images = tf.cast(self.generator(z, training=False), tf.float32)
-        return tf.cast(tf.clip_by_value(tf.round(images * 127.5 + 127.5), 0, 255), tf.uint8)
+        return _images_uint8(self.generator, z)
 
     def _generate(self, z):
         return {"images": self._images_uint8(z)}
@@ -52,6 +64,44 @@ class Sampler(tf.Module):
             n = tf.minimum(chunk, num_images - start)
             z = sampling.chunk_noise(seed, start, n, self.noise_dim)
             images = images.write(start // chunk, self._images_uint8(z))
+        return {"images": images.concat()}
+
+
+class ConditionalSampler(tf.Module):
+    """A conditional generator with uint8 outputs: both signatures take the labels."""
+
+    def __init__(self, generator, noise_dim, num_classes):
+        super().__init__(name="sampler")
+        self.generator = generator
+        self.noise_dim, self.num_classes = noise_dim, num_classes
+        self.generate = tf.function(self._generate_labelled, input_signature=[
+            tf.TensorSpec([None, noise_dim], tf.float32, name="z"),
+            tf.TensorSpec([None], tf.int32, name="labels")])
+        self.sample = tf.function(self._sample_labelled, input_signature=[
+            tf.TensorSpec([None], tf.int32, name="labels"),
+            tf.TensorSpec([], tf.int64, name="seed")])
+
+    def _checked(self, labels):
+        # A one-hot of an out-of-range label is all zeros: a silent classless image.
+        message = f"labels must be in [0, {self.num_classes})"
+        with tf.control_dependencies([
+                tf.debugging.assert_non_negative(labels, message=message),
+                tf.debugging.assert_less(labels, self.num_classes, message=message)]):
+            return tf.identity(labels)
+
+    def _generate_labelled(self, z, labels):
+        return {"images": _images_uint8(self.generator, [z, self._checked(labels)])}
+
+    def _sample_labelled(self, labels, seed):
+        labels = self._checked(labels)
+        num_images = tf.shape(labels)[0]
+        chunk = sampling.GENERATE_CHUNK  # sampling.generate's chunks and noise, as _sample
+        images = tf.TensorArray(tf.uint8, size=0, dynamic_size=True, infer_shape=False)
+        for start in tf.range(0, num_images, chunk):
+            n = tf.minimum(chunk, num_images - start)
+            z = sampling.chunk_noise(seed, start, n, self.noise_dim)
+            images = images.write(start // chunk, _images_uint8(
+                self.generator, [z, labels[start:start + n]]))
         return {"images": images.concat()}
 
 
@@ -69,7 +119,8 @@ def export(workdir, output, overwrite=False):
     """Writes the SavedModel and the run's description; returns the image shape."""
     check_output(output, overwrite)
     config, state = reopen.restore_run(workdir)
-    sampler = Sampler(state.sampling_generator, config.noise_dim)
+    sampler = (ConditionalSampler(state.sampling_generator, config.noise_dim, state.num_classes)
+               if state.num_classes else Sampler(state.sampling_generator, config.noise_dim))
     if tf.io.gfile.exists(output):
         tf.io.gfile.rmtree(output)
     tf.saved_model.save(sampler, output, signatures={"generate": sampler.generate,
@@ -85,8 +136,11 @@ def main(argv, flag_values):
     if argv[1:] or not flag_values.workdir or not flag_values.output:
         raise UserError("usage: dcgan-export --workdir=W --output=DIR [--overwrite]")
     image_shape = export(flag_values.workdir, flag_values.output, flag_values.overwrite)
-    print(f"{flag_values.output}: SavedModel with signatures generate(z) and sample(num_images, "
-          f"seed) -> uint8 images {'x'.join(map(str, image_shape))}")
+    signatures = ("generate(z, labels) and sample(labels, seed)"
+                  if runinfo.read(flag_values.workdir).class_names else
+                  "generate(z) and sample(num_images, seed)")
+    print(f"{flag_values.output}: SavedModel with signatures {signatures} -> uint8 images "
+          f"{'x'.join(map(str, image_shape))}")
 
 
 def run(argv=None):

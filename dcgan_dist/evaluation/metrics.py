@@ -1,7 +1,8 @@
 """The arithmetic of GAN metrics on feature arrays: no networks, no files, numpy only.
 
 Fréchet distance (FID when the features are Inception's pool_3), the kernel distance (KID),
-precision and recall (Kynkäänniemi et al. 2019), the classifier score and the class histogram.
+precision and recall (Kynkäänniemi et al. 2019), the classifier score, the class histogram
+and, for a conditional generator, the class accuracy.
 """
 
 import numpy as np
@@ -18,6 +19,17 @@ def class_histogram(probs):
     """How many images each class got (argmax): mode collapse shows as empty classes."""
     probs = np.asarray(probs)
     return np.bincount(np.argmax(probs, axis=1), minlength=probs.shape[1]).tolist()
+
+
+def class_accuracy(probs, labels):
+    """(overall, [per class]) share of images whose top class is the label they were asked
+    for: does a conditional generator draw the class it is told to? A class nobody asked
+    for is NaN."""
+    probs, labels = np.asarray(probs), np.asarray(labels)
+    right = np.argmax(probs, axis=1) == labels
+    per_class = [float(right[labels == k].mean()) if np.any(labels == k) else float("nan")
+                 for k in range(probs.shape[1])]
+    return float(right.mean()), per_class
 
 
 def mean_and_covariance(features):

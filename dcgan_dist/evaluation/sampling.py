@@ -1,5 +1,9 @@
 """Images from a generator, with noise from the run's streams: what dcgan-eval scores,
 dcgan-generate writes, the export's `sample` reproduces, and periodic evaluation scores.
+
+A conditional generator also takes each image's class: the ones asked for (dcgan-generate,
+the export), or for scoring `eval_labels`, every class in turn, so each class gets the
+same number of images and none depends on a random draw.
 """
 
 import numpy as np
@@ -17,20 +21,32 @@ def chunk_noise(seed, start, num_images, noise_dim):
                                       seed=streams.keyed(seed, streams.EVAL_NOISE, start))
 
 
-def generate(generator, num_images, noise_dim, seed=0, images_per_call=GENERATE_CHUNK):
-    """num_images samples in [-1, 1], float32, from fixed, seeded noise, in chunks."""
+def eval_labels(num_images, num_classes):
+    """The classes of images scored for a conditional run: 0, 1, ..., K-1, 0, 1, ... (None
+    for an unconditional one)."""
+    if not num_classes:
+        return None
+    return np.arange(num_images, dtype=np.int32) % num_classes
+
+
+def generate(generator, num_images, noise_dim, seed=0, images_per_call=GENERATE_CHUNK,
+             labels=None):
+    """num_images samples in [-1, 1], float32, from fixed, seeded noise, in chunks; image i
+    of class labels[i] when the generator is conditional."""
     out = []
     for start in range(0, num_images, images_per_call):
         n = min(images_per_call, num_images - start)
         z = chunk_noise(seed, start, n, noise_dim)
-        out.append(np.asarray(generator(z, training=False), np.float32))
+        inputs = z if labels is None else [z, tf.constant(labels[start:start + n], tf.int32)]
+        out.append(np.asarray(generator(inputs, training=False), np.float32))
     return np.concatenate(out)
 
 
-def make_generate_fn(strategy, generator, noise_dim, per_replica_images, seed):
+def make_generate_fn(strategy, generator, noise_dim, per_replica_images, seed, num_classes=0):
     """`fn(num_images) -> images`: every replica generates `per_replica_images` a chunk (noise
     keyed by chunk and replica), gathered across replicas and workers. Generation runs where
-    the variables live (a TPU's, a worker's), not eagerly on the host.
+    the variables live (a TPU's, a worker's), not eagerly on the host. A conditional
+    generator draws image i as class `eval_labels(...)[i]`.
 
     Under multi-worker every worker must call it: the gather is a collective.
     """
@@ -40,6 +56,9 @@ def make_generate_fn(strategy, generator, noise_dim, per_replica_images, seed):
         replica = tf.distribute.get_replica_context().replica_id_in_sync_group
         key = streams.keyed(seed, streams.PERIODIC_EVAL_NOISE, chunk, replica)
         z = tf.random.stateless_normal([per_replica_images, noise_dim], seed=key)
+        if num_classes:  # the global index of each image, as eval_labels counts them
+            first = (tf.cast(chunk, tf.int32) * num_replicas + replica) * per_replica_images
+            z = [z, (first + tf.range(per_replica_images)) % num_classes]
         return tf.cast(generator(z, training=False), tf.float32)
 
     @tf.function

@@ -22,6 +22,11 @@ Choices the paper does not make for us:
 - --sync_batchnorm: both networks' BN normalise over the global batch. Without it each
   replica normalises its own slice. Real and fake batches go through the discriminator in
   separate calls, so BN normalises them separately, as in the paper's code.
+- --d_spectral_norm: every discriminator conv and the logit layer are spectrally normalised
+  (Miyato et al. 2018) and the discriminator has no BN, as in the paper's "standard CNN" and
+  compare_gan, where the discriminator's normalisation is one or the other: BN divides by the
+  batch's standard deviation, which undoes the Lipschitz bound spectral norm gives, and makes
+  each logit (and so R1 and the gradient penalty) depend on the whole batch.
 - R1 (--d_r1_gamma): the step takes the gradient of the real logits through the
   discriminator in training mode, the same call that makes the loss's real logits. With BN
   in training mode an example's logit depends on its whole batch (slice, or global batch
@@ -32,14 +37,18 @@ Choices the paper does not make for us:
 import keras
 
 from dcgan_dist.errors import UserError
-from dcgan_dist.models.layers import layer_seeds, stateless_dropout
+from dcgan_dist.models.conditioning import (build_batch_norm, build_generator_model,
+                                            build_projection_discriminator)
+from dcgan_dist.models.layers import (initialise_spectral_norms, layer_seeds, spectral_norm_if,
+                                      stateless_dropout)
 
 SIZES = (32, 64, 128, 256)
 KERNEL = 4
 
 
-def build(config, image_shape):
-    """The dcgan (generator, discriminator) for `image_shape`, widths from `config`."""
+def build(config, image_shape, num_classes=0):
+    """The dcgan (generator, discriminator) for `image_shape`, widths from `config`;
+    conditioned on `num_classes` classes when it is not 0 (models.conditioning)."""
     height, width, _ = image_shape
     if height != width or height not in SIZES:
         raise UserError(f"--architecture=dcgan at {height}x{width} is not supported: use "
@@ -51,79 +60,95 @@ def build(config, image_shape):
                         f"its 8*g_filters channels are halved {upsamplings - 1} times; use a "
                         f"positive multiple of {step}")
     return (build_generator(config.noise_dim, image_shape, config.sync_batchnorm,
-                            config.g_filters),
+                            config.g_filters, num_classes),
             build_discriminator(image_shape, config.sync_batchnorm, config.d_dropout,
-                                config.d_filters))
+                                config.d_filters, config.d_spectral_norm, num_classes))
 
 
 def _weights():
     return keras.initializers.RandomNormal(0.0, 0.02)
 
 
-def _batch_norm(sync_batchnorm):
-    return keras.layers.BatchNormalization(
-        synchronized=sync_batchnorm, gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02))
+def _batch_norm(sync_batchnorm, num_classes=0):
+    return build_batch_norm(
+        num_classes, synchronized=sync_batchnorm,
+        gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02))
 
 
-def build_generator(noise_dim, image_shape, sync_batchnorm, filters):
-    """z [N, noise_dim] -> images [N, *image_shape] in [-1, 1] (float32 under mixed policies)."""
+def build_generator(noise_dim, image_shape, sync_batchnorm, filters, num_classes=0):
+    """z [N, noise_dim] -> images [N, *image_shape] in [-1, 1] (float32 under mixed policies).
+
+    With `num_classes`: [z, labels] -> images, z joined to a class embedding and every BN
+    with per-class scales and offsets (conditional BN, models.conditioning).
+    """
     upsamplings = SIZES.index(image_shape[0]) + 3
     channels = 8 * filters
-    layers = [keras.Input(shape=(noise_dim,)),
-              keras.layers.Dense(4 * 4 * channels, use_bias=False, kernel_initializer=_weights()),
+    layers = [keras.layers.Dense(4 * 4 * channels, use_bias=False, kernel_initializer=_weights()),
               keras.layers.Reshape((4, 4, channels)),  # BN per channel, not per unit
-              _batch_norm(sync_batchnorm), keras.layers.ReLU()]
+              _batch_norm(sync_batchnorm, num_classes), keras.layers.ReLU()]
     for _ in range(upsamplings - 1):
         channels //= 2
         layers += [keras.layers.Conv2DTranspose(channels, KERNEL, strides=2, padding="same",
                                                 use_bias=False, kernel_initializer=_weights()),
-                   _batch_norm(sync_batchnorm), keras.layers.ReLU()]
+                   _batch_norm(sync_batchnorm, num_classes), keras.layers.ReLU()]
     layers.append(keras.layers.Conv2DTranspose(
         image_shape[-1], KERNEL, strides=2, padding="same", activation="tanh",
         kernel_initializer=_weights(), dtype="float32"))
-    return keras.Sequential(layers, name="generator")
+    return build_generator_model(layers, noise_dim, num_classes)
 
 
 class Discriminator(keras.Model):
     """Images -> float32 logits [N, 1]; `call(images, training, dropout_seed)` as in models."""
 
-    def __init__(self, image_shape, sync_batchnorm, dropout, filters, **kwargs):
+    def __init__(self, image_shape, sync_batchnorm, dropout, filters, spectral_norm, **kwargs):
         super().__init__(name="discriminator", **kwargs)
         self.dropout = dropout
         self.num_blocks = SIZES.index(image_shape[0]) + 3  # down to 4x4
+        self.batch_norm = not spectral_norm  # one or the other (module docstring)
         # One attribute per layer, not a list: tf.train.Checkpoint does not see into Keras 3's
         # tracked lists, and BN's moving statistics (in no optimizer) would not be saved.
         for i in range(self.num_blocks):
-            setattr(self, f"conv{i}", keras.layers.Conv2D(
-                filters * 2 ** i, KERNEL, strides=2, padding="same", use_bias=i == 0,
-                kernel_initializer=_weights()))
-            if i:
+            setattr(self, f"conv{i}", spectral_norm_if(spectral_norm, keras.layers.Conv2D(
+                filters * 2 ** i, KERNEL, strides=2, padding="same",
+                use_bias=i == 0 or not self.batch_norm, kernel_initializer=_weights())))
+            if i and self.batch_norm:
                 setattr(self, f"norm{i}", _batch_norm(sync_batchnorm))
         self.act = keras.layers.LeakyReLU(negative_slope=0.2)
         self.flatten = keras.layers.Flatten()
-        self.logits = keras.layers.Dense(1, kernel_initializer=_weights(), dtype="float32")
+        self.logits = spectral_norm_if(spectral_norm, keras.layers.Dense(
+            1, kernel_initializer=_weights(), dtype="float32"))
 
     @property
     def convs(self):
         return [getattr(self, f"conv{i}") for i in range(self.num_blocks)]
 
     @property
-    def norms(self):  # none after the first conv
-        return [getattr(self, f"norm{i}") for i in range(1, self.num_blocks)]
+    def norms(self):  # none after the first conv, none with spectral norm
+        return [getattr(self, f"norm{i}") for i in range(1, self.num_blocks) if self.batch_norm]
 
     def call(self, images, training=False, dropout_seed=None):
+        return self.logits(self.features(images, training, dropout_seed))
+
+    def features(self, images, training=False, dropout_seed=None):
+        """The flattened 4x4 map: what the logit reads (and a projection projects onto)."""
         seeds = layer_seeds(dropout_seed, self.num_blocks)
         x = images
         for i, conv in enumerate(self.convs):
             x = conv(x)
-            if i:
+            if i and self.batch_norm:
                 x = getattr(self, f"norm{i}")(x, training=training)
             x = stateless_dropout(self.act(x), self.dropout, training, seeds[i])
-        return self.logits(self.flatten(x))
+        return self.flatten(x)
 
 
-def build_discriminator(image_shape, sync_batchnorm, dropout, filters):
-    """Builds the discriminator and creates its weights."""
-    model = Discriminator(image_shape, sync_batchnorm, dropout, filters)
+def build_discriminator(image_shape, sync_batchnorm, dropout, filters, spectral_norm=False,
+                        num_classes=0):
+    """Builds the discriminator and creates its weights; with `num_classes`, a projection
+    discriminator around it (models.conditioning)."""
+    model = Discriminator(image_shape, sync_batchnorm, dropout, filters, spectral_norm)
     model(keras.ops.zeros((1,) + tuple(image_shape)))
+    initialise_spectral_norms(model)
+    if num_classes:  # the projection vectors start like the logit's kernel: N(0, 0.02)
+        return build_projection_discriminator(model, image_shape, num_classes,
+                                                           _weights())
     return model

@@ -42,6 +42,13 @@ def make_grid(images, columns=4, scale=None):
     return grid_uint8[..., 0] if channels == 1 else grid_uint8
 
 
+def describe_rows(class_names, num_rows):
+    """What a conditional grid's rows are, for TensorBoard; None without classes."""
+    rows = [name if name == str(i) else f"{i} {name}"  # MNIST's names are its indices
+            for i, name in enumerate(class_names[:num_rows])]
+    return "Rows, top to bottom: the classes " + ", ".join(rows) if rows else None
+
+
 def encode_png(image_uint8):
     return iio.imwrite("<bytes>", image_uint8, extension=".png")
 
@@ -50,9 +57,10 @@ def sample_path(workdir, step):
     return f"{workdir}/samples/step_{step:06d}.png"
 
 
-def write_grid(workdir, step, images):
-    """Writes samples/step_NNNNNN.png; returns the grid as uint8."""
-    grid_uint8 = make_grid(images)
+def write_grid(workdir, step, images, columns=4):
+    """Writes samples/step_NNNNNN.png (a conditional run's: one row per class); returns the
+    grid as uint8."""
+    grid_uint8 = make_grid(images, columns)
     tf.io.gfile.makedirs(f"{workdir}/samples")
     write_atomic(sample_path(workdir, step), encode_png(grid_uint8))
     return grid_uint8

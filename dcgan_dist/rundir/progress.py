@@ -35,6 +35,10 @@ def log_start(config, info, source, placement, per_replica_batch_size, precision
     else:
         data = (f"{config.dataset}:{config.split} ({info.num_examples:,} images at {shape}, "
                 f"{source})")
+    if config.conditional:
+        names = info.class_names
+        data += (f", conditional on its {info.label_key} ({len(names)} classes: "
+                 + ", ".join(names[:10]) + (", ..." if len(names) > 10 else "") + ")")
     logging.info("Training %s networks on %s for %d steps%s; results in %s",
                  config.architecture, data, total_steps,
                  f" ({steps_per_epoch} per epoch)" if steps_per_epoch else "", config.workdir)
@@ -112,7 +116,8 @@ class Progress:
         losses = "  ".join(f"{k} {float(v):.4f}" for k, v in scalars.items() if "loss" in k or k == "augment_p")
         if evaluation:
             losses += "".join(f"  {k} {evaluation[k]:.2f}" for k in
-                              ("fid", "classifier_score", "frechet_distance") if k in evaluation)
+                              ("fid", "classifier_score", "frechet_distance",
+                               "class_accuracy") if k in evaluation)
         logging.info("step %d/%d  %s  %.1f img/s  elapsed %s  eta %s", step, self.total_steps,
                      losses, images_per_sec, _format_secs(record["elapsed_secs"]),
                      _format_secs(eta) if np.isfinite(eta) else "?")
@@ -130,13 +135,16 @@ class Progress:
                     if name != "step" and np.isscalar(value):
                         tf.summary.scalar(name, value)
 
-    def image(self, step, grid_uint8):
+    def image(self, step, grid_uint8, description=None):
+        """The sample grid; `description` (what its rows are) shows beside it."""
         if self.is_chief and self._writer:
-            self._best_effort("TensorBoard summaries", self._image, step, grid_uint8)
+            self._best_effort("TensorBoard summaries", self._image, step, grid_uint8,
+                              description)
 
-    def _image(self, step, grid_uint8):
+    def _image(self, step, grid_uint8, description):
         with self._writer.as_default(step=step):
-            tf.summary.image("samples", grid_uint8.reshape((1,) + grid_uint8.shape[:2] + (-1,)))
+            tf.summary.image("samples", grid_uint8.reshape((1,) + grid_uint8.shape[:2] + (-1,)),
+                             **({"description": description} if description else {}))
 
     def close(self):
         if self._writer:

@@ -27,7 +27,8 @@ def restore_run(workdir, step=None):
     if image_shape is None:  # a run from before run.json: its dataset's own shape
         image_shape = data_info.load_info(
             dataclasses.replace(config, synthetic_data=True)).image_shape
-    state = state_lib.build_state(config, tf.distribute.get_strategy(), image_shape, "float32")
+    state = state_lib.build_state(config, tf.distribute.get_strategy(), image_shape, "float32",
+                                  run.num_classes)
     _, latest = checkpoints.Checkpoints(state, workdir, keep=None).restore(step)
     if latest is None:
         raise UserError(f"no checkpoint in {checkpoints.directory(workdir)}; train first with "

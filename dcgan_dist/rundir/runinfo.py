@@ -1,7 +1,8 @@
 """A run directory describes itself: `run.json` holds what reopening the run needs.
 
 `dcgan-train` writes `run.json` (the whole Config plus the resolved dataset, image shape and
-channels) and `flags.txt` (a flagfile that reproduces the run). `dcgan-eval`, `dcgan-generate`
+channels, and for a --conditional run its class names, in label order) and `flags.txt` (a
+flagfile that reproduces the run). `dcgan-eval`, `dcgan-generate`
 and `dcgan-export` reopen a run from `run.json`, and refuse one with a key they do not know
 (it was written by a newer version, and guessing would score or sample the wrong model).
 Runs made before run.json existed are reopened from `flags.txt`, parsed by absl with the
@@ -25,17 +26,26 @@ class RunInfo:
     """What reopening a run needs beyond its Config."""
     config: config_lib.Config
     image_shape: tuple  # (height, width, channels) the models were built for
+    class_names: tuple = ()  # --conditional: the classes the models take, in label order
+
+    @property
+    def num_classes(self):
+        return len(self.class_names)
 
 
-def encode(config, image_shape):
-    """run.json's text for a run of `config` on images of `image_shape`."""
-    return json.dumps({
+def encode(config, image_shape, class_names=None):
+    """run.json's text for a run of `config` on images of `image_shape` (and `class_names`:
+    a conditional run's; an unconditional run's run.json has no "classes")."""
+    record = {
         "format_version": FORMAT_VERSION,
         "dataset": config.dataset,
         "image_shape": list(image_shape),
         "channels": int(image_shape[-1]),
         "config": dataclasses.asdict(config),
-    }, indent=2) + "\n"
+    }
+    if class_names:
+        record["classes"] = list(class_names)
+    return json.dumps(record, indent=2) + "\n"
 
 
 def decode(text, path="run.json", **overrides):
@@ -45,15 +55,20 @@ def decode(text, path="run.json", **overrides):
     except json.JSONDecodeError as e:
         raise UserError(f"{path} is not valid JSON ({e}); restore it from a backup, or reopen "
                         "the run from its flags.txt by moving run.json away") from e
-    known = {"format_version", "dataset", "image_shape", "channels", "config"}
+    known = {"format_version", "dataset", "image_shape", "channels", "config", "classes"}
     fields = {f.name for f in dataclasses.fields(config_lib.Config)}
     unknown = sorted(set(record) - known) + sorted(set(record.get("config", {})) - fields)
     if unknown or record.get("format_version") != FORMAT_VERSION:
         raise UserError(f"{path} has keys this dcgan-dist does not know ({', '.join(unknown)}) "
                         f"or format_version {record.get('format_version')} (this version "
                         f"reads {FORMAT_VERSION}); upgrade dcgan-dist to reopen this run")
-    values = dict(record["config"], **overrides)
-    return RunInfo(config_lib.Config(**values), tuple(record["image_shape"]))
+    values = dict(record["config"], **overrides)  # older runs lack newer fields: defaults
+    config = config_lib.Config(**values)
+    class_names = tuple(record.get("classes", ()))
+    if config.conditional and not class_names:
+        raise UserError(f"{path} is a --conditional run without its \"classes\"; restore "
+                        "run.json from a backup")
+    return RunInfo(config, tuple(record["image_shape"]), class_names)
 
 
 def parse_flagfile(path, **overrides):
@@ -68,10 +83,10 @@ def parse_flagfile(path, **overrides):
     return config_lib.Config(**dict(values, **overrides))
 
 
-def write(workdir, config, image_shape, step):
+def write(workdir, config, image_shape, step, class_names=None):
     """flags.txt and run.json, atomically; a failure stops the run (exit 5) like a checkpoint's."""
     for name, text in (("flags.txt", config.as_flagfile()),
-                       ("run.json", encode(config, image_shape))):
+                       ("run.json", encode(config, image_shape, class_names))):
         path = f"{workdir}/{name}"
         files.must_write(path, step, files.write_atomic, path, text)
 
