@@ -128,14 +128,20 @@ def free_ports(n):
 
 
 class Worker:
-    """One worker process: `run` on its stdin times one repetition; it answers `BENCH {json}`."""
+    """One worker process: `run` on its stdin times one repetition; it answers `BENCH {json}`.
+
+    A spec's optional "python" and "module" start another worker speaking the same protocol
+    under another interpreter (benchmarks/peer.py's PyTorch peer, in torch's own environment);
+    "cwd" runs it from another checkout, whose package it then imports (a baseline).
+    """
 
     def __init__(self, name, spec, extra_env, log_dir):
         self.name, self.log_path = name, os.path.join(log_dir, f"{name}.log")
         env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", **extra_env)
+        command = [spec.get("python", sys.executable), "-m",
+                   spec.get("module", "benchmarks.throughput_worker"), json.dumps(spec)]
         with open(self.log_path, "w") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "benchmarks.throughput_worker",
-                                          json.dumps(spec)], cwd=REPO,
+            self.proc = subprocess.Popen(command, cwd=spec.get("cwd", REPO),
                                          env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                          stderr=log, text=True)
 

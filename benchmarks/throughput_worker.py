@@ -207,6 +207,8 @@ def dcgan_flops(state, image_shape):
 def setup_matmul(spec):
     """The machine's matmul rate in spec["dtype"] (float32 or bfloat16), the yardstick for
     'fraction of the limit' of the rows computed in that precision."""
+    if spec.get("library") == "numpy":  # benchmarks/peer.py's limit: every library's GEMM
+        return setup_numpy_matmul()
     import tensorflow as tf
     dtype = spec.get("dtype", "float32")
     a = tf.cast(tf.random.normal([MATMUL_SIZE, MATMUL_SIZE]), dtype)
@@ -220,6 +222,22 @@ def setup_matmul(spec):
         return 2 * MATMUL_SIZE ** 3 * num_reps
 
     return run, count_flops()
+
+
+def setup_numpy_matmul():
+    """float32 `a @ b` in NumPy (its own BLAS, OpenBLAS in the wheels): TensorFlow's matmul
+    may itself be below what the cores can do."""
+    import numpy as np
+    rng = np.random.default_rng(0)
+    a, b = (rng.standard_normal((MATMUL_SIZE, MATMUL_SIZE), dtype=np.float32) for _ in "ab")
+    a @ b
+
+    def run(num_reps):
+        for _ in range(num_reps):
+            a @ b  # synchronous
+        return 2 * MATMUL_SIZE ** 3 * num_reps
+
+    return run, {"numpy_version": np.__version__}
 
 
 SETUPS = {"tutorial": setup_tutorial, "package": setup_package, "matmul": setup_matmul}
