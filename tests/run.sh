@@ -3,11 +3,10 @@
 # with the versions in constraints/ (the ones the suite passed with), and runs the whole
 # suite. Extra arguments go to pytest.
 #
-# Tests run in DCGAN_TEST_WORKERS pytest-xdist processes (default 2, one per core here; 0 runs
-# them in this process). Much of a test's time is single-threaded (tracing, the few programs
-# started as processes), so two at a time use cores that one test leaves idle. Measured on
-# 2026-12-01's 2-core Xeon VM, TensorFlow 2.21: 320 tests in ~3:05 (the suite before the
-# split into wings: 303 tests in 4:57 on the same VM).
+# Tests run in DCGAN_TEST_WORKERS pytest-xdist processes (default 3 on this 2-core machine, see
+# below; 0 runs them in this process). Measured on 2026-12-01's 2-core Xeon VM, TensorFlow
+# 2.21: 320 tests in ~3:05 after the split into wings (303 in 4:57 before); with issues
+# 22-26's features, ~470 tests in under 6 minutes.
 #
 # DCGAN_TF picks the TensorFlow, each in its own environment:
 #   2.21 (default)  .venv          TensorFlow 2.21, Keras 3.15   constraints/tf2.21.txt
@@ -44,5 +43,8 @@ fi
 
 echo "tests/run.sh: $("${venv}/bin/python" -c 'import tensorflow as tf, keras; print(
     f"TensorFlow {tf.__version__}, Keras {keras.__version__}")' 2>/dev/null) in ${venv}"
-workers="${DCGAN_TEST_WORKERS:-2}"
+# Three workers on two cores: many tests wait on programs they started (multi-worker
+# pairs, kills, timeouts), and a third worker fills that time (measured 2026-12-01 on the
+# 2-core Xeon VM, 472 tests: 5:57 with 3 workers, over 6 minutes with 2).
+workers="${DCGAN_TEST_WORKERS:-3}"
 exec "${venv}/bin/python" -m pytest -q -n "${workers}" --dist worksteal "$@"
