@@ -7,11 +7,26 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 import tensorflow as tf
 
 BIN = os.path.dirname(sys.executable)  # the console scripts of the installed package
+
+# The start of a `python -c` script that cannot import dcgan_dist (an exported model must load
+# without it): a finder that refuses the package, and no repository folder on sys.path.
+WITHOUT_THE_PACKAGE = textwrap.dedent("""
+    import importlib.abc, sys
+
+    class NoPackage(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name.split(".")[0] == "dcgan_dist":
+                raise ImportError("dcgan_dist is excluded from this process")
+
+    sys.meta_path.insert(0, NoPackage())
+    sys.path = [p for p in sys.path if p not in ("", ".") and "dcgan" not in p]
+""")
 
 
 def tiny_run_args(workdir, tmp, *extra):

@@ -22,7 +22,7 @@ from dcgan_dist.evaluation import cli as eval_cli, export, generate, metrics, sa
 from dcgan_dist.models import conditioning
 from dcgan_dist.rundir import progress, reopen, runinfo
 from conftest import SMALL, all_weights, batches, one_replica, two_replicas, write_class_folder
-from helpers import last_line, run_in_process
+from helpers import WITHOUT_THE_PACKAGE, last_line, run_in_process
 
 
 # --- labels from the data -------------------------------------------------------------------
@@ -346,16 +346,7 @@ def test_an_unconditional_run_takes_no_labels(trained_run, tmp_path, capsys):
                                          "classes")
 
 
-LOADER = textwrap.dedent("""
-    import importlib.abc, sys
-
-    class NoPackage(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path, target=None):
-            if name.split(".")[0] == "dcgan_dist":
-                raise ImportError("dcgan_dist is excluded from this process")
-
-    sys.meta_path.insert(0, NoPackage())
-    sys.path = [p for p in sys.path if p not in ("", ".") and "dcgan" not in p]
+LOADER = WITHOUT_THE_PACKAGE + textwrap.dedent("""
     import numpy as np
     import tensorflow as tf
 

@@ -15,7 +15,8 @@ import pytest
 import tensorflow as tf
 
 from dcgan_dist import main
-from helpers import last_line, latest_checkpoint, run_cli, snapshot, tiny_run_args
+from helpers import (WITHOUT_THE_PACKAGE, last_line, latest_checkpoint, run_cli, snapshot,
+                     tiny_run_args)
 
 
 def test_dcgan_train_leaves_every_artifact_and_a_rerun_changes_nothing(tmp_path, caplog):
@@ -117,16 +118,7 @@ def test_dcgan_generate_writes_uint8_images_and_a_grid(trained_run, tmp_path):
 
 # Loads the export in a Python that cannot import dcgan_dist: not on sys.path, and the
 # editable install's import hook is refused too.
-LOADER = textwrap.dedent("""
-    import importlib.abc, sys
-
-    class NoPackage(importlib.abc.MetaPathFinder):
-        def find_spec(self, name, path, target=None):
-            if name.split(".")[0] == "dcgan_dist":
-                raise ImportError("dcgan_dist is excluded from this process")
-
-    sys.meta_path.insert(0, NoPackage())
-    sys.path = [p for p in sys.path if p not in ("", ".") and "dcgan" not in p]
+LOADER = WITHOUT_THE_PACKAGE + textwrap.dedent("""
     try:
         import dcgan_dist  # noqa: F401
         sys.exit("dcgan_dist was importable")
