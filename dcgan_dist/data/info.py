@@ -126,14 +126,15 @@ def resolve_image_shape(source_shape, config):
 @contextlib.contextmanager
 def tfds_quiet():
     """TFDS's own output while it writes a dataset ("Downloading and preparing dataset ..."
-    on stdout, progress bars): the preparers say what they did themselves, so it shows only
+    on stdout, progress bars, warnings that the folder it is writing has no
+    dataset_info.json yet): the preparers say what they did themselves, so it shows only
     with --verbose (absl at debug level)."""
     if logging.level_debug():
         yield
         return
     tfds.disable_progress_bar()
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(io.StringIO()), _folder_warnings_hidden(True):
             yield
     finally:
         tfds.enable_progress_bar()
