@@ -24,6 +24,17 @@ def progress(message):
     print(f"[{time.monotonic() - STARTED:6.0f}s] {message}", file=sys.stderr, flush=True)
 
 
+def _version(name):
+    """An installed distribution's version; TensorFlow may be installed as tensorflow-cpu
+    (the cpu extra) or tensorflow-tpu, under the same module."""
+    for distribution in (name, f"{name}-cpu", f"{name}-tpu"):
+        try:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return "not installed"
+
+
 def machine_line():
     """The CPU, its cores, the OS, TensorFlow and Keras: the first line of every report."""
     model = platform.processor() or platform.machine()
@@ -33,8 +44,7 @@ def machine_line():
                          if line.startswith("model name"))
     except (OSError, StopIteration):
         pass
-    versions = ", ".join(f"{name} {importlib.metadata.version(name)}"
-                         for name in ("tensorflow", "keras"))
+    versions = ", ".join(f"{name} {_version(name)}" for name in ("tensorflow", "keras"))
     return (f"{model}, {os.cpu_count()} cores ({len(os.sched_getaffinity(0))} usable), "
             f"{platform.system()} {platform.machine()}; {versions}; Python "
             f"{platform.python_version()}")
