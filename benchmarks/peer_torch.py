@@ -21,13 +21,10 @@ memory, as dcgan-train's --synthetic_data.
 
 import json
 import math
-import os
 import sys
 import time
 
-
-def emit(message):
-    print("BENCH " + json.dumps(message), flush=True)
+from benchmarks.throughput_worker import emit, serve
 
 
 def build(torch, side, channels, nz, ngf, ndf):
@@ -140,14 +137,7 @@ def main(spec):
         run, info, _, _ = setup(spec)
         run(max(spec["warmup_steps"], 1))
     emit({"ready": True, "setup_secs": time.perf_counter() - started, **info})
-    for line in sys.stdin:
-        if line.strip() != "run":
-            break
-        started = time.perf_counter()
-        work = run(spec["steps"])
-        emit({"work": work, "secs": time.perf_counter() - started})
-    sys.stderr.flush()
-    os._exit(0)
+    serve(run, spec["steps"])
 
 
 if __name__ == "__main__":

@@ -256,13 +256,20 @@ def main(spec):
         run(max(spec["warmup_steps"], 1))
     emit({"ready": True, "setup_secs": time.perf_counter() - started,
           "tf_version": tf.__version__, "keras_version": keras.__version__, **info})
+    serve(run, spec["steps"])
+
+
+def serve(run, steps):
+    """The protocol after `ready`: each `run` line on stdin times `run(steps)` and answers
+    with the work done and the seconds; anything else ends the process (benchmarks/peer_torch.py
+    speaks it too, under torch's interpreter: this module imports no TensorFlow at its top)."""
     for line in sys.stdin:
         if line.strip() != "run":
             break
         started = time.perf_counter()
-        work = run(spec["steps"])
+        work = run(steps)
         emit({"work": work, "secs": time.perf_counter() - started})
-    # Skip TensorFlow's teardown: a multi-worker process can take tens of seconds to exit.
+    # Skip the framework's teardown: a multi-worker process can take tens of seconds to exit.
     sys.stderr.flush()
     os._exit(0)
 
