@@ -23,6 +23,8 @@ classes a replica's slice happens to hold.
 import keras
 import tensorflow as tf
 
+from dcgan_dist.models.layers import BatchNormalization
+
 
 def _one_hot(labels, num_classes, dtype):
     return tf.one_hot(tf.cast(labels, tf.int32), num_classes, dtype=dtype)
@@ -66,8 +68,7 @@ class ConditionalBatchNorm(keras.layers.Layer):
         super().__init__(**kwargs)
         self.num_classes, self.synchronized = num_classes, synchronized
         self.gamma_initializer = keras.initializers.get(gamma_initializer)
-        self.norm = keras.layers.BatchNormalization(center=False, scale=False,
-                                                    synchronized=synchronized)
+        self.norm = BatchNormalization(center=False, scale=False, synchronized=synchronized)
 
     def build(self, x_shape, labels_shape=None):  # names as in call(): Keras matches them
         channels = x_shape[-1]
@@ -95,10 +96,10 @@ class ConditionalBatchNorm(keras.layers.Layer):
 
 
 def build_batch_norm(num_classes, synchronized, **kwargs):
-    """Keras' BatchNormalization for an unconditional model, ConditionalBatchNorm otherwise
-    (`gamma_initializer` reaches either)."""
+    """Batch norm (`layers.BatchNormalization`, Keras' through the fused kernel) for an
+    unconditional model, ConditionalBatchNorm otherwise (`gamma_initializer` reaches either)."""
     if not num_classes:
-        return keras.layers.BatchNormalization(synchronized=synchronized, **kwargs)
+        return BatchNormalization(synchronized=synchronized, **kwargs)
     return ConditionalBatchNorm(num_classes, synchronized=synchronized, **kwargs)
 
 

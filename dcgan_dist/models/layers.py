@@ -1,5 +1,5 @@
-"""Layers the architectures share: dropout whose masks are a function of a seed, and spectral
-normalisation (--d_spectral_norm).
+"""Layers the architectures share: dropout whose masks are a function of a seed, batch norm
+through TensorFlow's fused kernel, and spectral normalisation (--d_spectral_norm).
 
 Keras' own random ops drew the same mask on every replica, and a resumed run would draw other
 masks than an uninterrupted one; these take the seed the replica step derives from (seed,
@@ -28,6 +28,45 @@ def stateless_dropout(x, rate, training, seed):
     # jit-compiled runs would then draw other masks than plain TensorFlow.
     keep = tf.random.stateless_uniform(tf.shape(x), seed=seed, alg="philox") >= rate
     return tf.where(keep, x / (1.0 - rate), tf.zeros_like(x))
+
+
+class BatchNormalization(keras.layers.BatchNormalization):
+    """Keras' batch norm, trained through TensorFlow's fused kernel where that computes the
+    same function (issue 23: Keras 3 normalises with separate moments, subtract, multiply ...
+    ops, 16% of the 64 px dcgan step on a CPU; the fused kernel and its gradient were 2.5-3.2x
+    faster per layer). Same variables, names, statistics and outputs as Keras' layer, so
+    checkpoints and exports of either load into the other.
+
+    Fused: training, channels last, rank 2 or 4, computed in float32 (so also under mixed
+    precision, where Keras upcasts too), per replica. Everything else is Keras' own call:
+    inference (the moving statistics), --sync_batchnorm (cross-replica moments, which the
+    kernel cannot take), float64 (which it does not implement), masks. The kernel returns the
+    Bessel-corrected batch variance; the moving variance keeps Keras' biased one.
+    """
+
+    def _fusable(self, inputs, mask):
+        return (mask is None and not self.synchronized and not self.renorm
+                and len(inputs.shape) in (2, 4) and self.axis in (-1, len(inputs.shape) - 1)
+                and self.epsilon >= 1.001e-5  # the kernel's smallest
+                and inputs.dtype in (tf.float32, tf.float16, tf.bfloat16))
+
+    def call(self, inputs, training=None, mask=None):
+        if not (training and self.trainable and self._fusable(inputs, mask)):
+            return super().call(inputs, training=training, mask=mask)
+        x = tf.cast(inputs, tf.float32)
+        channels = x.shape[-1]
+        images = x if len(x.shape) == 4 else tf.reshape(x, [-1, 1, 1, channels])
+        scale = (tf.convert_to_tensor(self.gamma) if self.scale
+                 else tf.ones([channels], tf.float32))
+        offset = (tf.convert_to_tensor(self.beta) if self.center
+                  else tf.zeros([channels], tf.float32))
+        y, mean, variance = tf.compat.v1.nn.fused_batch_norm(
+            images, scale, offset, epsilon=self.epsilon, is_training=True)
+        count = tf.cast(tf.size(images) // channels, tf.float32)
+        variance = variance * (tf.maximum(count - 1.0, 1.0) / count)
+        for moving, batch in ((self.moving_mean, mean), (self.moving_variance, variance)):
+            moving.assign(moving * self.momentum + tf.stop_gradient(batch) * (1.0 - self.momentum))
+        return tf.cast(tf.reshape(y, tf.shape(x)), self.compute_dtype)
 
 
 class SpectralNormalization(keras.layers.Wrapper):
