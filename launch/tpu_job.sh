@@ -76,7 +76,10 @@ case "${1:-}" in
     wait "${trainer}" || code=$?
     kill "${uploader}" 2>/dev/null || true
     upload_log "${workdir}"
-    echo "${code}" > "${JOB_DIR}/exit_code"
+    # Written whole, then renamed: `status` reading a created but not yet written file said
+    # "exited " (no code), and tpu_vm.sh then reported a finished run as failed.
+    echo "${code}" > "${JOB_DIR}/exit_code.tmp"
+    mv "${JOB_DIR}/exit_code.tmp" "${JOB_DIR}/exit_code"
     ;;
   follow)
     from="${2:-0}"
