@@ -23,7 +23,7 @@ import os
 
 import numpy as np
 
-from benchmarks.common import REPO, add_data_dir, progress, require_mnist, train as run_trainer
+from benchmarks.common import add_data_dir, progress, require_mnist, train as run_trainer
 
 RUNS = [  # name, flagfile, training minutes, checkpoint every N steps
     ("tutorial", "configs/mnist.cfg", 25, 50),
@@ -36,12 +36,13 @@ REPORT_MINUTES = (2, 4, 6, 8, 10, 12, 15, 20, 25)
 
 def train(name, workdir, flagfile, minutes, ckpt_every, args):
     """Trains for `minutes` of wall clock (then SIGTERM), or to the end with minutes=None,
-    keeping every checkpoint for scoring."""
+    keeping every checkpoint for scoring: every `ckpt_every` steps (with a grid, and a log line
+    every 25 steps), or at the config's own checkpoints, grids and logs with ckpt_every=0."""
+    schedule = [f"--ckpt_every_steps={ckpt_every}", f"--sample_every_steps={ckpt_every}",
+                "--log_every_steps=25"] if ckpt_every else []
     run_trainer(name, os.path.join(args.workroot, f"{name}.log"), [
         f"--flagfile={os.path.abspath(flagfile)}", f"--workdir={workdir}",
-        f"--data_dir={args.data_dir}", f"--ckpt_every_steps={ckpt_every}",
-        f"--sample_every_steps={ckpt_every}", "--keep_checkpoints=100000",
-        "--log_every_steps=25"], minutes)
+        f"--data_dir={args.data_dir}", "--keep_checkpoints=100000", *schedule], minutes)
 
 
 def score_run(name, workdir, evaluator, args):
@@ -100,6 +101,10 @@ def main():
                         help="multiply every training budget (0.1 for a smoke check)")
     parser.add_argument("--run", action="append", default=[], metavar="NAME=FLAGFILE:MINUTES",
                         help="train these candidates instead of the tutorial and fast configs")
+    parser.add_argument("--candidate_ckpt_every", type=int, default=CANDIDATE_CKPT_EVERY,
+                        help="checkpoint (and score from) --run candidates every N steps, with a "
+                             "grid; 0: at the config's own schedule, which a user's run pays "
+                             "(the 250-step schedule, its grids and 25-step logs cost steps)")
     parser.add_argument("--only", default="", metavar="NAME[,NAME]",
                         help="train and score only these of the default runs (tutorial, fast)")
     parser.add_argument("--reuse", action="store_true",
@@ -119,7 +124,7 @@ def main():
             if not (name and os.path.isfile(flagfile) and minutes.replace(".", "", 1).isdigit()):
                 parser.error(f"--run={spec}: expected NAME=FLAGFILE:MINUTES with an existing "
                              "FLAGFILE, e.g. --run=a=configs/mnist_fast.cfg:15")
-            runs.append((name, flagfile, float(minutes), CANDIDATE_CKPT_EVERY))
+            runs.append((name, flagfile, float(minutes), args.candidate_ckpt_every))
     elif args.only:
         runs = [run for run in RUNS if run[0] in args.only.split(",")]
         if len(runs) != len(args.only.split(",")):

@@ -158,8 +158,10 @@ def test_every_option_trains_under_mixed_precision(make_config, tmp_path, precis
 
 
 def test_fp16_overflow_on_one_replica_skips_the_step_with_every_option(make_config):
-    """The overflow verdict is shared with the penalties and spectral norm on; u, identical
-    on both replicas, takes its power iteration on the unchanged kernels."""
+    """An overflow on one replica skips the step on all, halves the loss scale on both, and
+    the next normal step trains again; the verdict is shared with the penalties and spectral
+    norm on, and u, identical on both replicas, takes its power iteration on the unchanged
+    kernels."""
     strategy = two_replicas()
     config = make_config(precision="mixed_float16", global_batch_size=4, d_dropout=0.0,
                          **dict(OPTIONS, loss="hinge", r1_every_steps=1))
@@ -168,16 +170,25 @@ def test_fp16_overflow_on_one_replica_skips_the_step_with_every_option(make_conf
     normal = tf.random.uniform([2, 28, 28, 1], -1, 1)
     huge = tf.fill([2, 28, 28, 1], 1e30)  # inf in float16 on replica 1 only
     iterator = iter(strategy.distribute_datasets_from_function(
-        lambda ctx: tf.data.Dataset.from_tensor_slices(tf.stack([normal, huge]))))
-    out = step_lib.make_train_fn(strategy, state, config, per_replica_batch_size=2)(
-        iterator, tf.constant(1))
+        lambda ctx: tf.data.Dataset.from_tensor_slices(tf.stack([normal, huge, normal, normal]))))
+    train_fn = step_lib.make_train_fn(strategy, state, config, per_replica_batch_size=2)
+    out = train_fn(iterator, tf.constant(1))
     assert float(out["skipped_steps"]) == 1.0
-    for a, b in zip(before, trainable_weights(state)):
-        np.testing.assert_array_equal(a, b)
+    after = trainable_weights(state)
+    for a, b in zip(before, after):
+        np.testing.assert_array_equal(a, b)  # (batch-norm moving statistics still move)
+    scales = [float(v) for v in strategy.experimental_local_results(state.g_opt.dynamic_scale.value)]
+    assert scales == [2.0**14, 2.0**14]  # halved from 2**15 on both replicas
     for layer in _spectral_layers(state.discriminator):
         local = [u.numpy() for u in strategy.experimental_local_results(layer.u.value)]
         np.testing.assert_array_equal(local[0], local[1])
         assert np.all(np.isfinite(local[0]))
+
+    out = train_fn(iterator, tf.constant(1))  # a normal step trains again
+    assert float(out["skipped_steps"]) == 0.0
+    after_normal = trainable_weights(state)
+    assert all(np.all(np.isfinite(w)) for w in after_normal)
+    assert any(not np.array_equal(a, b) for a, b in zip(after, after_normal))
 
 
 @pytest.mark.parametrize("penalty", [dict(d_r1_gamma=3.0), dict(d_gp_gamma=3.0)],
