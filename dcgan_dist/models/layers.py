@@ -41,11 +41,12 @@ class BatchNormalization(keras.layers.BatchNormalization):
     precision, where Keras upcasts too), per replica. Everything else is Keras' own call:
     inference (the moving statistics), --sync_batchnorm (cross-replica moments, which the
     kernel cannot take), float64 (which it does not implement), masks. The kernel returns the
-    Bessel-corrected batch variance; the moving variance keeps Keras' biased one.
+    Bessel-corrected batch variance; the moving variance keeps Keras' biased one. (Keras 3.12,
+    TensorFlow 2.20's, has no batch renormalisation: no `renorm` attribute.)
     """
 
     def _fusable(self, inputs, mask):
-        return (mask is None and not self.synchronized and not self.renorm
+        return (mask is None and not self.synchronized and not getattr(self, "renorm", False)
                 and len(inputs.shape) in (2, 4) and self.axis in (-1, len(inputs.shape) - 1)
                 and self.epsilon >= 1.001e-5  # the kernel's smallest
                 and inputs.dtype in (tf.float32, tf.float16, tf.bfloat16))
