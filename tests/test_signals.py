@@ -21,7 +21,7 @@ from helpers import (assert_same_checkpoints, checkpoint_step, ignores_sigint, l
                      latest_checkpoint, run_cli, run_in_process, start_cli, stats_steps,
                      tiny_run_args, wait_for)
 
-END = 36  # steps of the interrupted run and of the straight one it must equal (it stops by ~25)
+END = 60  # steps of the interrupted run and of the straight one it must equal
 
 
 def _args(workdir, tmp, *extra):
