@@ -155,7 +155,9 @@ def test_tpu_job_outlives_the_laptop_and_follow_reattaches(tmp_path):
 
 
 def test_tpu_ctrl_c_detaches_and_leaves_the_job_running(tmp_path):
-    proc = tpu(tmp_path, "--train_steps=40", background=True)
+    # Steps enough that the job is still running when Ctrl-C lands on a loaded machine (with
+    # 40, the fresh-clone CI once saw it finish first); `stop` ends it below.
+    proc = tpu(tmp_path, "--train_steps=400", background=True)
     wait_until(lambda: ckpt_step(tmp_path) >= 2, proc, "step 2")
     os.killpg(proc.pid, signal.SIGINT)
     out, _ = proc.communicate(timeout=30)
