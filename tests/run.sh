@@ -6,7 +6,9 @@
 # Tests run in DCGAN_TEST_WORKERS pytest-xdist processes (default 3 on this 2-core machine, see
 # below; 0 runs them in this process). Measured on 2026-12-01's 2-core Xeon VM, TensorFlow
 # 2.21: 320 tests in ~3:05 after the split into wings (303 in 4:57 before); with issues
-# 22-26's features, ~470 tests in under 6 minutes.
+# 22-26's features, ~470 tests in 5:42-6:13. On 2026-12-02 the same VM ran 15-20% slower:
+# 474 tests in 6:17-6:39 per TensorFlow version from a fresh clone, over the 6-minute budget
+# (one intra-op thread and LLVM -O0 under XLA in tests/conftest.py; fewer repeated cases).
 #
 # DCGAN_TF picks the TensorFlow, each in its own environment:
 #   2.21 (default)  .venv          TensorFlow 2.21, Keras 3.15   constraints/tf2.21.txt
