@@ -108,7 +108,8 @@ def _train(config, placement, dataset_fn):
         train_fn=step_lib.make_train_fn(strategy, state, config, per_replica_batch_size,
                                         total_steps),
         sample_fn=tf.function(lambda: strategy.run(
-            lambda: state.sampling_generator(state.grid_inputs(), training=False))),
+            lambda: state.sampling_generator(state.grid_inputs(), training=False)),
+            autograph=False),
         generate_fn=sampling.make_generate_fn(strategy, state.sampling_generator,
                                               config.noise_dim, per_replica_batch_size,
                                               config.seed, num_classes)

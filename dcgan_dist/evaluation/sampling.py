@@ -61,7 +61,7 @@ def make_generate_fn(strategy, generator, noise_dim, per_replica_images, seed, n
             z = [z, (first + tf.range(per_replica_images)) % num_classes]
         return tf.cast(generator(z, training=False), tf.float32)
 
-    @tf.function
+    @tf.function(autograph=False)  # no control flow: nothing for AutoGraph to convert
     def generate_chunk(chunk):
         return strategy.gather(strategy.run(replica_fn, args=(chunk,)), axis=0)
 
