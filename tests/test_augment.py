@@ -1,6 +1,7 @@
 """--augment: each transform's geometry and range, gradients through every one of them,
 draws that do not depend on the replica split, ADA's controller (toward its target, on a
-discriminator made to overfit; p in the checkpoint, exact resume), and the flags."""
+discriminator made to overfit; p in the checkpoint, exact resume, on dcgan with dropout and
+EMA), and the flags."""
 
 import numpy as np
 import pytest
@@ -155,15 +156,21 @@ def test_p_rises_on_a_discriminator_made_to_overfit(make_config):
 
 
 def test_ada_resumes_exactly_with_its_p_and_half_an_interval_of_signs(make_config, tmp_path):
-    """Checkpoints at step 3 fall inside an interval of 2: the signs summed so far resume."""
-    flags = dict(augment="ada", augment_policy="flip,rotate90,translation,color,cutout",
-                 ada_target=-1.0, ada_every_steps=2, ada_kimg=0.064, d_dropout=0.0,
-                 ckpt_every_steps=3)
+    """Checkpoints at step 3 fall inside an interval of 2: the signs summed so far resume.
+    On dcgan (batch norm in both networks) with dropout, whose masks are keyed by the step and
+    the replica, and the generator's EMA: the resumed run is the straight one, bit for bit."""
+    flags = dict(architecture="dcgan", image_size=32, g_filters=4, d_filters=4,
+                 d_dropout=0.2, g_ema_decay=0.9, augment="ada",
+                 augment_policy="flip,rotate90,translation,color,cutout", ada_target=-1.0,
+                 ada_every_steps=2, ada_kimg=0.064, ckpt_every_steps=3)
     straight = loop.train(make_config(workdir=str(tmp_path / "straight"), train_steps=6, **flags))
     loop.train(make_config(workdir=str(tmp_path / "split"), train_steps=3, **flags))
     resumed = loop.train(make_config(workdir=str(tmp_path / "split"), train_steps=6, **flags))
+    assert int(resumed.step.numpy()) == 6
     assert float(straight.ada.p) == float(resumed.ada.p) == 0.75  # 3 updates of 2 * 8 / 64
-    assert_same_checkpoints(tmp_path / "straight", tmp_path / "split")
+    assert_same_checkpoints(tmp_path / "straight", tmp_path / "split", min_tensors=31)
+    for a, b in zip(straight.g_ema.weights, resumed.g_ema.weights):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
     for name in ("augment_p", "ada_real_signs"):
         key = f"{name}/.ATTRIBUTES/VARIABLE_VALUE"
         a, b = (tf.train.load_checkpoint(latest_checkpoint(tmp_path / d)).get_tensor(key)

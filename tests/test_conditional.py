@@ -1,6 +1,6 @@
 """Class-conditional training and generation (--conditional): labels from TFDS and from a
-folder's sub-folders, the conditional layers, the step (keystone, exact resume, mixed
-precision with XLA), and generation, export and scores by class."""
+folder's sub-folders, the conditional layers, the step (exact resume, mixed precision with
+XLA; the keystone is a case of test_step's), and generation, export and scores by class."""
 
 import json
 import os
@@ -21,7 +21,7 @@ from dcgan_dist.errors import UserError
 from dcgan_dist.evaluation import cli as eval_cli, export, generate, metrics, sampling
 from dcgan_dist.models import conditioning
 from dcgan_dist.rundir import progress, reopen, runinfo
-from conftest import SMALL, all_weights, batches, one_replica, two_replicas, write_class_folder
+from conftest import SMALL, batches, two_replicas, write_class_folder
 from helpers import WITHOUT_THE_PACKAGE, last_line, run_in_process
 
 
@@ -152,32 +152,9 @@ def test_the_projection_adds_the_class_vector_dotted_with_the_features():
 
 # --- the step ---------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("architecture", ["dcgan"])
-def test_keystone_one_and_two_replicas_agree_conditionally(make_config, tmp_path,
-                                                           architecture):
-    """test_step's keystone with --conditional, R1 and --augment: real labels split with their
-    images, generated classes keyed by the step, conditional BN synchronised, each replica
-    augmenting its own rows with labels untouched; float64, 3 steps. On dcgan, whose
-    generator has the conditional BN (the tutorial's conditioning:
-    test_the_generated_image_depends_on_the_label)."""
-    models_ = {"dcgan": dict(architecture="dcgan", image_size=32, g_filters=4, d_filters=4,
-                             augment="diffaugment")}[architecture]
-    runs = {}
-    for name, strategy in [("one", one_replica()), ("two", two_replicas())]:
-        config = make_config(workdir=str(tmp_path / name), train_steps=3, d_dropout=0.0,
-                             sync_batchnorm=True, global_batch_size=16, precision="float64",
-                             d_r1_gamma=10.0, conditional=True, **models_)
-        state = loop.train(config, strategy=strategy)
-        runs[name] = all_weights(state), progress.read_stats(config.workdir)
-    (w1, stats1), (w2, stats2) = runs["one"], runs["two"]
-    # test_step's 22 and 31, plus the class embedding and the projection (a conditional BN
-    # holds as many variables as the BN it replaces).
-    assert len(w1) == {"tutorial": 22 + 2, "dcgan": 31 + 2}[architecture]
-    for a, b in zip(w1, w2):
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-7)
-    for a, b in zip(stats1, stats2):
-        np.testing.assert_allclose([a["g_loss"], a["d_loss"]], [b["g_loss"], b["d_loss"]],
-                                   rtol=1e-5)
+# The keystone with --conditional (one and two replicas agree: labels split with their images,
+# generated classes keyed by the step, conditional BN synchronised, augmentation leaving the
+# labels alone) is a case of test_step's keystone: conditional-r1-ada-dcgan.
 
 
 def test_augmentation_moves_pixels_and_each_image_keeps_its_label(make_config):

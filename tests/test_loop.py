@@ -1,7 +1,7 @@
-"""The outer loop, in-process: resume, divergence, write failures (a failing grid, GIF or
+"""The outer loop, in-process: divergence, write failures (a failing grid, GIF or
 TensorBoard write warns once and training goes on; a failing checkpoint or stats.jsonl write
 stops with WriteFailedError), damaged checkpoints and damaged data. The real full disk (a
-tmpfs) and the signals are in test_signals.py, as processes."""
+tmpfs) and the signals are in test_signals.py, as processes; resume in test_objectives.py."""
 
 import logging
 import os
@@ -16,22 +16,12 @@ from dcgan_dist import config as config_lib, loop, main, strategy as strategy_li
 from dcgan_dist.data import damaged
 from dcgan_dist.errors import DivergedError, UserError, WriteFailedError
 from dcgan_dist.rundir import checkpoints, grids, progress
-from conftest import all_weights, one_replica
+from conftest import one_replica
 from helpers import checkpoint_step, last_line, latest_checkpoint, run_in_process, snapshot
 
 
-def test_resume_continues_at_the_checkpoint_and_matches_a_straight_run(make_config, tmp_path):
-    straight = loop.train(make_config(workdir=str(tmp_path / "straight"), train_steps=4))
-    split_dir = str(tmp_path / "split")
-    loop.train(make_config(workdir=split_dir, train_steps=2))
-    assert [r["step"] for r in progress.read_stats(split_dir)] == [1, 2]
-    resumed = loop.train(make_config(workdir=split_dir, train_steps=4))
-    assert int(resumed.step.numpy()) == 4
-    assert [r["step"] for r in progress.read_stats(split_dir)] == [1, 2, 3, 4]
-    assert tf.train.latest_checkpoint(f"{split_dir}/ckpt").endswith("ckpt-4")
-    # Noise, dropout and input order are all keyed by the step: resuming replays exactly.
-    for a, b in zip(all_weights(straight), all_weights(resumed)):
-        np.testing.assert_allclose(a, b, atol=1e-6)
+# Resume (continues at the checkpoint, logs each step once, ends where a straight run does):
+# test_objectives, with every option on; on dcgan with ada, dropout and EMA: test_augment.
 
 
 def test_non_finite_loss_stops_with_the_step_range_and_keeps_the_checkpoint(make_config):

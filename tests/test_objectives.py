@@ -1,6 +1,6 @@
 """Spectral normalisation's layer (sigma, its gradient, no side effects, mixed precision,
-checkpoints), and the objectives' options through the loop: exact resume, mixed precision
-with XLA, and the fp16 overflow skip. The keystone and XLA with each are in test_step.py,
+checkpoints), and the objectives' options through the loop: exact resume (the loop's resume
+test, with every option on), mixed precision with XLA, and the fp16 overflow skip. The keystone and XLA with each are in test_step.py,
 golden losses and penalties in test_losses.py."""
 
 import keras
@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from dcgan_dist import config as config_lib, loop, models, state as state_lib, step as step_lib
 from dcgan_dist.models import conditioning, layers, tutorial
+from dcgan_dist.rundir import progress
 from conftest import all_weights, one_replica, trainable_weights, two_replicas
 
 
@@ -110,17 +111,22 @@ OPTIONS = dict(loss="least_squares", d_spectral_norm=True, d_gp_gamma=1.0, d_r1_
 
 
 def test_resume_with_every_option_matches_a_straight_run(make_config, tmp_path):
-    """u is state: a run stopped at step 2 and resumed (R1 on steps 0 and 3, the gradient
-    penalty's interpolates and dropout masks keyed by the step) ends where a straight run
-    does, u included."""
+    """The loop's resume, with every option on: a run stopped at step 2 continues at its
+    checkpoint, logs each step once, and ends where a straight run does. u is state; R1 on
+    steps 0 and 3, the gradient penalty's interpolates, dropout masks, flips, generated
+    classes and the input order are keyed by the step."""
     def config(name, train_steps):  # conditional, with flips: their draws are keyed too
         return make_config(workdir=str(tmp_path / name), train_steps=train_steps, d_dropout=0.2,
                            g_ema_decay=0.9, conditional=True, random_flip=True, **OPTIONS)
 
     straight = loop.train(config("straight", 4))
+    split_dir = str(tmp_path / "split")
     loop.train(config("split", 2))
+    assert [r["step"] for r in progress.read_stats(split_dir)] == [1, 2]
     resumed = loop.train(config("split", 4))
     assert int(resumed.step.numpy()) == 4
+    assert [r["step"] for r in progress.read_stats(split_dir)] == [1, 2, 3, 4]
+    assert tf.train.latest_checkpoint(f"{split_dir}/ckpt").endswith("ckpt-4")
     assert len(list(layers.spectral_norms(resumed.discriminator))) == 4
     for a, b in zip(all_weights(straight) + [w.numpy() for w in straight.g_ema.weights],
                     all_weights(resumed) + [w.numpy() for w in resumed.g_ema.weights]):

@@ -48,19 +48,22 @@ KEYSTONE_AUGMENT = {
 # No case of its own for the plain step (no options, no augmentation) or for R1 without
 # augmentation (the suite's budget): every case below runs the plain step's paths with its
 # options on, each architecture twice, and augmentation none is the hinge case's.
+# --conditional on dcgan with ada: real labels split with their images, generated classes
+# keyed by the step, the generator's conditional BN synchronised, each replica augmenting its
+# own rows with the labels untouched (+ the class embedding and the projection: 2 weights).
 # Each new path of the objectives once: lazy R1 over 3 steps runs both of its branches (R1 on
 # steps 0 and 2); spectral norm's u is state updated after each step; the gradient penalty's
 # interpolates are keyed like the noise. (Weights: + u per spectrally normalised layer; dcgan
 # with spectral norm has no discriminator BN, whose convs then have biases.)
 @pytest.mark.parametrize("architecture, options, augment, num_weights", [
     ("tutorial", dict(d_r1_gamma=10.0), "diffaugment", 22),
-    ("dcgan", dict(d_r1_gamma=10.0), "ada", 31),
+    ("dcgan", dict(d_r1_gamma=10.0, conditional=True), "ada", 31 + 2),
     ("tutorial", dict(loss="hinge", d_spectral_norm=True, d_dense_units=8, d_r1_gamma=10.0,
                       r1_every_steps=2), "none", 28),
     # The gradient penalty's interpolates augmented by their own global draw.
     ("dcgan", dict(loss="wasserstein", d_gp_gamma=10.0, d_spectral_norm=True), "diffaugment",
      31 - 8 + 2 + 4),
-], ids=["r1-diffaugment-tutorial", "r1-ada-dcgan", "hinge-sn-lazy_r1-tutorial",
+], ids=["r1-diffaugment-tutorial", "conditional-r1-ada-dcgan", "hinge-sn-lazy_r1-tutorial",
         "wgan_gp-sn-diffaugment-dcgan"])
 def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_path,
                                                              architecture, options, augment,
@@ -179,14 +182,19 @@ JIT_OPTIONS = {  # each with a gradient of a gradient, which XLA compiles too
     "tutorial-hinge-sn-gp-diffaugment": dict(loss="hinge", d_spectral_norm=True,
                                              d_gp_gamma=10.0, **KEYSTONE_AUGMENT["diffaugment"]),
 }
+# Replicas per case: two where batch norm and ada's all-reduced signs are (dcgan); one for the
+# tutorial's objectives, whose paths have nothing per replica (the suite's budget: a second
+# replica doubles the tracing).
+JIT_REPLICAS = {"dcgan-r1-ada": 2, "tutorial-hinge-sn-gp-diffaugment": 1}
 
 
 @pytest.mark.parametrize("options", list(JIT_OPTIONS))
-def test_jit_matches_plain_tensorflow_under_two_replicas(make_config, tmp_path, options):
-    """XLA on the replica function under MirroredStrategy (the TPU's path) computes what plain
-    TensorFlow does: dcgan with batch norm and R1, whose gradient of a gradient XLA compiles
-    too, with ada's augmentation (drawn outside XLA, applied inside), and the tutorial's models
-    with the other objectives' paths and DiffAugment, two replicas, 2 steps.
+def test_jit_matches_plain_tensorflow(make_config, tmp_path, options):
+    """XLA on the replica function (the TPU's path) computes what plain TensorFlow does:
+    dcgan with batch norm and R1, whose gradient of a gradient XLA compiles too, with ada's
+    augmentation (drawn outside XLA, applied inside), under MirroredStrategy with two
+    replicas; and the tutorial's models with the other objectives' paths and DiffAugment on
+    one replica; 2 steps.
 
     In float64, as the keystone: XLA fuses and reorders arithmetic, and in float32 the
     rounding flips the sign of near-zero gradients, which Adam turns into lr-sized steps
@@ -198,7 +206,8 @@ def test_jit_matches_plain_tensorflow_under_two_replicas(make_config, tmp_path, 
     configs = [make_config(workdir=str(tmp_path / f"jit{jit}"), jit_compile=jit, d_dropout=0.0,
                            precision="float64", **JIT_OPTIONS[options])
                for jit in (False, True)]
-    runs = [trainable_weights(loop.train(c, strategy=two_replicas())) for c in configs]
+    strategy = {1: one_replica, 2: two_replicas}[JIT_REPLICAS[options]]
+    runs = [trainable_weights(loop.train(c, strategy=strategy())) for c in configs]
     assert max(np.max(np.abs(a - b)) for a, b in zip(*runs)) < 1e-7
     shape = (32, 32, 1) if configs[0].architecture == "dcgan" else (28, 28, 1)
     initial = trainable_weights(state_lib.build_state(
