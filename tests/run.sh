@@ -6,9 +6,11 @@
 # Tests run in DCGAN_TEST_WORKERS pytest-xdist processes (default 3 on this 2-core machine, see
 # below; 0 runs them in this process). Measured on 2026-12-01's 2-core Xeon VM, TensorFlow
 # 2.21: 320 tests in ~3:05 after the split into wings (303 in 4:57 before); with issues
-# 22-26's features, ~470 tests in 5:42-6:13. On 2026-12-02 the same VM ran 15-20% slower:
-# 474 tests in 6:17-6:39 per TensorFlow version from a fresh clone, over the 6-minute budget
-# (one intra-op thread and LLVM -O0 under XLA in tests/conftest.py; fewer repeated cases).
+# 22-26's features, ~470 tests in 5:42-6:39 (the VM's speed drifts 15-20% between days).
+# Then, side by side on 2026-12-02: 6:09 -> 4:54 for 470 tests (677 -> 540 CPU-seconds),
+# from tracing the step without AutoGraph (every TensorFlow process and every in-process run
+# traces it) and folding repeated runs into the tests that already run them. Also: one
+# intra-op thread and LLVM -O0 under XLA (tests/conftest.py).
 #
 # DCGAN_TF picks the TensorFlow, each in its own environment:
 #   2.21 (default)  .venv          TensorFlow 2.21, Keras 3.15   constraints/tf2.21.txt
