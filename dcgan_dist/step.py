@@ -252,9 +252,10 @@ def make_train_fn(strategy, state, config, per_replica_batch_size, total_steps=0
     def train_fn(iterator, num_steps):
         totals = {"g_loss": tf.constant(0.0), "d_loss": tf.constant(0.0),
                   "skipped_steps": tf.constant(0.0), "real_signs": tf.constant(0.0)}
+        num_steps = tf.cast(num_steps, tf.int32)  # a tensor of any integer type, or an int
         _, totals = tf.while_loop(lambda i, _: i < num_steps,
                                   lambda i, totals: (i + 1, one_step(iterator, totals)),
-                                  (tf.constant(0, num_steps.dtype), totals))
+                                  (tf.constant(0), totals))
         steps = tf.cast(num_steps, tf.float32)
         return {"g_loss": totals["g_loss"] / steps, "d_loss": totals["d_loss"] / steps,
                 "skipped_steps": totals["skipped_steps"], "real_signs": totals["real_signs"],
