@@ -8,7 +8,8 @@ in memory (benchmarks/peer_torch.py). dcgan-dist's side is what `dcgan-train
 --architecture=dcgan --image_size=N --g_filters=64 --d_filters=64 --d_dropout=0
 --global_batch_size=64 --precision=float32 --synthetic_data` runs: the package's own state,
 step and tf.function (throughput_worker.py's "package" worker), with the dataset's channels
-(MNIST's one; --dataset=cifar10 for three) on both sides. Each side trains at 32 and 64 px.
+(MNIST's one; --dataset=cifar10 for three) on both sides. Each side trains the same networks
+(peer_torch.py's docstring) at 32 and 64 px, and at 32 px also with a generator half as wide.
 
 Beside them, the machine's float32 limit: the best 2048x2048 float32 GEMM of every library
 installed here (tf.matmul, NumPy's BLAS, torch.mm). Every variant is its own process, built
@@ -27,7 +28,10 @@ from benchmarks.common import add_data_dir, command_line, machine_line, progress
 
 GLOBAL_BATCH_SIZE = 64  # pytorch/examples' --batchSize
 WIDTH = 64              # its --ngf and --ndf, and configs/dcgan.cfg's widths
-SIDES = (32, 64)
+# (side, generator width): the same networks on both sides at each. (32, 32) is the 32 px
+# network this benchmark's peer trained until 2026-12-02 (its generator from 4 * 64
+# channels), which dcgan-dist trains with --g_filters=32.
+VARIANTS = ((32, WIDTH), (32, WIDTH // 2), (64, WIDTH))
 
 
 def parse_args():
@@ -67,19 +71,37 @@ def make_groups(args):
         ("mm_torch", "torch.mm", [(dict(matmul, python=args.torch_python,
                                         module="benchmarks.peer_torch", size=2048), {})]),
     ]
-    for side in SIDES:
+    for side, g_width in VARIANTS:
+        name = variant_name(side, g_width)
+        what = f"{side} px" + ("" if g_width == WIDTH else f", G width {g_width}")
         package = dict(timing, kind="package", data_dir=args.data_dir, synthetic_data=True,
                        global_batch_size=GLOBAL_BATCH_SIZE, overrides={
                            "strategy": "cpu", "dataset": args.dataset, "architecture": "dcgan",
-                           "image_size": side, "g_filters": WIDTH, "d_filters": WIDTH,
+                           "image_size": side, "g_filters": g_width, "d_filters": WIDTH,
                            "d_dropout": 0.0, "precision": "float32"})
-        groups.append((f"torch{side}", f"PyTorch peer (pytorch/examples dcgan) at {side} px",
-                       [(dict(torch_spec, kind="dcgan", side=side), {})]))
-        groups.append((f"tf{side}", f"dcgan-dist at {side} px", [(package, {})]))
+        groups.append((f"torch{name}", f"PyTorch peer (pytorch/examples dcgan) at {what}",
+                       [(dict(torch_spec, kind="dcgan", side=side, ngf=g_width), {})]))
+        groups.append((f"tf{name}", f"dcgan-dist at {what}", [(package, {})]))
         if args.baseline_repo:
-            groups.append((f"base{side}", f"dcgan-dist at {side} px from {args.baseline_repo}",
+            groups.append((f"base{name}", f"dcgan-dist at {what} from {args.baseline_repo}",
                            [(dict(package, cwd=os.path.abspath(args.baseline_repo)), {})]))
     return [g for g in groups if g[0] not in args.skip]
+
+
+def variant_name(side, g_width):
+    return f"{side}" if g_width == WIDTH else f"{side}g{g_width}"
+
+
+def step_flops(key, ready):
+    """Training FLOPs per image of a variant's step, from dcgan-dist's layer count (the
+    same networks on both sides). PyTorch's step (main.py's) does more: a third D forward
+    (D on the fakes again for G's loss) and D's weight gradients in G's backward."""
+    tf_key = "tf" + key.removeprefix("torch").removeprefix("tf").removeprefix("base")
+    info = ready[tf_key][0] if tf_key in ready else {}
+    flops = info.get("fwd_flops", 0) + info.get("bwd_flops", 0)
+    if key.startswith("torch") and flops:
+        flops += 2 * info["d_fwd_flops"]  # one more D forward, one more weight gradient
+    return flops
 
 
 def render(groups, rates, ready, args, other_cpu, load_at_start):
@@ -105,21 +127,21 @@ def render(groups, rates, ready, args, other_cpu, load_at_start):
         out.append(f"| {labels[key]} | {rate:.1f} | {lo:.1f}–{hi:.1f} |")
     out += ["", "| variant | images/s (median) | min–max | × PyTorch | GFLOP/image | "
             "% of the float32 limit |", "|---|---:|---:|---:|---:|---:|"]
-    for side in SIDES:
-        for key in (f"torch{side}", f"tf{side}", f"base{side}"):
+    for side, g_width in VARIANTS:
+        name = variant_name(side, g_width)
+        for key in (f"torch{name}", f"tf{name}", f"base{name}"):
             if key not in median:
                 continue
-            info = ready[key][0]
-            flops = info.get("fwd_flops", 0) + info.get("bwd_flops", 0)
-            ratio = (f"{median[key] / median[f'torch{side}']:.2f}"
-                     if f"torch{side}" in median else "–")
+            flops = step_flops(key, ready)
+            ratio = (f"{median[key] / median[f'torch{name}']:.2f}"
+                     if f"torch{name}" in median else "–")
             share = f"{100 * flops * median[key] / 1e9 / limit:.0f}%" if flops and limit else "–"
             out.append(f"| {labels[key]} | {median[key]:.1f} | {spread[key]} | {ratio} | "
                        f"{flops / 1e9 if flops else float('nan'):.2f} | {share} |")
     out += ["", f"- The limit is the best GEMM above ({limit or 0:.1f} GFLOP/s). GFLOP/image is "
-            "dcgan-dist's step counted from its layer shapes (throughput_worker.count_flops); "
-            "the PyTorch step does more work for the same images (a third D forward, and D's "
-            "weight gradients in G's backward), so its share of the limit is not shown.",
+            "each step's work counted from dcgan-dist's layer shapes (throughput_worker."
+            "count_flops; the same networks on both sides); PyTorch's step does more for the "
+            "same images (a third D forward, and D's weight gradients in G's backward).",
             f"- Other processes used {100 * other_cpu:.1f}% of the machine's CPU while variants "
             f"were timed (1-min load average {load_at_start:.1f} at the start)."]
     return "\n".join(out)

@@ -14,9 +14,13 @@ main.py's, layer for layer at 64 px (ngf = ndf = 64 there):
   then D on the same fakes again for G's BCELoss, backward, G's Adam step (lr 2e-4, betas
   (0.5, 0.999)). main.py's own loop, so three D forwards a step where dcgan-dist's step has two.
 
-At 32 px the same networks have one stride-2 layer less on each side (4x4 -> 32x32 in three
-upsamplings, as dcgan-dist's dcgan at 32 px). The data are one batch of random images held in
-memory, as dcgan-train's --synthetic_data.
+At 32 px the same networks have one stride-2 layer less on each side, as dcgan-dist's dcgan
+at 32 px: netG still starts from main.py's 8*ngf channels at 4x4 and drops its last hidden
+layer (8*ngf -> 4*ngf -> 2*ngf -> image), netD drops its widest (ndf -> 2*ndf -> 4*ndf), so both
+sides train the same layer shapes at every size. (Until 2026-12-02 the 32 px netG dropped the
+first layer instead, 4*ngf -> 2*ngf -> ngf: a quarter of the generator's work, against
+dcgan-dist's full one; benchmarks/RESULTS_peer.md.) The data are one batch of random images
+held in memory, as dcgan-train's --synthetic_data.
 """
 
 import json
@@ -28,10 +32,11 @@ from benchmarks.throughput_worker import emit, serve
 
 
 def build(torch, side, channels, nz, ngf, ndf):
-    """main.py's _netG and _netD for `side` in {32, 64, 128, ...} (64: exactly main.py's)."""
+    """main.py's _netG and _netD for `side` in {32, 64, 128, ...} (64: exactly main.py's),
+    with dcgan-dist's dcgan layer shapes at every size (the module docstring)."""
     nn = torch.nn
     ups = int(math.log2(side // 4))  # stride-2 layers on each side: 4 at 64 px
-    width = ngf * 2 ** (ups - 1)  # 8 * ngf at 64 px
+    width = 8 * ngf  # main.py's first layer, as dcgan-dist's 8 * g_filters
     g_layers = [nn.ConvTranspose2d(nz, width, 4, 1, 0, bias=False), nn.BatchNorm2d(width),
                 nn.ReLU(True)]
     for _ in range(ups - 1):
