@@ -35,9 +35,11 @@ dir="$root/gs/$workdir"; mkdir -p "$dir"
 step=$(cat "$dir/ckpt_step" 2>/dev/null || echo 0)
 printf '%s\n' "$(hostname) $step $*" >> "$root/trainer_starts.txt"
 echo "Training tutorial networks on mnist:train; results in gs://$workdir (from step $step)"
-trap 'echo "$step" > "$dir/ckpt_step"; echo "SIGTERM at step $step: checkpoint saved"; exit 42' TERM
+# Written whole and renamed, as a checkpoint is: a reader never sees a half-written step.
+save() { echo "$step" > "$dir/ckpt_step.tmp" && mv "$dir/ckpt_step.tmp" "$dir/ckpt_step"; }
+trap 'save; echo "SIGTERM at step $step: checkpoint saved"; exit 42' TERM
 while [ "$step" -lt "$total" ]; do
-  step=$((step + 1)); echo "step $step/$total"; echo "$step" > "$dir/ckpt_step"
+  step=$((step + 1)); echo "step $step/$total"; save
   while [ "$step" -ge 10 ] && [ "$(cat "$root/drop_follow" 2>/dev/null || echo 0)" -gt 0 ]; do
     sleep 0.05
   done

@@ -56,7 +56,7 @@ def wait_until(condition, proc, what, timeout_secs=60):
 def ckpt_step(root):
     path = root / "gs" / "b" / "runs" / "tpu" / "ckpt_step"
     text = path.read_text().strip() if path.exists() else ""
-    return int(text) if text else 0  # "" while the fake trainer rewrites it
+    return int(text) if text else 0
 
 
 def test_tpu_run_trains_detached_on_every_host_and_ends_with_the_bucket_commands(tmp_path):
