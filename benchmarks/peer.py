@@ -92,12 +92,11 @@ def variant_name(side, g_width):
     return f"{side}" if g_width == WIDTH else f"{side}g{g_width}"
 
 
-def step_flops(key, ready):
+def step_flops(key, name, ready):
     """Training FLOPs per image of a variant's step, from dcgan-dist's layer count (the
     same networks on both sides). PyTorch's step (main.py's) does more: a third D forward
     (D on the fakes again for G's loss) and D's weight gradients in G's backward."""
-    tf_key = "tf" + key.removeprefix("torch").removeprefix("tf").removeprefix("base")
-    info = ready[tf_key][0] if tf_key in ready else {}
+    info = ready[f"tf{name}"][0] if f"tf{name}" in ready else {}
     flops = info.get("fwd_flops", 0) + info.get("bwd_flops", 0)
     if key.startswith("torch") and flops:
         flops += 2 * info["d_fwd_flops"]  # one more D forward, one more weight gradient
@@ -132,7 +131,7 @@ def render(groups, rates, ready, args, other_cpu, load_at_start):
         for key in (f"torch{name}", f"tf{name}", f"base{name}"):
             if key not in median:
                 continue
-            flops = step_flops(key, ready)
+            flops = step_flops(key, name, ready)
             ratio = (f"{median[key] / median[f'torch{name}']:.2f}"
                      if f"torch{name}" in median else "–")
             share = f"{100 * flops * median[key] / 1e9 / limit:.0f}%" if flops and limit else "–"
