@@ -188,13 +188,17 @@ def test_ctrl_c_on_the_worker_of_a_chief_and_worker_cluster_stops_both_at_one_st
 # A hung peer is noticed when a collective waits this long; long enough that the first step's
 # tracing, which the two workers do at their own pace on a busy machine, never trips it.
 HUNG_TIMEOUT_SECS = 10
+# TensorFlow's coordination service declares a silent peer dead after 10 s without a
+# heartbeat. A killed peer is named only if that comes before the collective's own timeout,
+# as it does with the default --collective_timeout_secs (300); at 10 s the two race.
+KILLED_TIMEOUT_SECS = 40
 
 
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "hung"])
 def test_a_lost_or_hung_worker_ends_the_survivor_with_a_clear_error(tmp_path, sig):
     workdir = tmp_path / "run"
-    flags = _common_flags(workdir, tmp_path, train_steps=100000,
-                          collective_timeout_secs=HUNG_TIMEOUT_SECS)
+    timeout = KILLED_TIMEOUT_SECS if sig == signal.SIGKILL else HUNG_TIMEOUT_SECS
+    flags = _common_flags(workdir, tmp_path, train_steps=100000, collective_timeout_secs=timeout)
     procs = _start_workers(tmp_path, flags)
     _wait_for_progress(procs, workdir)
     procs[1].send_signal(sig)
