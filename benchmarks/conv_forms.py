@@ -1,0 +1,162 @@
+"""The dcgan layers' stride-2 convolutions in other exact forms, against TensorFlow's own.
+
+    .venv/bin/python -m benchmarks.conv_forms     # ~2 min on 2 cores
+
+Issue 23 asked whether an equivalent formulation of the 4x4, stride-2, "same" convolution
+and its transpose beats TensorFlow's oneDNN kernels on a CPU. Two are timed per layer shape
+of the 64 px dcgan (batch 64, float32), forward and both gradients in one tf.function:
+- `phases`: the transposed convolution as its four output phases, each a 2x2 stride-1
+  convolution of the padded input, interleaved by depth_to_space (no multiply by zero).
+- `gemm`: the convolution as space_to_depth of the padded input, a 2x2 im2col and one GEMM;
+  its transpose as one GEMM, a 2x2 col2im and depth_to_space.
+Each is first checked in float64 against tf.nn.conv2d / conv2d_transpose (outputs and both
+gradients). The report goes to stdout; none of these forms is used by the package.
+"""
+
+import argparse
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from benchmarks.common import command_line, machine_line, progress
+
+BATCH = 64
+# (channels in, channels out, input side) of the 64 px dcgan's discriminator convolutions;
+# the generator's transposed convolutions are the same shapes, run backwards.
+LAYERS = ((1, 64, 64), (64, 128, 32), (128, 256, 16), (256, 512, 8))
+PAD = [[0, 0], [1, 1], [1, 1], [0, 0]]
+
+
+def conv(x, kernel):
+    return tf.nn.conv2d(x, kernel, 2, "SAME")
+
+
+def conv_transpose(y, kernel):
+    n, h, w, _ = y.shape
+    return tf.nn.conv2d_transpose(y, kernel, [n, 2 * h, 2 * w, kernel.shape[2]], 2, "SAME")
+
+
+def _gemm_kernel(kernel):
+    """[4, 4, C, O] -> [16 C, O], rows in im2col's (dh, dw, bh, bw, c) order: tap (kh, kw)
+    = (2 dh + bh, 2 dw + bw) reads space_to_depth's block (bh, bw) at offset (dh, dw)."""
+    c, o = kernel.shape[2], kernel.shape[3]
+    k = tf.reshape(kernel, [2, 2, 2, 2, c, o])  # dh bh dw bw c o
+    return tf.reshape(tf.transpose(k, [0, 2, 1, 3, 4, 5]), [16 * c, o])
+
+
+def conv_gemm(x, kernel):
+    n, h, w, c = x.shape
+    blocks = tf.nn.space_to_depth(tf.pad(x, PAD), 2)  # [n, h/2 + 1, w/2 + 1, 4 c]
+    cols = tf.concat([blocks[:, dh:dh + h // 2, dw:dw + w // 2]
+                      for dh in (0, 1) for dw in (0, 1)], -1)
+    y = tf.matmul(tf.reshape(cols, [-1, 16 * c]), _gemm_kernel(kernel))
+    return tf.reshape(y, [n, h // 2, w // 2, -1])
+
+
+def conv_transpose_gemm(y, kernel):
+    n, h, w, c = y.shape
+    cols = tf.matmul(tf.reshape(y, [-1, c]), _gemm_kernel(kernel), transpose_b=True)
+    parts = tf.split(tf.reshape(cols, [n, h, w, -1]), 4, axis=-1)  # (dh, dw) in order
+    blocks = tf.add_n([tf.pad(part, [[0, 0], [dh, 1 - dh], [dw, 1 - dw], [0, 0]])
+                       for part, (dh, dw) in zip(parts, [(0, 0), (0, 1), (1, 0), (1, 1)])])
+    return tf.nn.depth_to_space(blocks, 2)[:, 1:-1, 1:-1]
+
+
+def conv_transpose_phases(y, kernel):
+    """Output pixel (2m + a, 2n + b) reads the padded input at rows m + a + {0, 1} with kernel
+    rows 3 - a - 2 {0, 1} (and the same for columns)."""
+    n, h, w, _ = y.shape
+    padded = tf.pad(y, PAD)
+    phases = []
+    for a in (0, 1):
+        for b in (0, 1):
+            k = tf.stack([tf.stack([kernel[3 - a - 2 * dh, 3 - b - 2 * dw] for dw in (0, 1)])
+                          for dh in (0, 1)])  # [2, 2, out, in]
+            phases.append(tf.nn.conv2d(padded[:, a:a + h + 1, b:b + w + 1],
+                                       tf.transpose(k, [0, 1, 3, 2]), 1, "VALID"))
+    stacked = tf.stack(phases, axis=3)  # [n, h, w, 4, out]
+    return tf.nn.depth_to_space(tf.reshape(stacked, [n, h, w, -1]), 2)
+
+
+FORMS = {  # name: (function, the tf op it stands for)
+    "conv2d": (conv, conv),
+    "conv2d as gemm": (conv_gemm, conv),
+    "conv2d_transpose": (conv_transpose, conv_transpose),
+    "conv2d_transpose as gemm": (conv_transpose_gemm, conv_transpose),
+    "conv2d_transpose as phases": (conv_transpose_phases, conv_transpose),
+}
+
+
+def forward_and_gradients(fn):
+    """The forward pass's sum is returned too: with only the gradients asked for, TensorFlow
+    prunes the forward convolution (its output is not needed for them)."""
+    @tf.function(autograph=False)
+    def step(x, kernel):
+        with tf.GradientTape() as tape:
+            tape.watch([x, kernel])
+            out = fn(x, kernel)
+        grads = tape.gradient(out, [x, kernel], output_gradients=tf.ones_like(out))
+        return grads + [tf.reduce_sum(out)]
+    return step
+
+
+def check(rng):
+    """Every form against the op it stands for, in float64: outputs and both gradients."""
+    for name, (fn, reference) in FORMS.items():
+        transpose = reference is conv_transpose
+        x = rng.normal(size=(2, 6, 8, 5 if transpose else 3))
+        kernel = tf.constant(rng.normal(size=(4, 4, 3, 5)))
+        x = tf.constant(x)
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([x, kernel])
+            ours, theirs = fn(x, kernel), reference(x, kernel)
+            ours, theirs = tf.reduce_sum(ours ** 2), tf.reduce_sum(theirs ** 2)
+        pairs = [(ours, theirs)] + list(zip(tape.gradient(ours, [x, kernel]),
+                                            tape.gradient(theirs, [x, kernel])))
+        error = max(float(tf.reduce_max(tf.abs(a - b) / (1 + tf.abs(b)))) for a, b in pairs)
+        if error > 1e-10:
+            raise SystemExit(f"{name} differs from {reference.__name__}: {error:.1e}")
+
+
+def time_form(fn, x, kernel, steps, repeats):
+    step = forward_and_gradients(fn)
+    step(x, kernel)[0].numpy()
+    best = float("inf")
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for _ in range(steps):
+            grads = step(x, kernel)
+        grads[0].numpy()
+        best = min(best, (time.perf_counter() - start) / steps)
+    return best
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    check(rng)
+    print(f"Machine: {machine_line()}  \nCommand: `{command_line()}`  \n"
+          f"float32, batch {BATCH}; ms for the forward pass and both gradients (best of "
+          f"{args.repeats} x {args.steps}); every form checked in float64 first.\n")
+    print("| layer | form | ms | GFLOP/s |\n|---|---|---:|---:|")
+    for cin, cout, side in LAYERS:
+        flops = 3 * 2 * BATCH * (side // 2) ** 2 * 16 * cin * cout
+        for name, (fn, reference) in FORMS.items():
+            transpose = reference is conv_transpose
+            shape = (BATCH, side // 2, side // 2, cout) if transpose else (BATCH, side, side, cin)
+            x = tf.constant(rng.normal(size=shape).astype("float32"))
+            kernel = tf.constant(rng.normal(0, 0.02, size=(4, 4, cin, cout)).astype("float32"))
+            layer = (f"{cout}→{cin}, {side // 2}→{side}" if transpose
+                     else f"{cin}→{cout}, {side}→{side // 2}")
+            progress(f"{layer}: {name}")
+            secs = time_form(fn, x, kernel, args.steps, args.repeats)
+            print(f"| {layer} | {name} | {secs * 1e3:.1f} | {flops / secs / 1e9:.0f} |",
+                  flush=True)
+
+
+if __name__ == "__main__":
+    main()
