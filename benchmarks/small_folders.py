@@ -12,7 +12,9 @@ would, trained with each --augment, and the discriminator's memorising measured.
 folder of 2,000 other training digits that no run sees (`heldout`), each as `digit_NNNNN.png`;
 prepares each with `dcgan-data prepare folder --image_size=32` (a subprocess, as printed
 there), and writes one flagfile per (size, augment) run beside them: configs/folder32.cfg
-with --dataset and --augment set.
+with --dataset and --augment set. `--ceiling` also makes all 60,000 training digits a folder
+the same way, with one run (`none`, the 15-minute budget of the 500-digit runs): what the
+small folders are measured against.
 
 `heldout` reopens every kept checkpoint of those runs and reports, over training time, the
 share of real digits the discriminator calls real (logit > 0, inference mode) among its own
@@ -41,6 +43,8 @@ IMAGE_SIZE = 32
 # A 15-minute CPU run shows ~450,000 images: at StyleGAN2-ADA's 500 kimg per unit of p, p
 # could not reach 1 within it even if the discriminator memorised from the start.
 ADA_FLAGS = {"ada": "--ada_kimg=100\n"}
+# --ceiling's run: the steps folder32 makes here in 15 minutes, as the 500-digit runs had.
+CEILING_STEPS = 33000
 
 
 def dataset_name(size):
@@ -62,10 +66,13 @@ def _write_folder(folder, digits, indices):
 
 
 def prepare(args):
+    os.makedirs(args.workroot, exist_ok=True)  # its flagfiles, even when every folder is ready
     digits = _train_digits(args.data_dir)
     order = np.random.default_rng(SEED).permutation(len(digits))
     folders = {size: order[:size] for size in SIZES}
     folders["heldout"] = order[max(SIZES):max(SIZES) + HELDOUT]  # in no folder above
+    if args.ceiling:
+        folders[len(digits)] = order
     for key, indices in folders.items():
         name = dataset_name(key)
         source = os.path.join(args.workroot, "folders", name)
@@ -89,6 +96,14 @@ def prepare(args):
                         f"--dataset={dataset_name(size)}\n--augment={aug}\n"
                         + ADA_FLAGS.get(aug, ""))
             runs.append(f"--run=d{size}_{aug}={path}:{args.minutes:g}")
+    if args.ceiling:
+        path = os.path.join(args.workroot, f"d{len(digits)}_none.cfg")
+        with open(path, "w") as f:
+            f.write(f"# all {len(digits)} MNIST training digits as a prepared folder, "
+                    f"--augment=none: the ceiling\n--flagfile={REPO}/configs/folder32.cfg\n"
+                    f"--dataset={dataset_name(len(digits))}\n--augment=none\n"
+                    f"--train_steps={CEILING_STEPS}\n")
+        runs.append(f"--run=d{len(digits)}_none={path}:{args.minutes:g}")
     print("Train and score with, for example:\n"
           f"{sys.executable} -m benchmarks.quality --data_dir={args.data_dir} "
           f"--workroot={args.workroot}/runs --num_images=5000 --report_minutes=5,10,15 "
@@ -133,6 +148,8 @@ def heldout(args):
         if args.runs and name not in args.runs.split(","):
             continue
         size = int(name[1:].split("_")[0])
+        if size not in SIZES:  # the ceiling's folder holds the held-out digits too
+            continue
         train = _prepared(args.data_dir, dataset_name(size))
         elapsed = {r["step"]: r["elapsed_secs"] for r in run_progress.read_stats(workdir)}
         ckpts = tf.train.get_checkpoint_state(f"{workdir}/ckpt").all_model_checkpoint_paths
@@ -178,6 +195,8 @@ def main():
     parser.add_argument("what", choices=("prepare", "heldout", "throughput"))
     parser.add_argument("--workroot", default="/tmp/dcgan_small_folders")
     parser.add_argument("--minutes", type=float, default=15)
+    parser.add_argument("--ceiling", action="store_true",
+                        help="prepare: also all 60,000 training digits as a folder, one run")
     parser.add_argument("--runs", default="", metavar="NAME[,NAME]",
                         help="heldout: only these runs (default: every d* run in WORKROOT/runs)")
     parser.add_argument("--points", type=int, default=6,
