@@ -65,6 +65,17 @@ def _write_folder(folder, digits, indices):
         Image.fromarray(digits[index]).save(os.path.join(folder, f"digit_{index:05d}.png"))
 
 
+def _flagfile(args, size, aug, count, extra, note=""):
+    """Writes run d{size}_{aug}'s flagfile (folder32.cfg on that folder) and returns the
+    quality.py --run argument that trains it."""
+    path = os.path.join(args.workroot, f"d{size}_{aug}.cfg")
+    with open(path, "w") as f:
+        f.write(f"# {count} MNIST training digits as a prepared folder, --augment={aug}{note}\n"
+                f"--flagfile={REPO}/configs/folder32.cfg\n"
+                f"--dataset={dataset_name(size)}\n--augment={aug}\n" + extra)
+    return f"--run=d{size}_{aug}={path}:{args.minutes:g}"
+
+
 def prepare(args):
     os.makedirs(args.workroot, exist_ok=True)  # its flagfiles, even when every folder is ready
     digits = _train_digits(args.data_dir)
@@ -86,24 +97,11 @@ def prepare(args):
         progress(" ".join(command))
         out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         print(out.strip(), file=sys.stderr)
-    runs = []
-    for size in SIZES:
-        for aug in AUGMENTS:
-            path = os.path.join(args.workroot, f"d{size}_{aug}.cfg")
-            with open(path, "w") as f:
-                f.write(f"# {size} MNIST training digits as a prepared folder, --augment={aug}\n"
-                        f"--flagfile={REPO}/configs/folder32.cfg\n"
-                        f"--dataset={dataset_name(size)}\n--augment={aug}\n"
-                        + ADA_FLAGS.get(aug, ""))
-            runs.append(f"--run=d{size}_{aug}={path}:{args.minutes:g}")
+    runs = [_flagfile(args, size, aug, f"{size}", ADA_FLAGS.get(aug, ""))
+            for size in SIZES for aug in AUGMENTS]
     if args.ceiling:
-        path = os.path.join(args.workroot, f"d{len(digits)}_none.cfg")
-        with open(path, "w") as f:
-            f.write(f"# all {len(digits)} MNIST training digits as a prepared folder, "
-                    f"--augment=none: the ceiling\n--flagfile={REPO}/configs/folder32.cfg\n"
-                    f"--dataset={dataset_name(len(digits))}\n--augment=none\n"
-                    f"--train_steps={CEILING_STEPS}\n")
-        runs.append(f"--run=d{len(digits)}_none={path}:{args.minutes:g}")
+        runs.append(_flagfile(args, len(digits), "none", f"all {len(digits)}",
+                              f"--train_steps={CEILING_STEPS}\n", ": the ceiling"))
     print("Train and score with, for example:\n"
           f"{sys.executable} -m benchmarks.quality --data_dir={args.data_dir} "
           f"--workroot={args.workroot}/runs --num_images=5000 --report_minutes=5,10,15 "
