@@ -7,6 +7,7 @@ import pytest
 import tensorflow as tf
 
 from dcgan_dist import loop, state as state_lib, step as step_lib
+from dcgan_dist.models import strided
 from dcgan_dist.rundir import progress
 from conftest import one_replica, trainable_weights, two_replicas
 
@@ -65,7 +66,7 @@ KEYSTONE_AUGMENT = {
      31 - 8 + 2 + 4),
 ], ids=["r1-diffaugment-tutorial", "conditional-r1-ada-dcgan", "hinge-sn-lazy_r1-tutorial",
         "wgan_gp-sn-diffaugment-dcgan"])
-def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_path,
+def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_path, monkeypatch,
                                                              architecture, options, augment,
                                                              num_weights):
     """Same seed, same global batches, no dropout, synchronized BN: equal weights after 3 steps.
@@ -80,6 +81,12 @@ def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_p
     gradients into batch norm are sums of nearly cancelling terms, their rounding depends on
     the summation order, and Adam rescales such near-zero gradients to lr-sized steps.
     """
+    forms = []  # models.strided's choices: its 4x4 maps' layers as GEMMs, as wide dcgans run
+    if options.get("conditional"):
+        monkeypatch.setattr(strided, "GEMM_MIN_CHANNELS", 8)
+        form = strided.form
+        monkeypatch.setattr(strided, "form", lambda *args, **kwargs: forms.append(
+            form(*args, **kwargs)) or forms[-1])
     runs = {}
     for name, strategy in [("one", one_replica()), ("two", two_replicas())]:
         config = make_config(workdir=str(tmp_path / name), train_steps=3, d_dropout=0.0,
@@ -95,6 +102,7 @@ def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_p
         if augment == "ada":  # 3 updates of 16 / 64 from 0, on every replica
             assert [float(p) for p in strategy.experimental_local_results(state.ada.p)] == (
                 [0.75] * strategy.num_replicas_in_sync)
+    assert set(forms) == ({"blocks", "gemm", "op"} if options.get("conditional") else set())
     (w1, stats1), (w2, stats2) = runs["one"], runs["two"]
     # (Paths differ between the runs only in Keras' name counters: dense vs dense_2.)
     assert len(w1) == num_weights

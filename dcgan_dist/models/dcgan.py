@@ -11,6 +11,9 @@ As in the paper and its code (Newmu/dcgan_code), layer for layer at 64 px with
 - Weights from N(0, 0.02); BN scales from N(1, 0.02) (the paper's code, and pytorch's
   `weights_init`). Layers followed by BN have no bias (BN's offset is one); the others do.
 
+The stride-2 layers are Keras' Conv2D and Conv2DTranspose, computed on a CPU in the form
+models.strided measured fastest for their shape (the same variables and function).
+
 Kernel size 4, not the paper's 5: a 4-wide kernel at stride 2 covers every output pixel of
 a transposed conv with the same number of taps (4 / 2 = 2 each way), while a 5-wide one
 alternates 3 and 2 taps and starts from a checkerboard imbalance (Odena et al. 2016,
@@ -41,6 +44,8 @@ from dcgan_dist.models.conditioning import (build_batch_norm, build_generator_mo
                                             build_projection_discriminator)
 from dcgan_dist.models.layers import (initialise_spectral_norms, layer_seeds, spectral_norm_if,
                                       stateless_dropout)
+from dcgan_dist.models.strided import (Conv2D as StridedConv2D,
+                                       Conv2DTranspose as StridedConv2DTranspose)
 
 SIZES = (32, 64, 128, 256)
 KERNEL = 4
@@ -88,10 +93,10 @@ def build_generator(noise_dim, image_shape, sync_batchnorm, filters, num_classes
               _batch_norm(sync_batchnorm, num_classes), keras.layers.ReLU()]
     for _ in range(upsamplings - 1):
         channels //= 2
-        layers += [keras.layers.Conv2DTranspose(channels, KERNEL, strides=2, padding="same",
-                                                use_bias=False, kernel_initializer=_weights()),
+        layers += [StridedConv2DTranspose(channels, KERNEL, strides=2, padding="same",
+                                          use_bias=False, kernel_initializer=_weights()),
                    _batch_norm(sync_batchnorm, num_classes), keras.layers.ReLU()]
-    layers.append(keras.layers.Conv2DTranspose(
+    layers.append(StridedConv2DTranspose(
         image_shape[-1], KERNEL, strides=2, padding="same", activation="tanh",
         kernel_initializer=_weights(), dtype="float32"))
     return build_generator_model(layers, noise_dim, num_classes)
@@ -108,7 +113,7 @@ class Discriminator(keras.Model):
         # One attribute per layer, not a list: tf.train.Checkpoint does not see into Keras 3's
         # tracked lists, and BN's moving statistics (in no optimizer) would not be saved.
         for i in range(self.num_blocks):
-            setattr(self, f"conv{i}", spectral_norm_if(spectral_norm, keras.layers.Conv2D(
+            setattr(self, f"conv{i}", spectral_norm_if(spectral_norm, StridedConv2D(
                 filters * 2 ** i, KERNEL, strides=2, padding="same",
                 use_bias=i == 0 or not self.batch_norm, kernel_initializer=_weights())))
             if i and self.batch_norm:

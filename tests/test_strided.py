@@ -1,0 +1,123 @@
+"""models.strided: the dcgan's stride-2 layers in other exact forms compute what Keras' layers
+compute (outputs, both gradients, the penalties' second-order gradient, in float64), keep
+Keras' variables, and are chosen per layer shape as measured."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dcgan_dist import config as config_lib, models
+from dcgan_dist.models import strided
+
+# (form, transposed, input shape, filters): the smallest shapes `form` gives each form.
+CASES = {
+    "conv-blocks": ("blocks", False, (3, 8, 6, 3), 5),
+    "conv-gemm": ("gemm", False, (3, 8, 8, 256), 256),
+    "transpose-blocks": ("blocks", True, (3, 4, 6, 5), 3),
+    "transpose-gemm": ("gemm", True, (3, 4, 4, 256), 256),
+}
+
+
+def _pair(transposed, shape, filters, use_bias):
+    """Ours and Keras', float64, built on `shape` with the same random weights."""
+    kind = "Conv2DTranspose" if transposed else "Conv2D"
+    layers = [getattr(module, kind)(filters, 4, strides=2, padding="same", use_bias=use_bias,
+                                    activation="tanh", dtype="float64")
+              for module in (strided, keras.layers)]
+    rng = np.random.default_rng(0)
+    for layer in layers:
+        layer.build(shape)
+    for ours, theirs in zip(*(layer.weights for layer in layers)):
+        value = rng.normal(0.0, 0.1, ours.shape)
+        ours.assign(value)
+        theirs.assign(value)
+    return layers
+
+
+def _call(layer, x, w):
+    """Outputs, d(sum(y*w))/d(x, weights) and an R1-like penalty's gradient."""
+    with tf.GradientTape(persistent=True) as outer:
+        outer.watch(x)
+        with tf.GradientTape() as inner:
+            inner.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(y * w)
+        penalty = tf.reduce_sum(tf.square(inner.gradient(loss, x)))
+    return [y, *outer.gradient(loss, [x, *layer.trainable_weights]),
+            *outer.gradient(penalty, layer.trainable_weights)]
+
+
+def _op_types(layer, x):
+    graph = tf.function(layer).get_concrete_function(x).graph
+    return {op.type for op in graph.get_operations()}
+
+
+@pytest.mark.parametrize("use_bias", [True, False], ids=["bias", "no_bias"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_each_form_computes_what_keras_layer_computes(case, use_bias):
+    key, transposed, shape, filters = CASES[case]
+    ours, theirs = _pair(transposed, shape, filters, use_bias)
+    rng = np.random.default_rng(1)
+    x = tf.constant(rng.normal(size=shape))
+    assert strided.form(ours, x, ours.kernel, transposed) == key
+    # The form is what runs: its own ops, and not the op Keras' layer calls.
+    keras_op = "Conv2DBackpropInput" if transposed else "Conv2D"
+    form_ops = {"blocks": {"SpaceToDepth"} if not transposed else {"DepthToSpace"},
+                "gemm": {"MatMul"}}[key]
+    assert form_ops <= _op_types(ours, x) and keras_op in _op_types(theirs, x)
+    if key == "gemm":
+        assert keras_op not in _op_types(ours, x)
+    w = tf.constant(rng.normal(size=theirs(x).shape))
+    results, expected = _call(ours, x, w), _call(theirs, x, w)
+    assert len(results) == len(expected) == 2 + 2 * len(theirs.trainable_weights)
+    for a, b in zip(results, expected):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10 * float(tf.reduce_max(abs(b))))
+
+
+def _forms(model, inputs):
+    """The form of each stride-2 layer of `model`, in call order, called on `inputs`."""
+    found = []
+    originals = strided.form
+
+    def recording(layer, inputs, kernel, transpose):
+        found.append(originals(layer, inputs, kernel, transpose))
+        return found[-1]
+
+    strided.form = recording
+    try:
+        model(inputs)
+    finally:
+        strided.form = originals
+    return found
+
+
+@pytest.mark.parametrize("side, generator, discriminator", [
+    (32, ["gemm", "op", "blocks"], ["blocks", "op", "op"]),
+    (64, ["gemm", "op", "op", "blocks"], ["blocks", "op", "op", "gemm"]),
+])
+def test_the_paper_widths_get_the_measured_forms(side, generator, discriminator):
+    """pytorch/examples' widths (64): the image side as blocks, the 4x4 maps of 256 channels and
+    more as GEMMs (at 32 px D's last layer has 128 in: TensorFlow's op is faster there)."""
+    config = config_lib.Config(workdir="/tmp/unused", architecture="dcgan", g_filters=64,
+                               d_filters=64)
+    g, d = models.build(config, (side, side, 1))
+    assert _forms(g, tf.zeros((2, config.noise_dim))) == generator
+    assert _forms(d, tf.zeros((2, side, side, 1))) == discriminator
+
+
+def test_other_devices_and_layers_keep_tensorflows_op(monkeypatch):
+    layer = strided.Conv2D(8, 4, strides=2, padding="same")
+    x = tf.zeros((2, 8, 8, 1))
+    layer.build(x.shape)
+    assert strided.form(layer, x, layer.kernel, False) == "blocks"
+    monkeypatch.setattr(strided, "_on_cpu", lambda: False)  # a GPU's or a TPU's strategy
+    assert strided.form(layer, x, layer.kernel, False) == "op"
+    monkeypatch.undo()
+    for other in (strided.Conv2D(8, 3, strides=2, padding="same"),
+                  strided.Conv2D(8, 4, strides=1, padding="same"),
+                  strided.Conv2D(8, 4, strides=2, padding="valid")):
+        other.build(x.shape)
+        assert strided.form(other, x, other.kernel, False) == "op"
+    odd = tf.zeros((2, 7, 8, 1))
+    assert strided.form(layer, odd, layer.kernel, False) == "op"
