@@ -83,7 +83,7 @@ def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_p
     """
     forms = []  # models.strided's choices: its 4x4 maps' layers as GEMMs, as wide dcgans run
     if options.get("conditional"):
-        monkeypatch.setattr(strided, "GEMM_MIN_CHANNELS", 8)
+        monkeypatch.setattr(strided, "GEMM_MIN_CHANNELS", {"float64": 8})
         form = strided.form
         monkeypatch.setattr(strided, "form", lambda *args, **kwargs: forms.append(
             form(*args, **kwargs)) or forms[-1])

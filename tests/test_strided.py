@@ -121,3 +121,31 @@ def test_other_devices_and_layers_keep_tensorflows_op(monkeypatch):
         assert strided.form(other, x, other.kernel, False) == "op"
     odd = tf.zeros((2, 7, 8, 1))
     assert strided.form(layer, odd, layer.kernel, False) == "op"
+
+
+@pytest.mark.parametrize("channels, side, conv, transpose", [
+    (1, 128, "blocks", "blocks"), (3, 64, "blocks", "blocks"), (3, 128, "blocks", "op"),
+    (1, 256, "op", "op"), (5, 32, "op", "op")])
+def test_the_image_side_is_computed_as_blocks_where_measured_faster(channels, side, conv,
+                                                                    transpose):
+    """benchmarks/conv_forms.py: blocks won on 1 to 3 channels up to 128 px, except a
+    3-channel transpose at 128 px; larger images were not measured."""
+    layer = strided.Conv2D(64, 4, strides=2, padding="same")
+    assert strided.form(layer, tf.zeros((1, side, side, channels)),
+                        tf.zeros((4, 4, channels, 64)), False) == conv
+    layer = strided.Conv2DTranspose(channels, 4, strides=2, padding="same")
+    assert strided.form(layer, tf.zeros((1, side // 2, side // 2, 64)),
+                        tf.zeros((4, 4, channels, 64)), True) == transpose
+
+
+@pytest.mark.parametrize("dtype, channels, expected", [
+    ("float32", 256, "gemm"), ("float32", 128, "op"), ("bfloat16", 128, "gemm"),
+    ("bfloat16", 64, "op")])
+def test_the_4x4_maps_as_gemms_from_the_width_measured_per_dtype(dtype, channels, expected):
+    """benchmarks/conv_forms.py: from 256 channels in float32, 128 in bfloat16."""
+    layer = strided.Conv2D(2 * channels, 4, strides=2, padding="same")
+    assert strided.form(layer, tf.zeros((1, 8, 8, channels), dtype),
+                        tf.zeros((4, 4, channels, 2 * channels), dtype), False) == expected
+    layer = strided.Conv2DTranspose(channels, 4, strides=2, padding="same")
+    assert strided.form(layer, tf.zeros((1, 4, 4, 2 * channels), dtype),
+                        tf.zeros((4, 4, channels, 2 * channels), dtype), True) == expected

@@ -8,10 +8,11 @@ gradients per layer, on a 2-core Xeon):
   space_to_depth of the padded image makes the 4x4 stride-2 convolution a 2x2 stride-1 one on
   4x the channels, which oneDNN runs 1.3-2x faster (64 px, 1 channel: 11.5 -> 6.0 ms).
 - "gemm", the 4x4 maps of the wide layers (D's last convolution, G's first transposed one, at
-  least 256 channels each side): patches times the kernel as one GEMM; the other direction
-  (the convolution's input gradient, the transpose's output) as four GEMMs whose products are
-  shifted into place and summed. oneDNN runs these shapes at ~60% of a GEMM's rate (64 px:
-  63 -> 49-53 ms). Narrower 4x4 layers are faster as they are.
+  least 256 channels each side, 128 in bfloat16): patches times the kernel as one GEMM; the
+  other direction (the convolution's input gradient, the transpose's output) as four GEMMs
+  whose products are shifted into place and summed. oneDNN runs these shapes at ~60% of a
+  GEMM's rate in float32 (64 px: 60 -> 45 ms), ~25% in bfloat16 (42 -> 11-14 ms). Narrower
+  4x4 layers, and every layer on larger maps, are faster as they are.
 - "op": TensorFlow's own, through Keras: every other layer, and every layer on a GPU (cuDNN)
   or a TPU (XLA), where none of this was measured.
 The forms compute the same sums in another order (so float32 rounding differs; outputs, both
@@ -23,7 +24,10 @@ import keras
 import tensorflow as tf
 
 PAD = [[0, 0], [1, 1], [1, 1], [0, 0]]  # "same" for a 4-wide kernel at stride 2, even sides
-GEMM_MIN_CHANNELS = 256  # on both sides of a 4x4 map's layer, for "gemm"
+# The narrowest 4x4 map's layer (channels on each side) computed as "gemm", by compute dtype:
+# oneDNN's bfloat16 kernels are further from a GEMM there (float16 was not measured).
+GEMM_MIN_CHANNELS = {"bfloat16": 128}
+GEMM_MIN_CHANNELS_OTHERWISE = 256
 
 
 def _patches(x):
@@ -117,9 +121,11 @@ def form(layer, inputs, kernel, transpose):
     image_side, small_side = (2 * h, (h, w)) if transpose else (h, (h // 2, w // 2))
     # a convolution's kernel is [4, 4, in, out], a transposed one's [4, 4, out, in]
     image_channels, other_channels = kernel.shape[2], kernel.shape[3]
-    if image_channels <= 4 and image_side <= (64 if transpose else 128):
+    if image_channels <= 4 and image_side <= (64 if transpose and image_channels > 1 else 128):
         return "blocks"
-    if small_side == (4, 4) and min(image_channels, other_channels) >= GEMM_MIN_CHANNELS:
+    dtype = tf.as_dtype(inputs.dtype).name
+    narrowest = GEMM_MIN_CHANNELS.get(dtype, GEMM_MIN_CHANNELS_OTHERWISE)
+    if small_side == (4, 4) and min(image_channels, other_channels) >= narrowest:
         return "gemm"
     return "op"
 
