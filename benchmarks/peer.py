@@ -52,6 +52,8 @@ def parse_args():
                         help="also time dcgan-dist's step from this checkout of the repository "
                              "(e.g. the commit before a change), with this environment")
     parser.add_argument("--skip", default="", help="comma-separated variant keys not to run")
+    parser.add_argument("--precision", default="float32",
+                        help="dcgan-dist's --precision (PyTorch's side stays float32)")
     args = parser.parse_args()
     args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     args.data_dir = os.path.abspath(args.data_dir)
@@ -78,7 +80,7 @@ def make_groups(args):
                        global_batch_size=GLOBAL_BATCH_SIZE, overrides={
                            "strategy": "cpu", "dataset": args.dataset, "architecture": "dcgan",
                            "image_size": side, "g_filters": g_width, "d_filters": WIDTH,
-                           "d_dropout": 0.0, "precision": "float32"})
+                           "d_dropout": 0.0, "precision": args.precision})
         groups.append((f"torch{name}", f"PyTorch peer (pytorch/examples dcgan) at {what}",
                        [(dict(torch_spec, kind="dcgan", side=side, ngf=g_width), {})]))
         groups.append((f"tf{name}", f"dcgan-dist at {what}", [(package, {})]))
@@ -111,12 +113,14 @@ def render(groups, rates, ready, args, other_cpu, load_at_start):
     limits = {k: median[k] / 1e9 for k in ("mm_tf", "mm_numpy", "mm_torch") if k in median}
     limit = max(limits.values()) if limits else None
     channels = 3 if args.dataset == "cifar10" else 1
+    precision = ("float32 everywhere" if args.precision == "float32" else
+                 f"dcgan-dist --precision={args.precision}, PyTorch float32")
     out = ["## dcgan-dist's dcgan step against pytorch/examples' dcgan", "",
            f"Machine: {machine_line()}  ",
            f"torch: {ready['torch64'][0]['torch_version'] if 'torch64' in ready else '–'} "
            f"({ready['torch64'][0]['threads'] if 'torch64' in ready else '–'} threads)  ",
            f"Command: `{command_line()}`  ",
-           f"float32 everywhere, batch {GLOBAL_BATCH_SIZE}, widths {WIDTH}, {channels}-channel "
+           f"{precision}, batch {GLOBAL_BATCH_SIZE}, widths {WIDTH}, {channels}-channel "
            f"random images held in memory ({args.dataset}'s shape), {args.steps} timed steps per "
            f"repetition after {args.warmup_steps} warm-up step(s), {args.repeats} repetitions, "
            "variants round-robin, each in its own process.", "",
