@@ -67,7 +67,7 @@ def _gemm_kernel(kernel):
 def _transpose_gemm(x, kernel):
     """tf.nn.conv2d_transpose(x, kernel [4, 4, o, c], stride 2, "SAME") as four GEMMs, one per
     2x2 block offset, whose products are padded into place and summed (the col2im), then
-    depth_to_space: fewer passes over memory than one GEMM and a 16-way col2im."""
+    depth_to_space (measured a little faster than one GEMM whose product is split in four)."""
     n, h, w, c = tf.shape(x)[0], x.shape[1], x.shape[2], x.shape[3]
     rows, kernels = tf.reshape(x, [-1, c]), _gemm_kernel(kernel)
     blocks = tf.add_n([
