@@ -149,3 +149,21 @@ def test_the_4x4_maps_as_gemms_from_the_width_measured_per_dtype(dtype, channels
     layer = strided.Conv2DTranspose(channels, 4, strides=2, padding="same")
     assert strided.form(layer, tf.zeros((1, 4, 4, 2 * channels), dtype),
                         tf.zeros((4, 4, channels, 2 * channels), dtype), True) == expected
+
+
+class _Strategy:
+    def __init__(self, *devices):
+        self.extended = type("Extended", (), {"worker_devices": devices})()
+
+
+@pytest.mark.parametrize("devices, on_cpu", [
+    (("/job:localhost/replica:0/task:0/device:CPU:0",), True),
+    (("/job:worker/replica:0/task:0/device:CPU:0", "/job:worker/replica:0/task:1/device:CPU:0"),
+     True),
+    (("/job:localhost/replica:0/task:0/device:GPU:0",
+      "/job:localhost/replica:0/task:0/device:GPU:1"), False),
+    (("/job:worker/replica:0/task:0/device:TPU:0",), False)],
+    ids=["one_cpu", "two_workers", "mirrored_gpus", "tpu"])
+def test_the_forms_are_for_a_strategy_of_cpus_only(monkeypatch, devices, on_cpu):
+    monkeypatch.setattr(tf.distribute, "get_strategy", lambda: _Strategy(*devices))
+    assert strided._on_cpu() is on_cpu
