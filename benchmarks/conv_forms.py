@@ -30,7 +30,7 @@ BATCH = 64
 # (channels in, channels out, input side) of the 64 px dcgan's discriminator convolutions;
 # the generator's transposed convolutions are the same shapes, run backwards.
 LAYERS = ((1, 64, 64), (64, 128, 32), (128, 256, 16), (256, 512, 8))
-PAD = [[0, 0], [1, 1], [1, 1], [0, 0]]
+PAD = strided.PAD
 
 
 def conv(x, kernel):
@@ -43,11 +43,9 @@ def conv_transpose(y, kernel):
 
 
 def _gemm_kernel(kernel):
-    """[4, 4, C, O] -> [16 C, O], rows in im2col's (dh, dw, bh, bw, c) order: tap (kh, kw)
-    = (2 dh + bh, 2 dw + bw) reads space_to_depth's block (bh, bw) at offset (dh, dw)."""
-    c, o = kernel.shape[2], kernel.shape[3]
-    k = tf.reshape(kernel, [2, 2, 2, 2, c, o])  # dh bh dw bw c o
-    return tf.reshape(tf.transpose(k, [0, 2, 1, 3, 4, 5]), [16 * c, o])
+    """[4, 4, C, O] -> [16 C, O], rows in im2col's (dh, dw, bh, bw, c) order: models.strided's
+    block kernel as one matrix."""
+    return tf.reshape(strided._block_kernel(kernel), [-1, kernel.shape[-1]])
 
 
 def conv_gemm(x, kernel):
