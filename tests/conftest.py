@@ -30,6 +30,7 @@ import tensorflow as tf  # noqa: E402
 
 from dcgan_dist import config as config_lib  # noqa: E402
 from dcgan_dist.data import mnist  # noqa: E402
+from dcgan_dist.models import strided  # noqa: E402
 
 _cpus = tf.config.list_physical_devices("CPU")
 tf.config.set_logical_device_configuration(_cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
@@ -183,6 +184,20 @@ def all_weights(state):
 def trainable_weights(state):
     return [v.numpy() for v in state.generator.trainable_weights +
             state.discriminator.trainable_weights]
+
+
+@pytest.fixture
+def strided_forms(monkeypatch):
+    """models.strided's choices, in call order, for the rest of the test: the list fills as
+    layers are called (clear it between models)."""
+    forms, choose = [], strided.form
+
+    def recording(*args, **kwargs):
+        forms.append(choose(*args, **kwargs))
+        return forms[-1]
+
+    monkeypatch.setattr(strided, "form", recording)
+    return forms
 
 
 def two_replicas():

@@ -67,8 +67,8 @@ KEYSTONE_AUGMENT = {
 ], ids=["r1-diffaugment-tutorial", "conditional-r1-ada-dcgan", "hinge-sn-lazy_r1-tutorial",
         "wgan_gp-sn-diffaugment-dcgan"])
 def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_path, monkeypatch,
-                                                             architecture, options, augment,
-                                                             num_weights):
+                                                             strided_forms, architecture,
+                                                             options, augment, num_weights):
     """Same seed, same global batches, no dropout, synchronized BN: equal weights after 3 steps.
 
     For both architectures; dcgan's discriminator has batch norm too, synchronized here.
@@ -81,12 +81,8 @@ def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_p
     gradients into batch norm are sums of nearly cancelling terms, their rounding depends on
     the summation order, and Adam rescales such near-zero gradients to lr-sized steps.
     """
-    forms = []  # models.strided's choices: its 4x4 maps' layers as GEMMs, as wide dcgans run
-    if options.get("conditional"):
+    if options.get("conditional"):  # its 4x4 maps' layers as GEMMs, as wide dcgans run them
         monkeypatch.setattr(strided, "GEMM_MIN_CHANNELS", {"float64": 8})
-        form = strided.form
-        monkeypatch.setattr(strided, "form", lambda *args, **kwargs: forms.append(
-            form(*args, **kwargs)) or forms[-1])
     runs = {}
     for name, strategy in [("one", one_replica()), ("two", two_replicas())]:
         config = make_config(workdir=str(tmp_path / name), train_steps=3, d_dropout=0.0,
@@ -102,7 +98,9 @@ def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_p
         if augment == "ada":  # 3 updates of 16 / 64 from 0, on every replica
             assert [float(p) for p in strategy.experimental_local_results(state.ada.p)] == (
                 [0.75] * strategy.num_replicas_in_sync)
-    assert set(forms) == ({"blocks", "gemm", "op"} if options.get("conditional") else set())
+    # models.strided's choices: only dcgan's layers choose, the image side always as blocks.
+    assert set(strided_forms) == ({"blocks", "gemm", "op"} if options.get("conditional") else
+                                  {"blocks", "op"} if architecture == "dcgan" else set())
     (w1, stats1), (w2, stats2) = runs["one"], runs["two"]
     # (Paths differ between the runs only in Keras' name counters: dense vs dense_2.)
     assert len(w1) == num_weights
