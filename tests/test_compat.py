@@ -1,6 +1,8 @@
-"""What 0.1.0 made still opens: its work directories reopen with the same generator, resume
-through their own flags.txt, and its export loads and generates what its checkpoint does
-(tests/fixtures/v0_1, made by f655bc1, before the package was split into subpackages)."""
+"""What earlier versions made still opens: their work directories reopen with the same
+generator, resume through their own flags.txt, and their exports load and generate what their
+checkpoints do. tests/fixtures/v0_1 was made by 0.1.0 (f655bc1, before the package was split
+into subpackages); tests/fixtures/v0_2 by 0.2.0 (9090baf, before the config was split into
+sections): a conditional run with ADA, lazy R1 and EMA, a spectrally normalised dcgan."""
 
 import json
 import os
@@ -15,35 +17,37 @@ from dcgan_dist.data.images import to_uint8
 from dcgan_dist.rundir import progress, reopen, runinfo
 from helpers import run_in_process
 
-FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "v0_1")
-EXPECTED = np.load(os.path.join(FIXTURES, "expected.npz"))
+FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
+EXPECTED = {version: np.load(os.path.join(FIXTURES, version, "expected.npz"))
+            for version in ("v0_1", "v0_2")}
+RUNS = [("v0_1", "tutorial_run"), ("v0_1", "dcgan_run"), ("v0_2", "tutorial_run"),
+        ("v0_2", "dcgan_run")]
 
 
-@pytest.fixture
-def old_run(tmp_path):
-    """A copy of one of 0.1.0's work directories (the tests resume into it)."""
-
-    def copy(name):
-        shutil.copytree(os.path.join(FIXTURES, name), tmp_path / name)
-        return tmp_path / name
-
-    return copy
+def _sample_inputs(state):
+    """The first 4 fixed noise vectors; a conditional run's as classes 0-3 (expected.npz)."""
+    z = state.sample_noise[:4]
+    return [z, tf.range(4, dtype=tf.int32)] if state.num_classes else z
 
 
-@pytest.mark.parametrize("name", ["tutorial_run", "dcgan_run"])
-def test_an_old_run_reopens_with_the_generator_it_saved(name):
-    config, state = reopen.restore_run(os.path.join(FIXTURES, name))
-    assert int(state.step.numpy()) == int(EXPECTED[f"{name}_step"])
-    images = state.sampling_generator(state.sample_noise[:4], training=False).numpy()
-    np.testing.assert_allclose(images, EXPECTED[f"{name}_samples"], atol=1e-6)
+@pytest.mark.parametrize("version, name", RUNS)
+def test_an_old_run_reopens_with_the_generator_it_saved(version, name):
+    config, state = reopen.restore_run(os.path.join(FIXTURES, version, name))
+    assert int(state.step.numpy()) == int(EXPECTED[version][f"{name}_step"])
+    images = state.sampling_generator(_sample_inputs(state), training=False).numpy()
+    np.testing.assert_allclose(images, EXPECTED[version][f"{name}_samples"], atol=1e-6)
     assert config.architecture == ("dcgan" if name == "dcgan_run" else "tutorial")
+    assert state.num_classes == (10 if (version, name) == ("v0_2", "tutorial_run") else 0)
 
 
-@pytest.mark.parametrize("name, steps_before, log_every", [("tutorial_run", 4, 2),
-                                                           ("dcgan_run", 2, 1)])
-def test_an_old_run_resumes_from_its_own_flags_txt(old_run, tmp_path, capsys, caplog, name,
+@pytest.mark.slow
+@pytest.mark.parametrize("version, name, steps_before, log_every", [
+    ("v0_1", "tutorial_run", 4, 2), ("v0_1", "dcgan_run", 2, 1), ("v0_2", "tutorial_run", 4, 2),
+    ("v0_2", "dcgan_run", 2, 1)])
+def test_an_old_run_resumes_from_its_own_flags_txt(tmp_path, capsys, caplog, version, name,
                                                    steps_before, log_every):
-    workdir = old_run(name)
+    workdir = tmp_path / name
+    shutil.copytree(os.path.join(FIXTURES, version, name), workdir)
     end = steps_before + 2
     code, _, err = run_in_process(main.run, "dcgan-train", [
         f"--flagfile={workdir}/flags.txt", f"--workdir={workdir}",
@@ -59,14 +63,31 @@ def test_an_old_run_resumes_from_its_own_flags_txt(old_run, tmp_path, capsys, ca
 
 
 def test_an_old_export_loads_and_generates_what_its_checkpoint_does():
-    model = tf.saved_model.load(os.path.join(FIXTURES, "tutorial_export"))
-    z = EXPECTED["export_z"]
+    expected = EXPECTED["v0_1"]
+    model = tf.saved_model.load(os.path.join(FIXTURES, "v0_1", "tutorial_export"))
+    z = expected["export_z"]
     generated = model.signatures["generate"](z=tf.constant(z))["images"].numpy()
-    np.testing.assert_array_equal(generated, EXPECTED["export_generate"])
+    np.testing.assert_array_equal(generated, expected["export_generate"])
     sample = model.signatures["sample"](num_images=tf.constant(5),
                                         seed=tf.constant(0, tf.int64))["images"].numpy()
-    np.testing.assert_array_equal(sample, EXPECTED["export_sample"])
+    np.testing.assert_array_equal(sample, expected["export_sample"])
     # The run it came from, reopened by this version, gives the same images for that noise.
-    _, state = reopen.restore_run(os.path.join(FIXTURES, "tutorial_run"))
+    _, state = reopen.restore_run(os.path.join(FIXTURES, "v0_1", "tutorial_run"))
     ours = to_uint8(state.sampling_generator(tf.constant(z), training=False).numpy())
+    assert np.abs(ours.astype(int) - generated.astype(int)).max() <= 1  # rounding at .5
+
+
+def test_an_old_conditional_export_loads_and_generates_what_its_checkpoint_does():
+    expected = EXPECTED["v0_2"]
+    model = tf.saved_model.load(os.path.join(FIXTURES, "v0_2", "tutorial_export"))
+    z, labels = expected["export_z"], expected["export_labels"]
+    generated = model.signatures["generate"](z=tf.constant(z), labels=tf.constant(labels))[
+        "images"].numpy()
+    np.testing.assert_array_equal(generated, expected["export_generate"])
+    sample = model.signatures["sample"](labels=tf.range(5, dtype=tf.int32),
+                                        seed=tf.constant(0, tf.int64))["images"].numpy()
+    np.testing.assert_array_equal(sample, expected["export_sample"])
+    _, state = reopen.restore_run(os.path.join(FIXTURES, "v0_2", "tutorial_run"))
+    ours = to_uint8(state.sampling_generator([tf.constant(z), tf.constant(labels)],
+                                             training=False).numpy())
     assert np.abs(ours.astype(int) - generated.astype(int)).max() <= 1  # rounding at .5
