@@ -1,10 +1,13 @@
 """dcgan-dist: the TensorFlow DCGAN tutorial, trained under any tf.distribute strategy.
 
-The core path is flat, read top to bottom: `main` (dcgan-train) -> `flags` -> `config` ->
-`loop.train`, which builds the `strategy` and `precision`, the `state` (models and
-optimizers) and the `step`, then runs the outer loop. The wings are subpackages: `models`
-(architectures), `data` (datasets, sources, preparers), `evaluation` (scores, generation,
-export) and `rundir` (everything written to a work directory).
+The core path is flat, read top to bottom: `programs/train` (dcgan-train) -> `flags` ->
+`config` (a Config of sections, one per wing) -> `loop.train`, which has `build.build_run`
+make the run top-down (placement, input, state, checkpoints, writers, evaluator), then drives
+it. The wings are subpackages, each built from its own section: `runtime` (strategy,
+precision, multi-worker agreement), `data` (datasets, sources, preparers), `models`
+(architectures), `training` (train state, the step, losses, augmentation), `rundir`
+(everything written to a work directory) and `evaluation` (scores, generation, export).
+`programs` holds the five programs.
 """
 
 import importlib.util

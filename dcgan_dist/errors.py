@@ -2,8 +2,11 @@
 
 A `DcganError` is an expected failure with a message that says what is wrong and how to fix
 it; `cli.run` prints it as `PROG: error: MESSAGE` and exits with its `exit_code` (the
-traceback only with --verbose). Anything else is a bug and keeps its traceback.
+traceback only with --verbose). Anything else is a bug and keeps its traceback. `reason` turns
+any exception into the few words such a message quotes.
 """
+
+import re
 
 
 class DcganError(Exception):
@@ -48,3 +51,16 @@ class InterruptError(DcganError):
     the shell's code for a job ended by SIGINT."""
 
     exit_code = 130
+
+
+def reason(error):
+    """What went wrong, as one short line: an OSError's strerror ('No space left on device'),
+    else the first line of the message without TensorFlow's graph locations
+    ('{{function_node ...}}', '[[{{node ...}}]]', '[Op:SaveV2]'), else the error's type."""
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    text = str(getattr(error, "message", None) or error).strip()
+    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)
+    text = text.splitlines()[0] if text else ""
+    text = re.sub(r"\s*\[(\[|Op:).*", "", text).strip()
+    return text or type(error).__name__

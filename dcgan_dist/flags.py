@@ -1,19 +1,21 @@
 """Every flag of every program, defined once, with its default; each program takes the ones it
-names in PROGRAMS and no others (`dcgan-eval --g_lr=1` is an unknown flag).
+names in its FLAGS (dcgan_dist/programs/) and no others (`dcgan-eval --g_lr=1` is an unknown
+flag).
 
-The flags live in CATALOGUE, not in absl's global FLAGS: `flag_values(program)` copies a
-program's flags into a FlagValues of its own, which `cli.run` parses. Choices come from the
-tables they select from (--architecture from models.ARCHITECTURES, --strategy from
-strategy.STRATEGIES, ...), so a new entry in a table is a new choice here. The training flags
-are the fields of `config.Config`, whose defaults are read from here.
+The flags live in CATALOGUE, not in absl's global FLAGS: `flag_values(names)` copies a
+program's flags into a FlagValues of its own, which `programs.cli.run` parses. Choices come
+from the tables they select from (--architecture from models.ARCHITECTURES, --strategy from
+runtime.strategy.STRATEGIES, ...), so a new entry in a table is a new choice here. The
+training flags (TRAIN) are what `config.Config` holds, whose defaults are read from here.
 """
 
 import copy
-import os
 
 from absl import flags
 
-from dcgan_dist import augment, flagfiles, losses, models, precision, strategy
+from dcgan_dist import flagfiles, models, paths
+from dcgan_dist.runtime import precision, strategy
+from dcgan_dist.training import augment, losses
 
 CATALOGUE = flags.FlagValues()
 
@@ -38,20 +40,11 @@ def _enum(name, default, choices, help_text):
     flags.DEFINE_enum(name, default, list(choices), help_text, flag_values=CATALOGUE)
 
 
-def expand_path(path):
-    """~ and relative paths made absolute, so a run's flags.txt and run.json hold where its
-    files really are; remote paths (gs://, any scheme) and empty values as given."""
-    if not path or "://" in path:
-        return path
-    path = os.path.expanduser(path)
-    return path if os.path.isabs(path) else os.path.abspath(path)  # absolute ones as typed
-
-
 class _PathParser(flags.ArgumentParser):
     syntactic_help = "a path (~ and relative paths are made absolute; gs:// as given)"
 
     def parse(self, argument):
-        return expand_path(argument)
+        return paths.expand(argument)
 
     def flag_type(self):
         return "string"
@@ -63,6 +56,11 @@ def _path(name, default, help_text):
 
 
 # === dcgan-train ============================================================================
+# In the order flags.txt and run.json have always listed them.
+_path("workdir", None, "Run directory (local or gs://): checkpoints, samples, GIF, "
+        "stats.jsonl, TensorBoard. dcgan-train resumes from it; dcgan-eval, dcgan-generate and "
+        "dcgan-export read its newest checkpoint.")
+
 # --- data -------------------------------------------------------------------------------
 _string("dataset", "mnist", "TFDS dataset name with an image feature (a catalog dataset, or "
         "one `dcgan-data prepare folder` wrote into --data_dir).")
@@ -113,10 +111,10 @@ _integer("d_dense_units", 0, "Units of a LeakyReLU dense layer between the discr
          "convs and its logit; 0 = none (the tutorial). Without --d_r1_gamma it overpowers the "
          "generator (benchmarks/RESULTS_quality.md).")
 _float("d_dropout", 0.3, "Dropout rate after each discriminator conv block.")
-_float("g_ema_decay", 0.0, "Keep an exponential moving average of the generator's weights for "
-       "samples and evaluation; decay per step min(this, (1 + step) / (10 + step)); 0 = off.")
 _bool("d_spectral_norm", False, "Spectrally normalise every discriminator conv and dense layer "
       "(Miyato et al. 2018); the dcgan discriminator then has no batch norm.")
+_float("g_ema_decay", 0.0, "Keep an exponential moving average of the generator's weights for "
+       "samples and evaluation; decay per step min(this, (1 + step) / (10 + step)); 0 = off.")
 _bool("sync_batchnorm", False, "Batch norm statistics over the global batch instead of each "
       "replica's slice (both networks; the tutorial's discriminator has none).")
 
@@ -172,20 +170,17 @@ _integer("ckpt_every_steps", 2000, "Steps between checkpoints; 0 = once an epoch
 _integer("eval_every_steps", 0, "Steps between evaluations (FID/KID/precision/recall on every "
          "available feature network, classifier score) into stats.jsonl and TensorBoard, on "
          "the chief; 0 = off.")
+_integer("eval_num_images", 2000, "Generated images per periodic evaluation.")
 _path("inception_path", None, "The reference FID network: classify_image_graph_def.pb, a "
         "folder holding it, or inception-2015-12-05.tgz (local or gs://); default "
         "$DCGAN_INCEPTION_PATH; without either, no Inception metrics.")
-_integer("eval_num_images", 2000, "Generated images per periodic evaluation.")
 _integer("keep_checkpoints", 3, "Checkpoints kept in workdir/ckpt.")
 
 # --- output -----------------------------------------------------------------------------
-_path("workdir", None, "Run directory (local or gs://): checkpoints, samples, GIF, "
-        "stats.jsonl, TensorBoard. dcgan-train resumes from it; dcgan-eval, dcgan-generate and "
-        "dcgan-export read its newest checkpoint.")
 _bool("verbose", False, "Show what is normally hidden: every start-up detail, TensorFlow's "
       "own log, and Python tracebacks for errors.")
 
-TRAIN = tuple(CATALOGUE)  # every flag above: the fields of config.Config
+TRAIN = tuple(CATALOGUE)  # every flag above: what config.Config holds, in this order
 
 # === what dcgan-train starts from (flags that choose flags, not fields of Config) ===========
 flags.DEFINE_multi_enum("config", [], list(flagfiles.CONFIGS), "A packaged config to start "
@@ -215,26 +210,14 @@ _integer("per_class", 0, "dcgan-generate (a --conditional run): this many images
 _bool("overwrite", False, "dcgan-data prepare folder: replace a dataset of the same name; "
       "dcgan-export: replace what --output holds.")
 
-PROGRAMS = {
-    "dcgan-train": TRAIN + ("config", "list_configs"),
-    "dcgan-data": ("data_dir", "source", "name", "image_size", "overwrite", "labels",
-                   "verbose"),
-    "dcgan-eval": ("workdir", "data_dir", "dataset", "num_images", "inception_path",
-                   "classifier_image_size", "verbose"),
-    "dcgan-generate": ("workdir", "num_images", "output", "grid", "labels", "per_class",
-                       "verbose"),
-    "dcgan-export": ("workdir", "output", "overwrite", "verbose"),
-}
-
-
 def default(name):
     """The default of flag `name`: the one place defaults are written."""
     return CATALOGUE[name].default
 
 
 def flag_values(names):
-    """A fresh FlagValues holding copies of the flags `names` (a program's, from PROGRAMS, or
-    TRAIN to read a flagfile), unparsed: each parse starts from the defaults."""
+    """A fresh FlagValues holding copies of the flags `names` (a program's FLAGS, or TRAIN to
+    read a flagfile), unparsed: each parse starts from the defaults."""
     flag_values_ = flags.FlagValues()
     for name in names:
         flag_values_[name] = copy.deepcopy(CATALOGUE[name])

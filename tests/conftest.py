@@ -28,7 +28,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from dcgan_dist import config as config_lib  # noqa: E402
+from dcgan_dist.config import Config  # noqa: E402
 from dcgan_dist.data import mnist  # noqa: E402
 from dcgan_dist.models import strided  # noqa: E402
 
@@ -71,7 +71,7 @@ def make_config(tmp_path, tiny_data_dir):
                       global_batch_size=8, train_steps=2, log_every_steps=1, strategy="cpu",
                       **SMALL)
         values.update(overrides)
-        return config_lib.Config(**values)
+        return Config.of(**values)
 
     return make
 
@@ -110,15 +110,16 @@ def trained_run(tmp_path_factory):
         if not built:
             data_dir = folder / "tfds"
             mnist.write_mnist(tiny_idx_files(), str(data_dir))
-            loop.train(config_lib.Config(
+            config = Config.of(
                 workdir=str(folder / "run"), data_dir=str(data_dir), global_batch_size=8,
                 train_steps=4, log_every_steps=1, strategy="cpu", g_ema_decay=0.5,
-                eval_every_steps=2, eval_num_images=32, **SMALL))
+                eval_every_steps=2, eval_num_images=32, **SMALL)
+            loop.train(config)
             # Reference statistics on the session's stand-in Inception graph, cached now:
             # the tests that score this run read them and never write them.
-            evaluator.Evaluator.for_run(data_dir=str(data_dir), dataset="mnist",
-                                        image_shape=(28, 28, 1),
-                                        inception_path=_stand_in_graph_file(tmp_path_factory))
+            evaluator.Evaluator.for_run(
+                config.replace(inception_path=_stand_in_graph_file(tmp_path_factory)).evaluation,
+                (28, 28, 1))
     return folder / "run"
 
 
@@ -133,7 +134,7 @@ def conditional_run(tmp_path_factory):
         if not built:
             data_dir = folder / "tfds"
             mnist.write_mnist(tiny_idx_files(), str(data_dir))
-            loop.train(config_lib.Config(
+            loop.train(Config.of(
                 workdir=str(folder / "run"), data_dir=str(data_dir), global_batch_size=8,
                 train_steps=4, log_every_steps=2, sample_every_steps=2, strategy="cpu",
                 conditional=True, g_ema_decay=0.5, eval_every_steps=4, eval_num_images=20,
@@ -165,8 +166,9 @@ def batches(config, num, start_step=0, strategy=None, source=None):
     """The first `num` batches a run of `config` reads from `start_step` (per replica with a
     strategy), through the data source it picks or the one named by `source`."""
     from dcgan_dist.data import info as data_info, sources
-    info = data_info.load_info(config)
-    src = sources.SOURCES[source](config, info) if source else sources.make_source(config, info)
+    info = data_info.load_info(config.data)
+    src = (sources.SOURCES[source](config.data, info) if source
+           else sources.make_source(config.data, info))
     numpy = lambda batch: tf.nest.map_structure(lambda t: t.numpy(), batch)  # noqa: E731
     if strategy is None:  # (images, labels) pairs with --conditional
         return [numpy(b) for b in src.make_dataset(tf.distribute.InputContext(), start_step)

@@ -2,7 +2,6 @@
 background run, and reading what runs leave behind."""
 
 import hashlib
-import json
 import os
 import signal
 import subprocess
@@ -96,15 +95,6 @@ def wait_for(condition, proc, timeout_secs=120, what="the run made no progress")
         assert proc.poll() is None, "the run ended before the test could act"
         assert time.monotonic() < deadline, what
         time.sleep(0.05)
-
-
-def stats_steps(workdir):
-    """The steps stats.jsonl records, in order."""
-    path = os.path.join(workdir, "stats.jsonl")
-    if not os.path.exists(path):
-        return []
-    with open(path) as f:
-        return [json.loads(line)["step"] for line in f if line.strip()]
 
 
 def snapshot(folder):

@@ -10,23 +10,21 @@ message also names the step and the checkpoint the rerun will resume from (`erro
 kept=)`), and the loop stops as for any other error, keeping the last checkpoint.
 """
 
-import re
-
 import tensorflow as tf
 
 from dcgan_dist.data import info as data_info
-from dcgan_dist.errors import UserError
+from dcgan_dist.errors import UserError, reason
 
 # DataLossError: a bad CRC or a record cut in half. FailedPreconditionError: TFDS's count check
 # ("Input dataset was expected to contain 60000 elements") when a file ends on a record border.
 READ_ERRORS = (tf.errors.DataLossError, tf.errors.FailedPreconditionError)
 
 
-def split_files(config):
-    """[(path, expected records)] of the TFDS split `config` trains on; [] when unknown."""
+def split_files(data):
+    """[(path, expected records)] of the TFDS split `data` trains on; [] when unknown."""
     import tensorflow_datasets as tfds
     try:
-        split = tfds.builder(config.dataset, data_dir=config.data_dir).info.splits[config.split]
+        split = tfds.builder(data.dataset, data_dir=data.data_dir).info.splits[data.split]
         return [(str(p), n) for p, n in zip(split.filepaths, split.shard_lengths)]
     except Exception:  # no such dataset or split: not a damaged-file question
         return []
@@ -42,35 +40,35 @@ def unreadable_files(files):
             for _ in tf.data.TFRecordDataset(path):
                 count += 1
         except tf.errors.OpError as e:
-            bad.append((path, _first_line(e)))
+            bad.append((path, reason(e)))
             continue
         if expected is not None and count != expected:
             bad.append((path, f"{count} records where {expected} were written"))
     return bad
 
 
-def prepare_command(config):
+def prepare_command(data):
     """How to build the dataset again, after removing the damaged copy."""
-    where = data_info.where(config.data_dir)
-    if config.dataset == "mnist":
+    where = data_info.where(data.data_dir)
+    if data.dataset == "mnist":
         return f"dcgan-data prepare mnist --data_dir={where}"
-    if not data_info.in_catalog(config.dataset):
-        return data_info.prepare_folder_command(config.dataset, config.data_dir)
-    return f"tfds build {config.dataset} --data_dir={where} --overwrite"
+    if not data_info.in_catalog(data.dataset):
+        return data_info.prepare_folder_command(data.dataset, data.data_dir)
+    return f"tfds build {data.dataset} --data_dir={where} --overwrite"
 
 
-def error(config, read_error, step=None, kept=None, files=None):
+def error(data, read_error, step=None, kept=None, files=None):
     """The UserError for a failed read, or None when no damaged file explains `read_error`
     (then the caller re-raises it: a FailedPreconditionError may have another cause).
 
     Args:
-      config: the run's Config (dataset, split, data_dir).
+      data: the run's Config (dataset, split, data_dir).
       read_error: what reading raised.
       step: the step at which it happened (streaming sources), or None at start.
       kept: `Checkpoints.kept()`, the checkpoint a rerun resumes from, when a step is given.
       files: [(path, expected records)] to check instead of the TFDS split's files.
     """
-    bad = unreadable_files(split_files(config) if files is None else files)
+    bad = unreadable_files(split_files(data) if files is None else files)
     if not bad and not isinstance(read_error, tf.errors.DataLossError):
         return None
     if bad:
@@ -78,15 +76,10 @@ def error(config, read_error, step=None, kept=None, files=None):
         what = f"{path} cannot be read ({reason})"
         folder = path.rsplit("/", 1)[0]
     else:
-        what = (f"a file of {config.dataset}:{config.split} cannot be read "
-                f"({_first_line(read_error)})")
-        folder = f"{data_info.where(config.data_dir)}/{config.dataset}"
+        what = (f"a file of {data.dataset}:{data.split} cannot be read "
+                f"({reason(read_error)})")
+        folder = f"{data_info.where(data.data_dir)}/{data.dataset}"
     when = "" if step is None else f" at step {step}; {kept}"
     return UserError(f"{what}{when}: delete {folder} and prepare it again with: "
-                     f"{prepare_command(config)}")
+                     f"{prepare_command(data)}")
 
-
-def _first_line(e):
-    text = str(getattr(e, "message", None) or e).strip()
-    text = re.sub(r"\{\{function_node [^}]*\}\}\s*", "", text)  # where in the graph, not what
-    return text.splitlines()[0].split(" [[")[0] if text else type(e).__name__

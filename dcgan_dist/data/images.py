@@ -7,7 +7,7 @@ Functions of tensors, so they run the same eagerly and inside tf.data (tests che
 import numpy as np
 import tensorflow as tf
 
-from dcgan_dist import streams
+from dcgan_dist.runtime import streams
 
 
 def scale_images(images_uint8):

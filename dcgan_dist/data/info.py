@@ -104,21 +104,21 @@ def read_prepared(dataset, data_dir, image_key=None):
     return read(dataset, data_dir, image_key, builder)
 
 
-def resolve_image_shape(source_shape, config):
+def resolve_image_shape(source_shape, data):
     """The training shape: --image_size squared, or the dataset's own square size."""
     height, width, channels = source_shape
     channels = 1 if channels == 1 else 3  # grey stays grey; RGB(A) and unknown train as RGB
-    size = config.image_size
+    size = data.image_size
     if size:
         if height and width and size > min(height, width):
             logging.warning("--image_size=%d is larger than the %dx%d images of %s: they are "
-                            "upsampled, which adds no detail", size, height, width, config.dataset)
+                            "upsampled, which adds no detail", size, height, width, data.dataset)
         return (size, size, channels)
     if height is None or width is None:
-        raise UserError(f"the images of {config.dataset} differ in size: set --image_size=N to "
+        raise UserError(f"the images of {data.dataset} differ in size: set --image_size=N to "
                         "center-crop and resize every image to NxN (e.g. --image_size=64)")
     if height != width:
-        raise UserError(f"the images of {config.dataset} are {height}x{width}, not square: set "
+        raise UserError(f"the images of {data.dataset} are {height}x{width}, not square: set "
                         "--image_size=N to center-crop and resize them (e.g. --image_size=64)")
     return (height, width, channels)
 
@@ -161,27 +161,27 @@ def _folder_warnings_hidden(hidden):
         logger.removeFilter(filter_)
 
 
-def load_info(config):
+def load_info(data):
     """The dataset a run trains on, with its training shape; downloads it if TFDS can, or says
     how to get it. With --synthetic_data only the metadata is needed."""
-    with _folder_warnings_hidden(config.synthetic_data):
-        builder = builder_of(config.dataset, config.data_dir)
-        info = read(config.dataset, config.data_dir, config.image_key, builder, config.label_key)
+    with _folder_warnings_hidden(data.synthetic_data):
+        builder = builder_of(data.dataset, data.data_dir)
+        info = read(data.dataset, data.data_dir, data.image_key, builder, data.label_key)
         prepared = builder.is_prepared()
-    if config.conditional and info.label_key is None:
+    if data.conditional and info.label_key is None:
         fix = ("sort its images into one sub-folder per class and prepare it again with: "
-               f"dcgan-data prepare folder --source=DIR --name={config.dataset} "
-               f"--data_dir={where(config.data_dir)} --labels=subfolders --overwrite"
-               if not in_catalog(config.dataset) else "choose a labelled dataset")
-        raise UserError(f"--conditional needs a class label, but {config.dataset} has none "
+               f"dcgan-data prepare folder --source=DIR --name={data.dataset} "
+               f"--data_dir={where(data.data_dir)} --labels=subfolders --overwrite"
+               if not in_catalog(data.dataset) else "choose a labelled dataset")
+        raise UserError(f"--conditional needs a class label, but {data.dataset} has none "
                         f"(features: {', '.join(builder.info.features)}); {fix}")
-    if not prepared and not config.synthetic_data:
-        _download_or_explain(builder, config)
-    if config.split not in info.splits and not config.synthetic_data:
-        raise UserError(f"--split={config.split} is not a split of {config.dataset}; "
+    if not prepared and not data.synthetic_data:
+        _download_or_explain(builder, data)
+    if data.split not in info.splits and not data.synthetic_data:
+        raise UserError(f"--split={data.split} is not a split of {data.dataset}; "
                         f"use one of {', '.join(info.splits)}")
-    return dataclasses.replace(info, image_shape=resolve_image_shape(info.source_shape, config),
-                               num_examples=info.splits.get(config.split, 0))
+    return dataclasses.replace(info, image_shape=resolve_image_shape(info.source_shape, data),
+                               num_examples=info.splits.get(data.split, 0))
 
 
 def can_reach_download_host(host=DOWNLOAD_HOST, timeout_secs=5):
@@ -219,25 +219,25 @@ def prepare_folder_command(dataset, data_dir):
 
 
 def in_catalog(name):
-    """Whether `name` (as in --dataset, with an optional /config or :version) is a TFDS
+    """Whether `name` (as in --dataset, with an optional /data or :version) is a TFDS
     catalog dataset, rather than one `dcgan-data prepare folder` wrote."""
     return name.split("/")[0].split(":")[0] in tfds.list_builders()
 
 
-def _download_or_explain(builder, config):
-    place = where(config.data_dir)
-    if not in_catalog(config.dataset):  # a read-only builder found files, but not a complete dataset
-        raise UserError(f"{config.dataset} in {place} is incomplete; prepare it again with "
-                        + prepare_folder_command(config.dataset, config.data_dir))
+def _download_or_explain(builder, data):
+    place = where(data.data_dir)
+    if not in_catalog(data.dataset):  # a read-only builder found files, but not a complete dataset
+        raise UserError(f"{data.dataset} in {place} is incomplete; prepare it again with "
+                        + prepare_folder_command(data.dataset, data.data_dir))
     hint = (f"prepare it offline with: dcgan-data prepare mnist --data_dir={place}"
-            if config.dataset == "mnist" else
-            f"build it where there is internet with: tfds build {config.dataset} "
+            if data.dataset == "mnist" else
+            f"build it where there is internet with: tfds build {data.dataset} "
             f"--data_dir={place}, then copy that folder here")
     if not can_reach_download_host():
-        raise UserError(f"no {config.dataset} dataset in {place} and no network to download "
+        raise UserError(f"no {data.dataset} dataset in {place} and no network to download "
                         f"it; {hint}")
     try:
         builder.download_and_prepare()
     except Exception as e:  # Any download failure ends the same way: say how to get the data.
-        raise UserError(f"no {config.dataset} dataset in {place} and TFDS could not download "
+        raise UserError(f"no {data.dataset} dataset in {place} and TFDS could not download "
                         f"it ({type(e).__name__}); {hint}") from e

@@ -1,7 +1,7 @@
 """Data sources: where a run's images come from, behind one small interface and a table.
 
     SOURCES = {"in_memory": ..., "streaming": ..., "synthetic": ...}
-    source = make_source(config, info, num_input_pipelines)       # chosen and logged
+    source = make_source(data, info, num_input_pipelines)  # data: the config's data section
     source.make_dataset(input_context, start_step) -> per-replica batches, float32 [-1, 1]
                                             (with --conditional: (images, int32 labels))
 
@@ -30,16 +30,16 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from dcgan_dist import streams
+from dcgan_dist.runtime import streams
 from dcgan_dist.data import images
 from dcgan_dist.errors import UserError
 
 SHUFFLE_BUFFER = 10_000  # streaming: encoded examples held for shuffling (64x64 PNG: ~100 MB)
 
 
-def make_decode_fn(config, info):
+def make_decode_fn(data, info):
     """uint8 image as stored -> uint8 image at the training shape (crop/resize/channels)."""
-    size, channels = config.image_size, info.image_shape[-1]
+    size, channels = data.image_size, info.image_shape[-1]
     if not size and info.source_shape == info.image_shape:
         return lambda image: image
     return lambda image: images.center_crop_resize(image, size, channels)
@@ -53,9 +53,11 @@ class _Source:
     flipped (`_on_images`).
     """
 
-    def __init__(self, config, info):
-        self.config, self.info = config, info
-        self.label_key = info.label_key if config.conditional else None
+    kind = None  # its key in SOURCES
+
+    def __init__(self, data, info):
+        self.data, self.info = data, info
+        self.label_key = info.label_key if data.conditional else None
 
     def _example(self, ex, image_fn=lambda image: image):
         """A TFDS example -> image_fn(image), or (image_fn(image), int32 label)."""
@@ -70,7 +72,7 @@ class _Source:
         return lambda images, labels: (fn(images), labels)
 
     def _geometry(self, ctx, shard_examples):
-        per_replica = ctx.get_per_replica_batch_size(self.config.global_batch_size)
+        per_replica = ctx.get_per_replica_batch_size(self.data.global_batch_size)
         replicas_here = ctx.num_replicas_in_sync // ctx.num_input_pipelines
         # Batches this pipeline yields per epoch: a whole number of steps for its replicas,
         # so step s of every epoch lines up across pipelines and across resumes.
@@ -85,16 +87,16 @@ class _Source:
                 f" (a multiple of the {replicas} replicas)" if replicas > 1 else "") +
                 ", or add images to the dataset" if largest else
                 "add images to the dataset: it has fewer than one per replica")
-            raise UserError(f"--global_batch_size={self.config.global_batch_size} is larger than "
+            raise UserError(f"--global_batch_size={self.data.global_batch_size} is larger than "
                             f"the {self.info.num_examples} examples of "
-                            f"{self.config.dataset}:{self.config.split}{shard}; {fix}")
+                            f"{self.data.dataset}:{self.data.split}{shard}; {fix}")
         return per_replica, replicas_here, epoch_steps
 
     def _finish(self, ds, ctx, per_replica, replicas_here, start_step):
         """uint8 batches -> [-1, 1], flipped per global example when asked, prefetched."""
         ds = ds.map(self._on_images(images.scale_images), num_parallel_calls=tf.data.AUTOTUNE)
-        if self.config.random_flip:
-            seed, global_batch = self.config.seed, self.config.global_batch_size
+        if self.data.random_flip:
+            seed, global_batch = self.data.seed, self.data.global_batch_size
             first_replica = ctx.input_pipeline_id * replicas_here
 
             def flip(k, batch):
@@ -112,10 +114,10 @@ class InMemorySource(_Source):
     """The shard decoded once into memory; batches gathered from per-epoch permutations."""
 
     def _load(self, ctx):
-        ds = tfds.load(self.config.dataset, split=self.config.split,
-                       data_dir=self.config.data_dir, download=False, shuffle_files=False)
+        ds = tfds.load(self.data.dataset, split=self.data.split,
+                       data_dir=self.data.data_dir, download=False, shuffle_files=False)
         ds = ds.shard(ctx.num_input_pipelines, ctx.input_pipeline_id)
-        decode = make_decode_fn(self.config, self.info)
+        decode = make_decode_fn(self.data, self.info)
         ds = ds.map(lambda ex: self._example(ex, decode), num_parallel_calls=tf.data.AUTOTUNE)
         return tf.nest.map_structure(lambda *parts: tf.concat(parts, axis=0),
                                      *list(ds.batch(8192)))
@@ -124,7 +126,7 @@ class InMemorySource(_Source):
         examples = self._load(ctx)  # images, or (images, labels)
         shard_examples = int(tf.nest.flatten(examples)[0].shape[0])
         per_replica, replicas_here, epoch_steps = self._geometry(ctx, shard_examples)
-        seed = self.config.seed
+        seed = self.data.seed
 
         def epoch(index):
             # A stateless permutation keyed by (seed, epoch): any epoch can be replayed exactly.
@@ -151,11 +153,11 @@ class StreamingSource(_Source):
     """Records read from disk each epoch, permuted window by window, decoded after that."""
 
     def make_dataset(self, ctx, start_step):
-        config, info = self.config, self.info
-        builder = tfds.builder(config.dataset, data_dir=config.data_dir)
+        data, info = self.data, self.info
+        builder = tfds.builder(data.dataset, data_dir=data.data_dir)
         # Each pipeline reads a contiguous, even share of the split (whole files where the
         # boundaries allow), so no worker reads another's examples.
-        shard = tfds.even_splits(config.split, n=ctx.num_input_pipelines)[ctx.input_pipeline_id]
+        shard = tfds.even_splits(data.split, n=ctx.num_input_pipelines)[ctx.input_pipeline_id]
         shard_examples = builder.info.splits[shard].num_examples
         per_replica, replicas_here, epoch_steps = self._geometry(ctx, shard_examples)
         records = builder.as_dataset(split=shard, shuffle_files=False,
@@ -163,11 +165,11 @@ class StreamingSource(_Source):
         key = info.image_key
         encoded = records.map(self._example)  # only the image's bytes (and label) travel
         feature = builder.info.features[key]
-        decode = make_decode_fn(config, info)
+        decode = make_decode_fn(data, info)
         start_epoch, step_in_epoch = divmod(start_step, epoch_steps)
         batches_per_epoch = epoch_steps * replicas_here
         skip_batches = step_in_epoch * replicas_here
-        seed = config.seed
+        seed = data.seed
 
         def shuffle_window(index, window, epoch):
             # A stateless permutation of each window of SHUFFLE_BUFFER records, keyed by
@@ -202,51 +204,54 @@ class SyntheticSource(_Source):
 
     def make_dataset(self, ctx, start_step):
         del start_step
-        per_replica = ctx.get_per_replica_batch_size(self.config.global_batch_size)
+        per_replica = ctx.get_per_replica_batch_size(self.data.global_batch_size)
         batch = tf.random.stateless_uniform(
             (per_replica,) + tuple(self.info.image_shape),
-            streams.keyed(self.config.seed, streams.SYNTHETIC_IMAGES), minval=-1.0, maxval=1.0)
+            streams.keyed(self.data.seed, streams.SYNTHETIC_IMAGES), minval=-1.0, maxval=1.0)
         if self.label_key is not None:
             batch = (batch, tf.random.stateless_uniform(
-                [per_replica], streams.keyed(self.config.seed, streams.SYNTHETIC_LABELS),
+                [per_replica], streams.keyed(self.data.seed, streams.SYNTHETIC_LABELS),
                 minval=0, maxval=self.info.num_classes, dtype=tf.int32))
         return tf.data.Dataset.from_tensors(batch).repeat().prefetch(tf.data.AUTOTUNE)
 
 
 SOURCES = {"in_memory": InMemorySource, "streaming": StreamingSource,
            "synthetic": SyntheticSource}
+for _kind, _source in SOURCES.items():
+    _source.kind = _kind
 
 
-def choose_source(config, info, num_input_pipelines=1):
+def choose_source(data, info, num_input_pipelines=1):
     """'synthetic', 'in_memory' when a pipeline's decoded shard fits --cache_limit_mb, else
     'streaming'; with the shard's size in MB."""
     shard_examples = math.ceil(info.num_examples / num_input_pipelines)
     shard_mb = shard_examples * int(np.prod(info.image_shape)) / 2**20
-    if config.synthetic_data:
+    if data.synthetic_data:
         return "synthetic", shard_mb
-    return ("in_memory" if shard_mb <= config.cache_limit_mb else "streaming"), shard_mb
+    return ("in_memory" if shard_mb <= data.cache_limit_mb else "streaming"), shard_mb
 
 
-def make_source(config, info, num_input_pipelines=1):
-    """The data source for this run (see SOURCES), logged with the reason for the choice."""
-    kind, shard_mb = choose_source(config, info, num_input_pipelines)
+def make_source(data, info, num_input_pipelines=1):
+    """The data source for this run (see SOURCES; its `kind` says which), logged with the
+    reason for the choice."""
+    kind, shard_mb = choose_source(data, info, num_input_pipelines)
     logging.debug("Data: %s:%s, %d images at %s, %s (%.0f MB per input pipeline, "
-                 "--cache_limit_mb=%d)", config.dataset, config.split, info.num_examples,
+                 "--cache_limit_mb=%d)", data.dataset, data.split, info.num_examples,
                  "x".join(map(str, info.image_shape)), kind.replace("_", "-"), shard_mb,
-                 config.cache_limit_mb)
-    return SOURCES[kind](config, info)
+                 data.cache_limit_mb)
+    return SOURCES[kind](data, info)
 
 
-def preview(config, info, num_images):
+def preview(data, info, num_images):
     """The split's first images, through the same crop, resize, flip and scaling as training
     (as global examples 0..n-1 of step 0): what `reals.png` shows. Floats in [-1, 1]."""
     num_images = min(num_images, info.num_examples)
-    ds = tfds.load(config.dataset, split=f"{config.split}[:{num_images}]",
-                   data_dir=config.data_dir, download=False, shuffle_files=False)
-    decode = make_decode_fn(config, info)
+    ds = tfds.load(data.dataset, split=f"{data.split}[:{num_images}]",
+                   data_dir=data.data_dir, download=False, shuffle_files=False)
+    decode = make_decode_fn(data, info)
     batch = next(iter(ds.map(lambda ex: decode(ex[info.image_key])).batch(num_images)))
     batch = images.scale_images(batch)
-    if config.random_flip:
-        batch = images.flip_batch(batch, config.seed, 0, 0,
-                                  max(num_images, config.global_batch_size))
+    if data.random_flip:
+        batch = images.flip_batch(batch, data.seed, 0, 0,
+                                  max(num_images, data.global_batch_size))
     return batch.numpy()

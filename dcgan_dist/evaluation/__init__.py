@@ -5,9 +5,10 @@
 - `metrics`: FID/KID/precision-recall/classifier-score arithmetic (numpy only);
   `reference_stats`: real images' statistics, cached beside the data; `reals`: real images
   at a run's size.
-- `sampling`: images from a generator on the run's noise streams.
-- `cli` (dcgan-eval), `generate` (dcgan-generate), `export` (dcgan-export): the programs.
+- `sampling`: images from a generator on the run's noise streams, and the classes asked for.
+- `report`: dcgan-eval's tables. `export`: a generator as a SavedModel.
+  (The programs dcgan-eval, dcgan-generate and dcgan-export live in programs/.)
 
-It imports the core's `errors`, `streams`, `cli` and `flags`, the `data` wing (images and
-dataset metadata) and the `rundir` wing (to reopen runs and write files atomically).
+It imports the core's `errors`, `runtime.streams`, the `data` wing (images and dataset metadata)
+and the `rundir` wing (to write files atomically).
 """

@@ -19,7 +19,7 @@ from absl import logging
 import keras
 import tensorflow as tf
 
-from dcgan_dist import streams
+from dcgan_dist.runtime import streams
 from dcgan_dist.data import info as data_info
 from dcgan_dist.errors import UserError
 from dcgan_dist.evaluation import reals

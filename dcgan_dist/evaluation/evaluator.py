@@ -19,7 +19,6 @@ from dcgan_dist.evaluation.networks import NetworkUnavailable
 
 NETWORKS = {"inception": inception.load_network, "classifier": classifier.load_network}
 MIN_FID_IMAGES = 10000  # below this FID is biased upwards: not comparable with tables
-GENERATE_CHUNK = 500
 
 
 def load_networks(names=tuple(NETWORKS), **kwargs):
@@ -80,18 +79,27 @@ class Evaluator:
         self.reals = {n.name: stats(n, self.real_split) for n in networks}
 
     @classmethod
-    def for_run(cls, *, data_dir, dataset, image_shape, inception_path=None,
-                classifier_image_size=0, names=tuple(NETWORKS), image_key=None, label_key=None):
-        """The Evaluator of a run making `image_shape` images, on every available network
-        (`label_key`: a conditional run's class label, when not the dataset's first)."""
+    def for_run(cls, evaluation, image_shape, classifier_image_size=0, names=tuple(NETWORKS)):
+        """The Evaluator of a run making `image_shape` images, on every available network.
+
+        Args:
+          evaluation: the config's evaluation section: the dataset (data_dir, dataset,
+            image_key), a conditional run's label_key when not the dataset's first, and the
+            inception_path.
+          image_shape: the generated images' (height, width, channels).
+          classifier_image_size: the classifier's input size (0: image_shape's).
+          names: the networks to try (keys of NETWORKS).
+        """
+        data_dir, dataset = evaluation.data_dir, evaluation.dataset
         networks, skipped = load_networks(names, data_dir=data_dir, dataset=dataset,
                                           image_shape=tuple(image_shape),
-                                          inception_path=inception_path,
+                                          inception_path=evaluation.inception_path,
                                           classifier_image_size=classifier_image_size)
         for name, reason in skipped.items():
             logging.info("Not scoring with %s: %s", name, reason)
         return cls(networks, data_dir=data_dir, dataset=dataset, image_shape=image_shape,
-                   skipped=skipped, image_key=image_key, label_key=label_key)
+                   skipped=skipped, image_key=evaluation.image_key,
+                   label_key=evaluation.label_key)
 
     def score(self, images, labels=None):
         """Every network's metrics of images in [-1, 1]: one flat dict for stats.jsonl.

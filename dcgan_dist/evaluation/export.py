@@ -1,6 +1,6 @@
-"""`dcgan-export --workdir=W --output=DIR [--overwrite]`: a run's generator as a SavedModel.
+"""A run's generator as a SavedModel (`dcgan-export --workdir=W --output=DIR`).
 
-The sampling generator (the EMA one when the run kept one) of W's latest checkpoint, with
+The sampling generator (the EMA one when the run kept one) of a run's latest checkpoint, with
 two serving signatures that need TensorFlow only, not this package (TF Serving and Vertex AI
 take the folder as it is):
 
@@ -22,13 +22,8 @@ them); a label outside [0, classes) is an InvalidArgumentError, not a blank imag
 
 import tensorflow as tf
 
-from dcgan_dist import cli
 from dcgan_dist.errors import UserError
 from dcgan_dist.evaluation import sampling
-from dcgan_dist.rundir import reopen, runinfo
-
-RUN_FILES = ("run.json", "flags.txt")  # the first found travels with the model
-
 
 def _images_uint8(generator, inputs):
     # images.to_uint8 in TensorFlow: x * 127.5 + 127.5, rounded half to even, clipped.
@@ -115,37 +110,18 @@ def check_output(output, overwrite):
                             "--overwrite to replace its contents")
 
 
-def export(workdir, output, overwrite=False):
-    """Writes the SavedModel and the run's description; returns the image shape."""
-    check_output(output, overwrite)
-    config, state = reopen.restore_run(workdir)
-    sampler = (ConditionalSampler(state.sampling_generator, config.noise_dim, state.num_classes)
-               if state.num_classes else Sampler(state.sampling_generator, config.noise_dim))
+def export(generator, noise_dim, num_classes, output, run_files=()):
+    """Writes `generator` (taking `noise_dim` noise and, if `num_classes`, labels) as a
+    SavedModel into `output` (replacing what it holds: `check_output` first), and copies the
+    first of `run_files` that exists beside it. Returns the image shape."""
+    sampler = (ConditionalSampler(generator, noise_dim, num_classes) if num_classes
+               else Sampler(generator, noise_dim))
     if tf.io.gfile.exists(output):
         tf.io.gfile.rmtree(output)
     tf.saved_model.save(sampler, output, signatures={"generate": sampler.generate,
                                                      "sample": sampler.sample})
-    for name in RUN_FILES:
-        if tf.io.gfile.exists(f"{workdir}/{name}"):
-            tf.io.gfile.copy(f"{workdir}/{name}", f"{output}/{name}", overwrite=True)
+    for path in run_files:
+        if tf.io.gfile.exists(path):
+            tf.io.gfile.copy(path, f"{output}/{path.rsplit('/', 1)[-1]}", overwrite=True)
             break
-    return tuple(state.sampling_generator.output_shape[1:])
-
-
-def main(argv, flag_values):
-    if argv[1:] or not flag_values.workdir or not flag_values.output:
-        raise UserError("usage: dcgan-export --workdir=W --output=DIR [--overwrite]")
-    image_shape = export(flag_values.workdir, flag_values.output, flag_values.overwrite)
-    signatures = ("generate(z, labels) and sample(labels, seed)"
-                  if runinfo.read(flag_values.workdir).class_names else
-                  "generate(z) and sample(num_images, seed)")
-    print(f"{flag_values.output}: SavedModel with signatures {signatures} -> uint8 images "
-          f"{'x'.join(map(str, image_shape))}")
-
-
-def run(argv=None):
-    cli.run(main, "dcgan-export", argv)
-
-
-if __name__ == "__main__":
-    run()
+    return tuple(generator.output_shape[1:])

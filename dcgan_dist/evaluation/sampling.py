@@ -1,15 +1,16 @@
 """Images from a generator, with noise from the run's streams: what dcgan-eval scores,
 dcgan-generate writes, the export's `sample` reproduces, and periodic evaluation scores.
 
-A conditional generator also takes each image's class: the ones asked for (dcgan-generate,
-the export), or for scoring `eval_labels`, every class in turn, so each class gets the
-same number of images and none depends on a random draw.
+A conditional generator also takes each image's class: the ones asked for (dcgan-generate's
+--labels and --per_class: `choose_labels`; the export), or for scoring `eval_labels`, every
+class in turn, so each class gets the same number of images and none depends on a random draw.
 """
 
 import numpy as np
 import tensorflow as tf
 
-from dcgan_dist import streams
+from dcgan_dist.runtime import streams
+from dcgan_dist.errors import UserError
 
 GENERATE_CHUNK = 500
 
@@ -27,6 +28,36 @@ def eval_labels(num_images, num_classes):
     if not num_classes:
         return None
     return np.arange(num_images, dtype=np.int32) % num_classes
+
+
+def _class_index(item, class_names):
+    """One --labels entry: a class index or a class name -> its index."""
+    if item in class_names:
+        return class_names.index(item)
+    if item.lstrip("-").isdigit() and 0 <= int(item) < len(class_names):
+        return int(item)
+    shown = ", ".join(class_names[:10]) + (", ..." if len(class_names) > 10 else "")
+    raise UserError(f"--labels={item} is not a class of this run: it has {len(class_names)} "
+                    f"classes, 0-{len(class_names) - 1} ({shown})")
+
+
+def choose_labels(labels, per_class, num_images, class_names):
+    """The class of every image to generate (int32 [N]), from --labels, --per_class and
+    --num_images; None for an unconditional run, which takes neither flag."""
+    if not class_names:
+        if labels or per_class:
+            flag = "--labels" if labels else "--per_class"
+            raise UserError(f"{flag} needs a --conditional run; this run was trained without "
+                            "classes")
+        return None
+    if per_class < 0:
+        raise UserError(f"--per_class={per_class} must not be negative")
+    items = [item.strip() for item in labels.split(",")] if labels else []
+    classes = ([_class_index(item, class_names) for item in items] if items
+               else list(range(len(class_names))))
+    if per_class:
+        return np.repeat(np.array(classes, np.int32), per_class)
+    return np.array(classes, np.int32)[np.arange(num_images) % len(classes)]
 
 
 def generate(generator, num_images, noise_dim, seed=0, images_per_call=GENERATE_CHUNK,

@@ -2,14 +2,15 @@
 
     ARCHITECTURES = {"tutorial": tutorial.build, "dcgan": dcgan.build}
 
-Each entry is `build(config, image_shape, num_classes=0) -> (generator, discriminator)`,
+Each entry is `build(model, image_shape, num_classes=0) -> (generator, discriminator)`, where
+`model` is the config's model section (architecture, widths, dropout, norms),
 both with their weights created; a builder refuses image shapes it cannot make with a
 UserError naming the sizes it can. A third architecture is one module and one entry here.
 Layers the architectures share live in `layers`, the class conditioning (--conditional) in
 `conditioning`. This package imports nothing of dcgan_dist but `errors`.
 
 The contract:
-- `generator(z, training)`: z of shape [N, config.noise_dim] -> images [N, *image_shape] in
+- `generator(z, training)`: z of shape [N, model.noise_dim] -> images [N, *image_shape] in
   [-1, 1], float32 under every precision policy.
 - `discriminator(images, training, dropout_seed)`: images -> float32 logits of shape [N, 1]
   (no sigmoid: the losses take logits). With training=True and dropout, the masks are a
@@ -32,10 +33,10 @@ from dcgan_dist.models.conditioning import ProjectionDiscriminator
 ARCHITECTURES = {"tutorial": tutorial.build, "dcgan": dcgan.build}
 
 
-def build(config, image_shape, num_classes=0):
-    """The generator and discriminator of `config.architecture` for `image_shape`, conditioned
-    on `num_classes` classes (0: unconditional)."""
-    return ARCHITECTURES[config.architecture](config, image_shape, num_classes)
+def build(model, image_shape, num_classes=0):
+    """The generator and discriminator of `model.architecture` (the config's model section)
+    for `image_shape`, conditioned on `num_classes` classes (0: unconditional)."""
+    return ARCHITECTURES[model.architecture](model, image_shape, num_classes)
 
 
 def log_summary(model, input_shape, conditional=False):

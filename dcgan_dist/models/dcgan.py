@@ -51,23 +51,24 @@ SIZES = (32, 64, 128, 256)
 KERNEL = 4
 
 
-def build(config, image_shape, num_classes=0):
-    """The dcgan (generator, discriminator) for `image_shape`, widths from `config`;
-    conditioned on `num_classes` classes when it is not 0 (models.conditioning)."""
+def build(model, image_shape, num_classes=0):
+    """The dcgan (generator, discriminator) for `image_shape`, widths from `model` (the
+    config's model section); conditioned on `num_classes` classes when it is not 0
+    (models.conditioning)."""
     height, width, _ = image_shape
     if height != width or height not in SIZES:
         raise UserError(f"--architecture=dcgan at {height}x{width} is not supported: use "
                         f"--image_size={', '.join(map(str, SIZES[:-1]))} or {SIZES[-1]}")
     upsamplings = SIZES.index(height) + 3
-    if config.g_filters <= 0 or 8 * config.g_filters % 2 ** (upsamplings - 1):
+    if model.g_filters <= 0 or 8 * model.g_filters % 2 ** (upsamplings - 1):
         step = max(1, 2 ** (upsamplings - 4))
-        raise UserError(f"--g_filters={config.g_filters} does not fit dcgan at {height} px: "
+        raise UserError(f"--g_filters={model.g_filters} does not fit dcgan at {height} px: "
                         f"its 8*g_filters channels are halved {upsamplings - 1} times; use a "
                         f"positive multiple of {step}")
-    return (build_generator(config.noise_dim, image_shape, config.sync_batchnorm,
-                            config.g_filters, num_classes),
-            build_discriminator(image_shape, config.sync_batchnorm, config.d_dropout,
-                                config.d_filters, config.d_spectral_norm, num_classes))
+    return (build_generator(model.noise_dim, image_shape, model.sync_batchnorm,
+                            model.g_filters, num_classes),
+            build_discriminator(image_shape, model.sync_batchnorm, model.d_dropout,
+                                model.d_filters, model.d_spectral_norm, num_classes))
 
 
 def _weights():

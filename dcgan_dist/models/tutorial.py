@@ -21,17 +21,18 @@ from dcgan_dist.models.layers import (initialise_spectral_norms, layer_seeds, sp
                                       stateless_dropout)
 
 
-def build(config, image_shape, num_classes=0):
-    """The tutorial's (generator, discriminator) for `image_shape`, widths from `config`;
-    conditioned on `num_classes` classes when it is not 0 (models.conditioning)."""
+def build(model, image_shape, num_classes=0):
+    """The tutorial's (generator, discriminator) for `image_shape`, widths from `model` (the
+    config's model section); conditioned on `num_classes` classes when it is not 0
+    (models.conditioning)."""
     check_image_shape(image_shape)
-    if config.g_filters < 4 or config.g_filters % 4:
-        raise UserError(f"--g_filters={config.g_filters} must be a positive multiple of 4 for "
+    if model.g_filters < 4 or model.g_filters % 4:
+        raise UserError(f"--g_filters={model.g_filters} must be a positive multiple of 4 for "
                         "--architecture=tutorial: its generator halves it twice")
-    return (build_generator(config.noise_dim, image_shape, config.sync_batchnorm,
-                            config.g_filters, num_classes),
-            build_discriminator(image_shape, config.d_dropout, config.d_filters,
-                                config.d_dense_units, config.d_spectral_norm, num_classes))
+    return (build_generator(model.noise_dim, image_shape, model.sync_batchnorm,
+                            model.g_filters, num_classes),
+            build_discriminator(image_shape, model.d_dropout, model.d_filters,
+                                model.d_dense_units, model.d_spectral_norm, num_classes))
 
 
 def check_image_shape(image_shape):

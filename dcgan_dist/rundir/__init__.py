@@ -4,11 +4,9 @@
   the run (exit 5), what a person looks at warns once; the writability check.
 - `checkpoints`: the checkpoint lifecycle: build the manager, restore the newest readable
   checkpoint, save, clean up after a failed save, say which checkpoint a stopped run keeps.
-- `runinfo`: run.json and flags.txt, how a run describes itself; `reopen`: a finished or
-  running run's newest checkpoint, for the programs that only read (eval, generate, export).
+- `runinfo`: run.json and flags.txt, how a run describes itself.
 - `lock`: one writer per work directory. `progress`: log lines, stats.jsonl, eval.jsonl,
-  TensorBoard. `grids`: sample grids, reals.png and the GIF.
+  TensorBoard. `grids`: the grids' layout, sample grids, reals.png and the GIF.
 
-It imports the core's `errors`, `config`, `state`, and `data` (reopen only); nothing imports
-upward into the training loop.
+It imports the core's `errors` and `paths` only: it writes what it is given.
 """

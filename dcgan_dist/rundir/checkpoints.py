@@ -16,7 +16,7 @@ import re
 from absl import logging
 import tensorflow as tf
 
-from dcgan_dist.errors import UserError, WriteFailedError
+from dcgan_dist.errors import UserError, WriteFailedError, reason
 from dcgan_dist.rundir import files
 
 NO_CHECKPOINT = "there is no checkpoint yet (a rerun starts from step 0)"
@@ -72,14 +72,14 @@ class Checkpoints:
                 status.assert_existing_objects_matched()
             except (ValueError, AssertionError) as e:
                 raise UserError(f"the checkpoint {path} belongs to a different model "
-                                f"({_first_line(e)}); use another --workdir or the flags that "
+                                f"({reason(e)}); use another --workdir or the flags that "
                                 "trained it") from e
             except (tf.errors.OpError, IndexError) as e:  # truncated or corrupted files
                 if i + 1 == len(candidates):
                     raise UserError(f"no readable checkpoint in {manager.directory}: {path} is "
-                                    f"damaged ({_first_line(e)}); move it away to start over") from e
+                                    f"damaged ({reason(e)}); move it away to start over") from e
                 logging.warning("Checkpoint %s is damaged (%s); falling back to %s", path,
-                                _first_line(e), candidates[i + 1])
+                                reason(e), candidates[i + 1])
                 continue
             return int(self._state.step.numpy()), path
         return 0, None
@@ -127,6 +127,3 @@ class Checkpoints:
                          ", ".join(removed))
         return removed
 
-
-def _first_line(error):
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__

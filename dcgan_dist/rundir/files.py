@@ -15,13 +15,13 @@ deletes on the next start.
 """
 
 import os
-import re
 import tempfile
 
 from absl import logging
 import tensorflow as tf
 
-from dcgan_dist.errors import UserError, WriteFailedError
+from dcgan_dist import paths
+from dcgan_dist.errors import UserError, WriteFailedError, reason
 
 # What tf.io.gfile and checkpoint saves raise: ResourceExhaustedError (no space),
 # PermissionDeniedError, FailedPreconditionError, ... and OSError from plain Python files.
@@ -29,14 +29,9 @@ WRITE_ERRORS = (tf.errors.OpError, OSError)
 
 
 def cause(error):
-    """The reason in a few words: 'No space left on device', not TensorFlow's node dump."""
-    if isinstance(error, OSError) and error.strerror:
-        return error.strerror
-    text = str(getattr(error, "message", None) or error).strip()
-    text = text.splitlines()[0] if text else type(error).__name__
-    text = re.sub(r"\s*\[(\[|Op:).*", "", text)  # "[Op:SaveV2]", "[[{{node ...}}]]"
-    # TensorFlow often writes "<path>; No space left on device": keep the reason, not the path.
-    return text.rsplit("; ", 1)[-1].strip() or type(error).__name__
+    """The reason in a few words (`errors.reason`), without the path TensorFlow often puts
+    first ("<path>; No space left on device"): the message names the file itself."""
+    return reason(error).rsplit("; ", 1)[-1].strip() or type(error).__name__
 
 
 def must_write(path, step, write_fn, *args):
@@ -93,7 +88,7 @@ def check_writable_dir(path, flag="--workdir"):
     Called where a program is about to write, not when its flags are read: the readers of a
     run directory (dcgan-generate, dcgan-export) work on read-only ones. gs:// is not probed.
     """
-    if "://" in path:
+    if paths.is_remote(path):
         return
     if os.path.exists(path) and not os.path.isdir(path):
         raise UserError(f"{flag}={path} is a file; pass a directory (it is created if missing)")

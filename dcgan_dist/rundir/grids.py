@@ -1,6 +1,9 @@
 """Sample grids as PNG, reals.png, and the GIF of all grids, written through tf.io.gfile
 (gs:// works) with `files.write_atomic`, so a killed run never leaves a half-written image
-where a viewer or the GIF builder would read it.
+where a viewer or the GIF builder would read it; and the one layout of every grid: the 4x4
+of the fixed sample noise, a conditional run's row per class, dcgan-generate's 8x8.
+
+Images come as uint8 (`data.images.to_uint8` of the models' [-1, 1]).
 """
 
 import io
@@ -10,23 +13,59 @@ import imageio.v3 as iio
 import numpy as np
 import tensorflow as tf
 
-from dcgan_dist.data.images import to_uint8
 from dcgan_dist.rundir.files import write_atomic
 
 SAMPLE_RE = re.compile(r"step_(\d{6,})\.png$")
 
 
 GRID_TARGET_PX = 480  # grids are scaled up by whole pixels to at most this width
+SAMPLE_COLUMNS = 4    # the fixed sample noise's grid: 4x4, as in the tutorial
+# A conditional grid: one row per class, up to CLASS_ROWS classes (the first ones), each row
+# up to CLASS_COLUMNS images, so a column shows one z (samples) drawn as every class.
+CLASS_ROWS = 16
+CLASS_COLUMNS = 8
+GENERATED_COLUMNS = 8  # dcgan-generate --grid: the first 8x8 images
 
 
-def make_grid(images, columns=4, scale=None):
-    """Tiles N HxWxC images in [-1, 1] into one uint8 image with a 1-pixel gutter.
+def sample_columns(num_classes):
+    """The columns of a run's sample grids."""
+    return CLASS_COLUMNS if num_classes else SAMPLE_COLUMNS
+
+
+def sample_inputs(sample_noise, num_classes):
+    """The sampling generator's input for a run's sample grid (the models' contract): the
+    fixed noise, or with classes the first CLASS_COLUMNS of it once per row, a row per
+    class."""
+    if not num_classes:
+        return sample_noise
+    rows = min(num_classes, CLASS_ROWS)
+    z = tf.tile(sample_noise[:CLASS_COLUMNS], [rows, 1])
+    labels = tf.repeat(tf.range(rows, dtype=tf.int32), CLASS_COLUMNS)
+    return [z, labels]
+
+
+def class_grid(images_uint8, labels, scale=2):
+    """One row per class in order of appearance (the first CLASS_ROWS), up to CLASS_COLUMNS
+    of its images each, short rows padded with black; unlabelled, the first 8x8."""
+    if labels is None:
+        return make_grid(images_uint8[:GENERATED_COLUMNS ** 2], GENERATED_COLUMNS, scale)
+    rows = list(dict.fromkeys(np.asarray(labels).tolist()))[:CLASS_ROWS]
+    blank = np.zeros_like(images_uint8[0])
+    tiles = []
+    for label in rows:
+        chosen = images_uint8[labels == label][:CLASS_COLUMNS]
+        tiles += list(chosen) + [blank] * (CLASS_COLUMNS - len(chosen))
+    return make_grid(np.stack(tiles), CLASS_COLUMNS, scale)
+
+
+def make_grid(images_uint8, columns=SAMPLE_COLUMNS, scale=None):
+    """Tiles N HxWxC uint8 images into one uint8 image with a 1-pixel gutter.
 
     `scale` repeats pixels; by default as many times as keep the grid within 480 px across
     (MNIST's 4x4 grid: 4x, 468 px, as before; 32 px: 3x; 64 px and up: 1x, 261 px and more).
     Grey grids are HxW, RGB ones HxWx3.
     """
-    images_uint8 = to_uint8(images)
+    images_uint8 = np.asarray(images_uint8)
     num, height, width, channels = images_uint8.shape
     rows = -(-num // columns)
     pad = 1
@@ -57,19 +96,19 @@ def sample_path(workdir, step):
     return f"{workdir}/samples/step_{step:06d}.png"
 
 
-def write_grid(workdir, step, images, columns=4):
+def write_grid(workdir, step, images_uint8, columns=SAMPLE_COLUMNS):
     """Writes samples/step_NNNNNN.png (a conditional run's: one row per class); returns the
     grid as uint8."""
-    grid_uint8 = make_grid(images, columns)
+    grid_uint8 = make_grid(images_uint8, columns)
     tf.io.gfile.makedirs(f"{workdir}/samples")
     write_atomic(sample_path(workdir, step), encode_png(grid_uint8))
     return grid_uint8
 
 
-def write_reals(workdir, images):
+def write_reals(workdir, images_uint8):
     """reals.png: real training images exactly as the model sees them (crop, size, channels,
     flips), where a wrong crop or a channel mix-up shows first."""
-    grid_uint8 = make_grid(images)
+    grid_uint8 = make_grid(images_uint8)
     write_atomic(f"{workdir}/reals.png", encode_png(grid_uint8))
     return grid_uint8
 

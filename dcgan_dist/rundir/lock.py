@@ -39,6 +39,7 @@ import uuid
 
 from absl import logging
 
+from dcgan_dist import paths
 from dcgan_dist.errors import UserError
 
 HOLD_FILE = "hold.json"
@@ -62,7 +63,7 @@ def holding(workdir, is_chief=True):
 
 def acquire(workdir):
     """Takes the work directory's hold, creating the directory; UserError if a live run has it."""
-    if "://" not in workdir:
+    if not paths.is_remote(workdir):
         os.makedirs(workdir, exist_ok=True)
         try:
             return _LockHold(workdir)

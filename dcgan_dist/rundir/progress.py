@@ -22,29 +22,20 @@ def _format_secs(secs):
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
-def log_start(config, info, source, placement, per_replica_batch_size, precision_why,
-              total_steps, steps_per_epoch):
-    """The run's first lines: what is trained, on what data, where the results go; then the
-    strategy and the precision with its reason. Details (model sizes, the data source's
+def log_start(architecture, data, total_steps, steps_per_epoch, workdir):
+    """The run's first line: what is trained, on what data (`data.inputs.Input.description`),
+    for how long, and where the results go. Details (model sizes, the data source's
     reasoning) are debug lines, shown with --verbose."""
-    shape = "x".join(map(str, info.image_shape))
-    if info.name == "test":
-        data = f"images given by the caller at {shape}"
-    elif config.synthetic_data:
-        data = f"synthetic images of {config.dataset}'s shape {shape}"
-    else:
-        data = (f"{config.dataset}:{config.split} ({info.num_examples:,} images at {shape}, "
-                f"{source})")
-    if config.conditional:
-        names = info.class_names
-        data += (f", conditional on its {info.label_key} ({len(names)} classes: "
-                 + ", ".join(names[:10]) + (", ..." if len(names) > 10 else "") + ")")
-    logging.info("Training %s networks on %s for %d steps%s; results in %s",
-                 config.architecture, data, total_steps,
-                 f" ({steps_per_epoch} per epoch)" if steps_per_epoch else "", config.workdir)
-    precision, why = precision_why
-    logging.info("Strategy %s, per-replica batch %d; precision %s -> %s: %s", placement,
-                 per_replica_batch_size, config.precision, precision, why)
+    logging.info("Training %s networks on %s for %d steps%s; results in %s", architecture, data,
+                 total_steps, f" ({steps_per_epoch} per epoch)" if steps_per_epoch else "",
+                 workdir)
+
+
+def log_placement(placement, per_replica_batch_size, precision_flag):
+    """The second line: the strategy, the batch per replica, and the precision with why."""
+    logging.info("Strategy %s, per-replica batch %d; precision %s -> %s: %s",
+                 placement.describe(), per_replica_batch_size, precision_flag,
+                 placement.precision, placement.precision_why)
 
 
 def read_jsonl(path):

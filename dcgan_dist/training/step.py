@@ -6,15 +6,20 @@ does not depend on how the global batch is split over replicas, and dropout mask
 by (seed, s, replica). With --conditional, real images come with their labels and the class
 of generated example i is element i of a uniform draw keyed like the noise. The gradient
 penalty's interpolation weights are keyed like the noise. The objective is
-`losses.LOSSES[config.loss]`; R1, lazy R1 and the gradient penalty are added to the
+`losses.LOSSES[objective.loss]`; R1, lazy R1 and the gradient penalty are added to the
 discriminator's per-example loss. With --augment, every batch the discriminator sees is
 augmented, and the penalties' input gradients are taken before augmentation.
 """
 
 import tensorflow as tf
 
-from dcgan_dist import augment, losses, state as state_lib, streams
+from dcgan_dist.runtime import streams
 from dcgan_dist.models import layers as model_layers
+from dcgan_dist.training import augment, losses, state as state_lib
+
+# What one step reports, per replica and summed over an execution: the losses (each a
+# global-batch mean), the steps skipped for loss-scale overflow, and ADA's sum of sign(D(real)).
+METRICS = ("g_loss", "d_loss", "skipped_steps", "real_signs")
 
 
 def replica_noise(seed, step, global_batch_size, noise_dim, replica_id, per_replica_batch_size):
@@ -46,16 +51,17 @@ def _all_finite(tensors):
     return tf.reduce_all([tf.reduce_all(tf.math.is_finite(t)) for t in tensors])
 
 
-def make_replica_step(state, config, per_replica_batch_size, r1_gamma):
-    """Returns `replica_step(batch, step) -> dict of per-replica scalars`, with the R1
+def make_replica_step(state, objective, augment_config, per_replica_batch_size, r1_gamma):
+    """Returns `replica_step(batch, step) -> {METRICS: per-replica scalars}`, with the R1
     penalty at `r1_gamma` (0 = none); batch is the real images, or (images, labels) when
-    `state.num_classes` (--conditional)."""
+    `state.num_classes` (--conditional). `objective` and `augment_config` are the config's
+    sections of those names."""
     generator, discriminator = state.generator, state.discriminator
     g_opt, d_opt = state.g_opt, state.d_opt
-    global_batch_size = config.global_batch_size
-    objective = losses.LOSSES[config.loss]
-    augment_p_fn = augment.AUGMENTS[config.augment]
-    transforms = augment.parse_policy(config.augment_policy) if augment_p_fn else []
+    global_batch_size, seed = objective.global_batch_size, objective.seed
+    loss = losses.LOSSES[objective.loss]
+    augment_p_fn = augment.AUGMENTS[augment_config.augment]
+    transforms = augment.parse_policy(augment_config.augment_policy) if augment_p_fn else []
 
     def g(z, labels):  # labels None: unconditional (models' contract)
         return generator(z if labels is None else [z, labels], training=True)
@@ -102,18 +108,18 @@ def make_replica_step(state, config, per_replica_batch_size, r1_gamma):
                 real_images, real_labels, real_seed, real_uniforms, p, r1_gamma)
             # The same transforms on generated images, differentiably: G learns through them.
             d_fake_logits = d(fake_images, fake_labels, fake_seed, fake_uniforms, p)
-            if config.d_gp_gamma:
+            if objective.d_gp_gamma:
                 interpolates = losses.interpolate(real_images, tf.stop_gradient(fake_images),
                                                   gp_eps)
                 d_penalty += losses.d_gp_penalty_per_example(
                     logits_and_input_grads(interpolates, real_labels, gp_seed, gp_uniforms,
                                            p)[1],
-                    config.d_gp_gamma)
+                    objective.d_gp_gamma)
             # Divide by the global batch: the all-reduce sums the replicas' gradients.
             g_loss = tf.nn.compute_average_loss(
-                objective.g(d_fake_logits), global_batch_size=global_batch_size)
+                loss.g(d_fake_logits), global_batch_size=global_batch_size)
             d_loss = tf.nn.compute_average_loss(
-                objective.d(d_real_logits, d_fake_logits) + d_penalty,
+                loss.d(d_real_logits, d_fake_logits) + d_penalty,
                 global_batch_size=global_batch_size)
             g_scaled, d_scaled = g_loss, d_loss
             if state.loss_scaling:
@@ -124,7 +130,7 @@ def make_replica_step(state, config, per_replica_batch_size, r1_gamma):
         real_signs = tf.reduce_sum(tf.sign(tf.cast(d_real_logits, tf.float32)))
         return g_loss, d_loss, g_grads, d_grads, real_signs
 
-    if config.jit_compile:
+    if objective.jit_compile:
         # XLA compiles only the forward/backward pass: apply_gradients touches variables on
         # every device and the iterator's GetNext cannot be compiled.
         losses_and_grads = tf.function(losses_and_grads, jit_compile=True, autograph=False)
@@ -132,28 +138,28 @@ def make_replica_step(state, config, per_replica_batch_size, r1_gamma):
     def replica_step(batch, step):
         ctx = tf.distribute.get_replica_context()
         replica_id = tf.cast(ctx.replica_id_in_sync_group, tf.int64)
-        z = replica_noise(config.seed, step, global_batch_size, config.noise_dim, replica_id,
+        z = replica_noise(seed, step, global_batch_size, objective.noise_dim, replica_id,
                           per_replica_batch_size)
         labels = {}  # conditional: the real images' labels, and the generated images' classes
         if state.num_classes:
             batch, labels["real_labels"] = batch
-            labels["fake_labels"] = replica_labels(config.seed, step, global_batch_size,
+            labels["fake_labels"] = replica_labels(seed, step, global_batch_size,
                                                    state.num_classes, replica_id,
                                                    per_replica_batch_size)
         # Drawn here, outside XLA: its kernels draw other numbers from the same seed.
         real_uniforms, fake_uniforms, gp_uniforms = (
-            augment.draw(config.seed, stream, step, global_batch_size, replica_id,
+            augment.draw(seed, stream, step, global_batch_size, replica_id,
                          per_replica_batch_size)
             for stream in (streams.AUGMENT_REAL, streams.AUGMENT_FAKE,
                            streams.AUGMENT_INTERPOLATES))
         p = augment_p_fn(state) if augment_p_fn else tf.constant(0.0)
-        gp_eps = (replica_gp_eps(config.seed, step, global_batch_size, replica_id,
-                                 per_replica_batch_size) if config.d_gp_gamma else None)
+        gp_eps = (replica_gp_eps(seed, step, global_batch_size, replica_id,
+                                 per_replica_batch_size) if objective.d_gp_gamma else None)
         g_loss, d_loss, g_grads, d_grads, real_signs = losses_and_grads(
-            batch, z, streams.keyed(config.seed, streams.DROPOUT_REAL, step, replica_id),
-            streams.keyed(config.seed, streams.DROPOUT_FAKE, step, replica_id),
+            batch, z, streams.keyed(seed, streams.DROPOUT_REAL, step, replica_id),
+            streams.keyed(seed, streams.DROPOUT_FAKE, step, replica_id),
             real_uniforms, fake_uniforms, p, gp_eps,
-            streams.keyed(config.seed, streams.DROPOUT_INTERPOLATES, step, replica_id),
+            streams.keyed(seed, streams.DROPOUT_INTERPOLATES, step, replica_id),
             gp_uniforms, r1_gamma, **labels)
         skipped_steps = tf.constant(0.0)
         if state.loss_scaling:
@@ -169,8 +175,7 @@ def make_replica_step(state, config, per_replica_batch_size, r1_gamma):
             d_grads = [grad + tf.cast(poison, grad.dtype) for grad in d_grads]
         g_opt.apply_gradients(zip(g_grads, generator.trainable_variables))
         d_opt.apply_gradients(zip(d_grads, discriminator.trainable_variables))
-        return {"g_loss": g_loss, "d_loss": d_loss, "skipped_steps": skipped_steps,
-                "real_signs": real_signs}
+        return dict(zip(METRICS, (g_loss, d_loss, skipped_steps, real_signs)))
 
     return replica_step
 
@@ -188,8 +193,10 @@ def rate_scale(step, total_steps, decay_fraction):
     return tf.clip_by_value(remaining / max(1.0, decay_fraction * total_steps), 0.0, 1.0)
 
 
-def make_train_fn(strategy, state, config, per_replica_batch_size, total_steps=0):
-    """Returns `train_fn(iterator, num_steps)`: runs num_steps steps in one tf.function.
+def make_train_fn(strategy, state, objective, augment_config, per_replica_batch_size,
+                  total_steps=0):
+    """Returns `train_fn(iterator, num_steps)`: runs num_steps steps in one tf.function, with
+    the config's `objective` and `augment_config` sections.
 
     Returns the losses averaged over those steps (each a global-batch mean, reduced over
     replicas), the number of steps skipped for loss-scale overflow, and the sum of
@@ -205,13 +212,14 @@ def make_train_fn(strategy, state, config, per_replica_batch_size, total_steps=0
     # the number of updates is unchanged, and there is nothing to correct. The choice is made
     # around strategy.run, not inside the replica step: MirroredStrategy cannot all-reduce
     # (synchronized batch norm) inside a conditional there.
-    r1_every = config.r1_every_steps if config.d_r1_gamma else 1
-    replica_steps = [make_replica_step(state, config, per_replica_batch_size,
-                                       config.d_r1_gamma * r1_every)]
+    r1_every = objective.r1_every_steps if objective.d_r1_gamma else 1
+    replica_steps = [make_replica_step(state, objective, augment_config, per_replica_batch_size,
+                                       objective.d_r1_gamma * r1_every)]
     if r1_every > 1:
-        replica_steps.append(make_replica_step(state, config, per_replica_batch_size, 0.0))
-    augment_p_fn = augment.AUGMENTS[config.augment]
-    if config.lr_decay_fraction and not total_steps:
+        replica_steps.append(make_replica_step(state, objective, augment_config,
+                                               per_replica_batch_size, 0.0))
+    augment_p_fn = augment.AUGMENTS[augment_config.augment]
+    if objective.lr_decay_fraction and not total_steps:
         raise ValueError("--lr_decay_fraction needs make_train_fn(..., total_steps=...)")
 
     def run_step(replica_step, images, step):
@@ -225,9 +233,9 @@ def make_train_fn(strategy, state, config, per_replica_batch_size, total_steps=0
     def one_step(iterator, totals):
         # Assigned through the optimizers' own rate variables: a schedule object would
         # change what a checkpoint holds, and restoring across that mis-assigns slots.
-        scale = rate_scale(state.step, total_steps, config.lr_decay_fraction)
-        state.g_opt.learning_rate = config.g_lr * scale
-        state.d_opt.learning_rate = config.d_lr * scale
+        scale = rate_scale(state.step, total_steps, objective.lr_decay_fraction)
+        state.g_opt.learning_rate = objective.g_lr * scale
+        state.d_opt.learning_rate = objective.d_lr * scale
         images, step = next(iterator), state.step.read_value()
         if len(replica_steps) == 1:
             out = run_step(replica_steps[0], images, step)
@@ -237,11 +245,11 @@ def make_train_fn(strategy, state, config, per_replica_batch_size, total_steps=0
                           lambda: run_step(replica_steps[1], images, step))
         if state.ada is not None:  # all-reduced: every replica and worker moves p alike
             state.ada.update(state.step, out["real_signs"])
-        if config.d_spectral_norm:  # the same u on every replica, from the new kernels
-            model_layers.update_spectral_norms(state.discriminator)
         if state.g_ema is not None:
             state_lib.update_ema(state.g_ema, state.generator,
-                                 state_lib.ema_decay(config.g_ema_decay, state.step))
+                                 state_lib.ema_decay(objective.g_ema_decay, state.step))
+        # --d_spectral_norm: the same u on every replica, from the new kernels (no layers, no op).
+        model_layers.update_spectral_norms(state.discriminator)
         state.step.assign_add(1)
         return {name: totals[name] + out[name] for name in totals}
 
@@ -250,15 +258,13 @@ def make_train_fn(strategy, state, config, per_replica_batch_size, total_steps=0
     # source conversion starts every run ~1.5 s sooner (measured on a 2-core CPU).
     @tf.function(autograph=False)
     def train_fn(iterator, num_steps):
-        totals = {"g_loss": tf.constant(0.0), "d_loss": tf.constant(0.0),
-                  "skipped_steps": tf.constant(0.0), "real_signs": tf.constant(0.0)}
+        totals = {name: tf.constant(0.0) for name in METRICS}
         num_steps = tf.cast(num_steps, tf.int32)  # a tensor of any integer type, or an int
         _, totals = tf.while_loop(lambda i, _: i < num_steps,
                                   lambda i, totals: (i + 1, one_step(iterator, totals)),
                                   (tf.constant(0), totals))
         steps = tf.cast(num_steps, tf.float32)
-        return {"g_loss": totals["g_loss"] / steps, "d_loss": totals["d_loss"] / steps,
-                "skipped_steps": totals["skipped_steps"], "real_signs": totals["real_signs"],
+        return {**totals, "g_loss": totals["g_loss"] / steps, "d_loss": totals["d_loss"] / steps,
                 "augment_p": (state.ada.p.read_value() if state.ada is not None else
                               tf.constant(1.0 if augment_p_fn else 0.0))}
 

@@ -1,4 +1,4 @@
-"""`dcgan-train`: flags -> Config -> train. Errors are one line on stderr and a non-zero exit.
+"""`dcgan-train`: flags -> Config -> loop.train. Errors are one line on stderr and a non-zero exit.
 
 Exit codes: 0 done (or nothing left to do), 2 bad input (nothing was changed; also a work
 directory another run holds, or a damaged dataset file), 3 non-finite loss (last good
@@ -7,8 +7,12 @@ checkpoint kept), 4 lost multi-worker peer, 5 a checkpoint or stats.jsonl could 
 checkpoint (rerun the same command to resume).
 """
 
-from dcgan_dist import cli, config as config_lib, flagfiles, loop
+from dcgan_dist import flagfiles, flags, loop
+from dcgan_dist.config import Config
 from dcgan_dist.errors import UserError
+from dcgan_dist.programs import cli
+
+FLAGS = flags.TRAIN + ("config", "list_configs")
 
 
 def main(argv, flag_values):
@@ -17,12 +21,12 @@ def main(argv, flag_values):
     if flag_values["list_configs"].value:
         print(flagfiles.describe_configs())
         return
-    loop.train(config_lib.Config.from_flags(flag_values))
+    loop.train(Config.from_flags(flag_values))
 
 
 def run(argv=None):
-    """Console-script entry point (`argv` for in-process runs)."""
-    cli.run(main, "dcgan-train", argv)
+    """The program (`argv` for in-process runs; default sys.argv)."""
+    cli.run(main, "dcgan-train", FLAGS, argv)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,11 @@
 """How every program starts and ends: its own flags parsed, one line and an exit code for an
 expected error (`errors.DcganError`), the traceback only with --verbose.
 
-    cli.run(main, "dcgan-eval")      # main(argv, flag_values); argv = what flags left over
+    cli.run(main, "dcgan-eval", FLAGS)   # main(argv, flag_values); argv = what flags left
 
 Each program parses a FlagValues of its own (`flags.flag_values`), so it accepts exactly the
-flags it names in `flags.PROGRAMS`; `cli.run(..., argv=[...])` runs a program in-process (the
-tests do), since nothing is registered globally.
+flags it names in its FLAGS; `cli.run(..., argv=[...])` runs a program in-process (the tests
+do), since nothing is registered globally.
 """
 
 import gc
@@ -49,10 +49,9 @@ def show_details(verbose):
         handler.addFilter(_FILTER)
 
 
-def parse(program, argv):
-    """(flag_values, leftover argv) of `program`'s flags; a bad flag or flagfile is one line
-    and exit 2, not a usage dump; --help prints the program's flags and exits 0."""
-    names = flags.PROGRAMS[program]
+def parse(program, names, argv):
+    """(flag_values, leftover argv) of `program`'s flags `names`; a bad flag or flagfile is one
+    line and exit 2, not a usage dump; --help prints the program's flags and exits 0."""
     flag_values = flags.flag_values(names)
     if any(arg in HELP for arg in argv[1:]):
         print(f"{program}, with these flags (defaults in brackets):\n\n"
@@ -73,12 +72,12 @@ def parse(program, argv):
         sys.exit(2)
 
 
-def run(main, program, argv=None):
-    """Parses `program`'s flags from `argv` (default sys.argv), then calls
+def run(main, program, names, argv=None):
+    """Parses `program`'s flags `names` from `argv` (default sys.argv), then calls
     `main(leftover_argv, flag_values)`. A DcganError becomes `program: error: ...` on stderr
     and its exit code (with --verbose, the traceback instead); Ctrl-C outside training exits
     130 with one line."""
-    flag_values, args = parse(program, list(sys.argv if argv is None else argv))
+    flag_values, args = parse(program, names, list(sys.argv if argv is None else argv))
     if not absl_flags.FLAGS.is_parsed():
         absl_flags.FLAGS.mark_as_parsed()  # absl's own (logging) flags, at their defaults
     show_details(flag_values["verbose"].value)

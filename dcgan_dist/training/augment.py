@@ -29,7 +29,7 @@ kernels draw other numbers than TensorFlow's from the same seed.
 
 import tensorflow as tf
 
-from dcgan_dist import streams
+from dcgan_dist.runtime import streams
 
 
 def _brightness(images, u):
@@ -183,12 +183,14 @@ def apply(images, uniforms, transforms, p):
 class AdaController:
     """ADA's p and its running statistic, as mirrored variables (created in strategy.scope)."""
 
-    def __init__(self, config):
-        self.target, self.every = config.ada_target, config.ada_every_steps
+    def __init__(self, augment_config):
+        """`augment_config`: the config's augment section (--ada_* and the global batch)."""
+        c = augment_config
+        self.target, self.every = c.ada_target, c.ada_every_steps
         # p moves by at most this much per update: `every` steps of the global batch
         # against the images it takes to move p by 1.
-        self.rate = config.ada_every_steps * config.global_batch_size / (1000.0 * config.ada_kimg)
-        self.images = float(config.ada_every_steps * config.global_batch_size)
+        self.rate = c.ada_every_steps * c.global_batch_size / (1000.0 * c.ada_kimg)
+        self.images = float(c.ada_every_steps * c.global_batch_size)
         self.p = tf.Variable(0.0, trainable=False, name="augment_p")
         self.signs = tf.Variable(0.0, trainable=False, name="ada_real_signs")
 

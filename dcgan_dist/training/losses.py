@@ -1,8 +1,8 @@
 """GAN objectives as g_/d_ pairs on discriminator logits, behind --loss, and the penalties.
 
     LOSSES = {"nonsaturating": ..., "hinge": ..., "wasserstein": ..., "least_squares": ...}
-    losses.LOSSES[config.loss].g(d_fake_logits)                 # one value per example
-    losses.LOSSES[config.loss].d(d_real_logits, d_fake_logits)  # one value per example
+    losses.LOSSES[objective.loss].g(d_fake_logits)                 # one value per example
+    losses.LOSSES[objective.loss].d(d_real_logits, d_fake_logits)  # one value per example
 
 Every function returns one value per example, not a mean: the caller averages with
 `tf.nn.compute_average_loss(..., global_batch_size=...)`, because under tf.distribute each
@@ -93,9 +93,6 @@ LOSSES = {  # --loss; the first is the default (today's objective)
     "least_squares": Objective(g_least_squares, d_least_squares),
 }
 
-# The names every version before the table used, kept for callers outside this module.
-g_loss_per_example = g_nonsaturating
-d_loss_per_example = d_nonsaturating
 
 
 def _squared_norm_per_example(grads):

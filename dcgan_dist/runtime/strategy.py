@@ -1,11 +1,12 @@
 """The one strategy factory: the same trainer on a CPU, one GPU, many GPUs, a TPU, or workers.
 
     STRATEGIES = {"cpu": ..., "gpu": ..., "mirrored": ..., "multi_worker": ..., "tpu": ...}
-    placement = place(config)      # the strategy, and what the loop needs to know about it
+    placement = place(config.runtime)  # the strategy, the precision, what the loop asks of it
 
 `--strategy` takes a key of STRATEGIES or `auto` (tpu if --tpu, mirrored on several GPUs, gpu
-on one, else cpu). Each builder takes the Config and returns a tf.distribute strategy; the
-ones that need hardware refuse with a UserError that says what to do instead.
+on one, else cpu). Each builder takes the config's runtime section and returns a
+tf.distribute strategy; the ones that need hardware refuse with a UserError that says what to
+do instead.
 """
 
 import dataclasses
@@ -17,6 +18,7 @@ from absl import logging
 import tensorflow as tf
 
 from dcgan_dist.errors import UserError
+from dcgan_dist.runtime import precision as precision_lib
 
 
 def split_cpu(num_devices):
@@ -36,12 +38,12 @@ def split_cpu(num_devices):
         raise UserError(
             f"--num_cpu_devices={num_devices} came too late: TensorFlow had already started "
             f"in this process with {have} CPU device(s). Run dcgan-train as a new "
-            f"process, or, from Python, call dcgan_dist.strategy.split_cpu({num_devices}) "
+            f"process, or, from Python, call dcgan_dist.runtime.strategy.split_cpu({num_devices}) "
             f"before anything else uses TensorFlow; or use --num_cpu_devices={have}") from e
 
 
-def _cpu(config):
-    split_cpu(config.num_cpu_devices)
+def _cpu(runtime):
+    split_cpu(runtime.num_cpu_devices)
     # The default strategy, not OneDeviceStrategy("/cpu:0"): pinning every op to the device
     # measured 35% slower here (125 vs 195 images/s at batch 256, 2 cores).
     return tf.distribute.get_strategy()
@@ -65,18 +67,18 @@ def no_gpu_cause():
             "than TensorFlow's CUDA; run with --verbose to see TensorFlow's own log")
 
 
-def _gpu(config):
-    del config
+def _gpu(runtime):
+    del runtime
     if not tf.config.list_physical_devices("GPU"):
         raise UserError(f"--strategy=gpu found no GPU. Likely cause: {no_gpu_cause()}; or "
                         "train on the CPU with --strategy=cpu")
     return tf.distribute.get_strategy()  # TensorFlow places the ops on GPU:0
 
 
-def _mirrored(config):
+def _mirrored(runtime):
     if tf.config.list_physical_devices("GPU"):
-        return tf.distribute.MirroredStrategy(cross_device_ops=ALL_REDUCE[config.all_reduce]())
-    split_cpu(config.num_cpu_devices)
+        return tf.distribute.MirroredStrategy(cross_device_ops=ALL_REDUCE[runtime.all_reduce]())
+    split_cpu(runtime.num_cpu_devices)
     devices = [d.name for d in tf.config.list_logical_devices("CPU")]
     if len(devices) < 2:
         logging.warning("--strategy=mirrored found no GPU, so it mirrors over CPU devices (%s); "
@@ -87,7 +89,7 @@ def _mirrored(config):
         devices, cross_device_ops=tf.distribute.ReductionToOneDevice())
 
 
-def _multi_worker(config):
+def _multi_worker(runtime):
     """MultiWorkerMirroredStrategy, with a timeout so a lost peer is an error.
 
     The cluster comes from TF_CONFIG (set by launch/multi_worker.sh, Kubeflow's TFJob or
@@ -101,15 +103,15 @@ def _multi_worker(config):
                             "see launch/multi_worker.sh") from e
         resolver = None  # the strategy reads TF_CONFIG itself
     elif "SLURM_PROCID" in os.environ:
-        resolver = slurm_resolver(config.slurm_port_base)
+        resolver = slurm_resolver(runtime.slurm_port_base)
         cluster = resolver.cluster_spec().as_dict()
     else:
         raise UserError("--strategy=multi_worker needs TF_CONFIG describing the cluster, or a "
                         "SLURM job step (srun); see launch/multi_worker.sh or launch/slurm.sbatch")
     logging.info("Multi-worker cluster: %s", cluster)
     options = tf.distribute.experimental.CommunicationOptions(
-        implementation=COLLECTIVES[config.collective],
-        timeout_seconds=config.collective_timeout_secs or None)
+        implementation=COLLECTIVES[runtime.collective],
+        timeout_seconds=runtime.collective_timeout_secs or None)
     return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver,
                                                      communication_options=options)
 
@@ -135,24 +137,24 @@ def slurm_resolver(port_base):
         rpc_layer="grpc")
 
 
-def _tpu(config):
+def _tpu(runtime):
     """Connects to and initialises the TPU named by --tpu ('local' on a TPU VM)."""
     try:
-        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=config.tpu or "")
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=runtime.tpu or "")
         tf.config.experimental_connect_to_cluster(resolver)
         tf.tpu.experimental.initialize_tpu_system(resolver)
     except (ValueError, tf.errors.OpError) as e:
-        raise UserError(f"could not reach the TPU --tpu={config.tpu} ({e}); pass its name, "
+        raise UserError(f"could not reach the TPU --tpu={runtime.tpu} ({e}); pass its name, "
                         "grpc:// address, or 'local' on a TPU VM") from e
     strategy = tf.distribute.TPUStrategy(resolver)
-    _check_tpu_vm_paths(config, strategy.extended.num_hosts)
+    _check_tpu_vm_paths(runtime, strategy.extended.num_hosts)
     return strategy
 
 
-def _check_tpu_vm_paths(config, num_hosts):
+def _check_tpu_vm_paths(runtime, num_hosts):
     """On a TPU VM (--tpu=local) local paths work while the slice has one host; on a slice of
     several each host has its own disk. (A remote TPU refuses them in Config already.)"""
-    local = [f"--{name}={path}" for name, path in config.local_paths()]
+    local = [f"--{name}={path}" for name, path in runtime.local_paths]
     if not local:
         return
     if num_hosts > 1:
@@ -196,25 +198,16 @@ COLLECTIVES = {  # --collective: multi-worker
 }
 
 
-def resolve_kind(config):
+def resolve_kind(runtime):
     """The key of STRATEGIES that `--strategy` (maybe `auto`) stands for on this machine."""
-    if config.strategy != "auto":
-        return config.strategy
-    if config.tpu:
+    if runtime.strategy != "auto":
+        return runtime.strategy
+    if runtime.tpu:
         return "tpu"
     num_gpus = len(tf.config.list_physical_devices("GPU"))
     if num_gpus > 1:
         return "mirrored"
     return "gpu" if num_gpus == 1 else "cpu"
-
-
-def make_strategy(config):
-    """Returns the tf.distribute strategy that `config.strategy` names.
-
-    Call it before any other TensorFlow op: multi-worker collectives and TPU initialisation
-    must be configured at program start-up.
-    """
-    return STRATEGIES[resolve_kind(config)](config)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -226,6 +219,9 @@ class Placement:
     task: int              # this worker's task id; 0 off multi-worker
     multi_worker: bool     # MultiWorkerMirroredStrategy: workers must agree (`workers`)
     input_pipelines: int   # one per worker or TPU host, each reading its own shard
+    precision: str = "float32"  # the Keras dtype policy the models compute in
+    precision_why: str = ""     # why (`precision.resolve_precision`), for the start-up log
+    per_replica_batch_size: int = 0  # the global batch split over the replicas
 
     @property
     def replicas(self):
@@ -239,11 +235,13 @@ class Placement:
         return f"{name} with {self.replicas} replica(s)"
 
 
-def place(config, strategy=None):
-    """The Placement of a run of `config`: on `strategy` (tests), or on the one it names,
-    made now (so: before any other TensorFlow op, see make_strategy)."""
-    kind = resolve_kind(config)
-    strategy = strategy or STRATEGIES[kind](config)
+def place(runtime, strategy=None):
+    """The Placement of a run: on `strategy` (tests), or on the one `runtime.strategy` names,
+    made now, before any other TensorFlow op (multi-worker collectives and TPU
+    initialisation must be configured at program start-up); then op determinism when asked,
+    the precision, and the batch checked against the replicas."""
+    kind = resolve_kind(runtime)
+    strategy = strategy or STRATEGIES[kind](runtime)
     resolver = getattr(strategy, "cluster_resolver", None)
     multi_worker = isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
     task = (resolver.task_id or 0) if resolver is not None and resolver.task_type else 0
@@ -253,8 +251,23 @@ def place(config, strategy=None):
         input_pipelines = strategy.extended.num_hosts
     else:
         input_pipelines = 1
-    return Placement(strategy=strategy, kind=kind, chief=_is_chief(strategy), task=task,
-                     multi_worker=multi_worker, input_pipelines=input_pipelines)
+    if runtime.deterministic:
+        tf.config.experimental.enable_op_determinism()
+    precision, why = precision_lib.resolve_precision(runtime.precision, kind)
+    if precision == "mixed_float16" and not tf.config.list_physical_devices("GPU"):
+        logging.warning("--precision=mixed_float16 on a CPU is slower than float32; it is "
+                        "meant for GPUs")
+    global_batch_size, replicas = runtime.global_batch_size, strategy.num_replicas_in_sync
+    if global_batch_size % replicas:  # fail early: a batch that does not divide evenly
+        lower = global_batch_size - global_batch_size % replicas
+        raise UserError(f"--global_batch_size={global_batch_size} is not divisible by the "
+                        f"{replicas} replicas; use a multiple such as {max(lower, replicas)}")
+    placement = Placement(strategy=strategy, kind=kind, chief=_is_chief(strategy), task=task,
+                          multi_worker=multi_worker, input_pipelines=input_pipelines,
+                          precision=precision, precision_why=why,
+                          per_replica_batch_size=global_batch_size // replicas)
+    check_tpu_batch(placement, global_batch_size)
+    return placement
 
 
 def _is_chief(strategy):

@@ -1,6 +1,5 @@
-"""The console scripts: TensorFlow started quietly, then the program.
-
-    PROGRAMS = {"dcgan-train": "dcgan_dist.main", ...}     # setup.cfg's entry points
+"""The console scripts' one entry point: TensorFlow started quietly, then the program its name
+says (setup.cfg's `dcgan-train = dcgan_dist.programs.console:main` runs programs/train.py).
 
 This module must not import TensorFlow, nor anything that does (`flags` takes its choices from
 tables that import it): what quiets TensorFlow has to happen before its first import.
@@ -21,16 +20,10 @@ import importlib
 import os
 import re
 import sys
+
+PREFIX = "dcgan-"  # dcgan-NAME runs dcgan_dist/programs/NAME.py
 import tempfile
 import threading
-
-PROGRAMS = {
-    "dcgan-train": "dcgan_dist.main",
-    "dcgan-data": "dcgan_dist.data.cli",
-    "dcgan-eval": "dcgan_dist.evaluation.cli",
-    "dcgan-generate": "dcgan_dist.evaluation.generate",
-    "dcgan-export": "dcgan_dist.evaluation.export",
-}
 
 VERBOSE_ARGS = ("--verbose", "--verbose=true", "--verbose=True", "--verbose=1")
 
@@ -104,26 +97,18 @@ def filter_cpp_log_lines():
     signals.BEFORE_IMMEDIATE_EXIT.append(drain)
 
 
-def _run(program):
+def program_module(script):
+    """The module of console script `script` (a path, as in sys.argv[0]): dcgan-eval ->
+    dcgan_dist.programs.eval."""
+    name = os.path.basename(script).removesuffix(".exe")
+    if not name.startswith(PREFIX):
+        raise SystemExit(f"{name}: not a dcgan-dist program; run dcgan-train, dcgan-data, "
+                         "dcgan-eval, dcgan-generate or dcgan-export")
+    return f"dcgan_dist.programs.{name[len(PREFIX):]}"
+
+
+def main():
+    """Every console script: quiet TensorFlow, then the program named by sys.argv[0]."""
+    module = program_module(sys.argv[0])
     start_tensorflow_quietly(sys.argv)
-    importlib.import_module(PROGRAMS[program]).run()
-
-
-def train():
-    _run("dcgan-train")
-
-
-def data():
-    _run("dcgan-data")
-
-
-def evaluate():
-    _run("dcgan-eval")
-
-
-def generate():
-    _run("dcgan-generate")
-
-
-def export():
-    _run("dcgan-export")
+    importlib.import_module(module).run()

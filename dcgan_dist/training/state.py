@@ -1,18 +1,20 @@
 """Train state: models, optimizers, the step counter, the fixed sample noise and the generator's
-moving average; everything a checkpoint holds (`rundir.checkpoints` saves and restores it)."""
+moving average; everything a checkpoint holds (`rundir.checkpoints` saves and restores it).
+
+    state = build_state(config.model, config.objective, config.augment, strategy, image_shape,
+                        precision, num_classes)
+"""
 
 import dataclasses
 
 import keras
 import tensorflow as tf
 
-from dcgan_dist import augment, models, streams
+from dcgan_dist import models
+from dcgan_dist.runtime import streams
+from dcgan_dist.training import augment
 
-NUM_SAMPLES = 16  # a 4x4 grid, as in the tutorial
-# --conditional grids: one row per class, up to this many classes (the first ones), each row
-# the same GRID_COLUMNS noise vectors, so a column shows one z drawn as every class.
-GRID_MAX_CLASSES = 16
-GRID_COLUMNS = 8
+NUM_SAMPLES = 16  # the fixed noise of the sample grids (rundir.grids lays them out)
 
 
 @dataclasses.dataclass
@@ -36,20 +38,6 @@ class TrainState:
     def sampling_generator(self):
         """The generator for samples and evaluation: the EMA one when there is one."""
         return self.g_ema if self.g_ema is not None else self.generator
-
-    @property
-    def grid_columns(self):
-        return GRID_COLUMNS if self.num_classes else 4
-
-    def grid_inputs(self):
-        """The sampling generator's input for the sample grid (models' contract): the fixed
-        noise, or with classes the first GRID_COLUMNS of it once per row, a row per class."""
-        if not self.num_classes:
-            return self.sample_noise
-        rows = min(self.num_classes, GRID_MAX_CLASSES)
-        z = tf.tile(self.sample_noise[:GRID_COLUMNS], [rows, 1])
-        labels = tf.repeat(tf.range(rows, dtype=tf.int32), GRID_COLUMNS)
-        return [z, labels]
 
     def checkpoint(self):
         extra = {} if self.g_ema is None else {"g_ema": self.g_ema}
@@ -83,16 +71,24 @@ def update_ema(g_ema, generator, decay):
         ema_var.assign(d * ema_var + (1.0 - d) * tf.cast(var, ema_var.dtype))
 
 
-def build_state(config, strategy, image_shape, precision, num_classes=0):
-    """Builds models and optimizers inside `strategy.scope()`, all variables created; the
-    models take `num_classes` classes (--conditional; 0 = unconditional)."""
+def build_state(model, objective, augment_config, strategy, image_shape, precision,
+                num_classes=0):
+    """Builds models and optimizers inside `strategy.scope()`, all variables created.
+
+    Args:
+      model, objective, augment_config: the config's model, objective and augment sections.
+      strategy: the run's tf.distribute strategy.
+      image_shape: (height, width, channels) of the images the models make and read.
+      precision: the Keras dtype policy (`runtime.Placement.precision`).
+      num_classes: the classes the models take (--conditional; 0 = unconditional).
+    """
     keras.mixed_precision.set_dtype_policy(precision)
     # Keras initializers draw from its global seed: set once, here, before any layer exists.
-    keras.utils.set_random_seed(streams.python_seed(config.seed, streams.WEIGHTS))
+    keras.utils.set_random_seed(streams.python_seed(objective.seed, streams.WEIGHTS))
     with strategy.scope():
-        generator, discriminator = models.build(config, image_shape, num_classes)
-        g_opt = keras.optimizers.Adam(config.g_lr, beta_1=config.adam_beta1)
-        d_opt = keras.optimizers.Adam(config.d_lr, beta_1=config.adam_beta1)
+        generator, discriminator = models.build(model, image_shape, num_classes)
+        g_opt = keras.optimizers.Adam(objective.g_lr, beta_1=objective.adam_beta1)
+        d_opt = keras.optimizers.Adam(objective.d_lr, beta_1=objective.adam_beta1)
         if precision == "mixed_float16":
             g_opt = keras.optimizers.LossScaleOptimizer(g_opt)
             d_opt = keras.optimizers.LossScaleOptimizer(d_opt)
@@ -102,16 +98,16 @@ def build_state(config, strategy, image_shape, precision, num_classes=0):
         d_opt.build(discriminator.trainable_variables)
         step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
         sample_noise = tf.Variable(
-            tf.random.stateless_normal([NUM_SAMPLES, config.noise_dim],
-                                       seed=streams.keyed(config.seed, streams.SAMPLE_NOISE)),
+            tf.random.stateless_normal([NUM_SAMPLES, objective.noise_dim],
+                                       seed=streams.keyed(objective.seed, streams.SAMPLE_NOISE)),
             trainable=False, name="sample_noise")
         g_ema = None
-        if config.g_ema_decay > 0:
+        if objective.g_ema_decay > 0:
             g_ema = keras.models.clone_model(generator)  # same layers, new variables
             g_ema.set_weights(generator.get_weights())
-        ada = augment.AdaController(config) if config.augment == "ada" else None
-    models.log_summary(generator, (config.noise_dim,), bool(num_classes))
+        ada = (augment.AdaController(augment_config) if augment_config.augment == "ada"
+               else None)
+    models.log_summary(generator, (objective.noise_dim,), bool(num_classes))
     models.log_summary(discriminator, image_shape, bool(num_classes))
     return TrainState(generator, discriminator, g_opt, d_opt, step, sample_noise, precision,
                       g_ema, num_classes, ada)
-

@@ -1,0 +1,67 @@
+"""`dcgan-generate --workdir=W --num_images=N --output=FILE.npz [--grid]`: images from a run.
+
+The sampling generator (the EMA one when the run kept one) of W's latest checkpoint, on noise
+from the run's EVAL_NOISE stream (seed 0): uint8 images under the key `images`, shape
+N x H x W x C, and with --grid an 8x8 PNG beside the file. The export's `sample(N, 0)` gives
+the same images.
+
+A --conditional run draws classes too, and the .npz holds them under `labels` (int32 [N]):
+`--labels=7` or `--labels=0,1,2` (indices or class names) picks the classes, which the
+images cycle through (--num_images in all) or `--per_class=N` draws N of each, class by
+class; without either, every class in turn. Its grid has one row per class (the first 16).
+The export's `sample(labels, 0)` gives the same images for the same labels.
+"""
+
+import io
+
+import numpy as np
+
+from dcgan_dist import build
+from dcgan_dist.data.images import to_uint8
+from dcgan_dist.errors import UserError
+from dcgan_dist.evaluation import sampling
+from dcgan_dist.programs import cli
+from dcgan_dist.rundir import files, grids
+
+FLAGS = ("workdir", "num_images", "output", "grid", "labels", "per_class", "verbose")
+
+
+def generate(workdir, num_images, output, grid=False, labels=None, per_class=0):
+    """Writes `output` (and its grid); returns the lines to print."""
+    config, state = build.restore_run(workdir)
+    class_labels = sampling.choose_labels(
+        labels, per_class, num_images,
+        build.read_run(workdir).class_names if state.num_classes else ())
+    num_images = num_images if class_labels is None else len(class_labels)
+    images_uint8 = to_uint8(sampling.generate(state.sampling_generator, num_images,
+                                              config.model.noise_dim, labels=class_labels))
+    arrays = {"images": images_uint8}
+    if class_labels is not None:
+        arrays["labels"] = class_labels
+    buffer = io.BytesIO()  # zipfile seeks back while writing; GFile cannot
+    np.savez_compressed(buffer, **arrays)
+    files.write_atomic(output, buffer.getvalue())
+    lines = [f"{output}: " + ", ".join(f"{name} {array.shape} {array.dtype}"
+                                       for name, array in arrays.items())]
+    if grid:
+        path = output.rsplit(".", 1)[0] + ".png"
+        files.write_atomic(path, grids.encode_png(grids.class_grid(images_uint8, class_labels)))
+        lines.append(f"{path}: " + (f"{min(64, len(images_uint8))} images in a grid"
+                                    if class_labels is None else "one row per class"))
+    return lines
+
+
+def main(argv, flag_values):
+    if argv[1:] or not flag_values.workdir or not flag_values.output:
+        raise UserError("usage: dcgan-generate --workdir=W --num_images=N --output=FILE.npz "
+                        "[--grid] [--labels=7|0,1,2] [--per_class=N]")
+    print("\n".join(generate(flag_values.workdir, flag_values.num_images, flag_values.output,
+                             flag_values.grid, flag_values.labels, flag_values.per_class)))
+
+
+def run(argv=None):
+    cli.run(main, "dcgan-generate", FLAGS, argv)
+
+
+if __name__ == "__main__":
+    run()
