@@ -228,9 +228,9 @@ def _validate(v):
     if not v.workdir:
         raise UserError("--workdir is required: the folder for checkpoints, samples and logs")
     for name in flags.TRAIN:
-        flag = flags.CATALOGUE[name]
-        if isinstance(flag, absl_flags.EnumFlag) and getattr(v, name) not in flag.parser.enum_values:
-            raise UserError(f"--{name}={getattr(v, name)} is unknown; use one of "
+        flag, value = flags.CATALOGUE[name], getattr(v, name)
+        if isinstance(flag, absl_flags.EnumFlag) and value not in flag.parser.enum_values:
+            raise UserError(f"--{name}={value} is unknown; use one of "
                             f"{', '.join(flag.parser.enum_values)}")
     for name in POSITIVE:
         if getattr(v, name) <= 0:

@@ -83,9 +83,10 @@ _bool("conditional", False, "Class-conditional training: the generator takes (z,
 _string("label_key", None, "The dataset's class label (ClassLabel feature) for --conditional; "
         "default: its only or first one.")
 _enum("augment", "none", augment.AUGMENTS, "Augment every image the discriminator sees, real "
-      "and generated alike, differentiably (dcgan_dist/augment.py): none; diffaugment (Zhao et "
-      "al. 2020: every transform of --augment_policy, always); ada (Karras et al. 2020: each "
-      "transform with a probability p that follows the discriminator's overfitting).")
+      "and generated alike, differentiably (dcgan_dist/training/augment.py): none; "
+      "diffaugment (Zhao et al. 2020: every transform of --augment_policy, always); ada "
+      "(Karras et al. 2020: each transform with a probability p that follows the "
+      "discriminator's overfitting).")
 _string("augment_policy", "color,translation,cutout", "--augment's transforms, in order: "
         "color (brightness, saturation, contrast), translation (up to 1/8 of the side), cutout "
         "(a square of half the side), flip (left-right), rotate90 (square images).")
@@ -126,9 +127,9 @@ _float("lr_decay_fraction", 0.0, "Decay both learning rates linearly to 0 over t
        "of the run's steps, at its end; 0 = constant rates.")
 _float("d_r1_gamma", 0.0, "Weight of the R1 penalty gamma/2 * |grad D(real)|^2 in the "
        "discriminator's loss (and in its logged d_loss); 0 = off (the tutorial).")
-_enum("loss", "nonsaturating", losses.LOSSES, "The GAN objective (dcgan_dist/losses.py): "
-      "nonsaturating (Goodfellow et al. 2014, the tutorial's), hinge (Lim and Ye 2017; Miyato "
-      "et al. 2018), wasserstein (Arjovsky et al. 2017; use with --d_gp_gamma or "
+_enum("loss", "nonsaturating", losses.LOSSES, "The GAN objective "
+      "(dcgan_dist/training/losses.py): nonsaturating (Goodfellow et al. 2014, the "
+      "tutorial's), hinge (Lim and Ye 2017; Miyato et al. 2018), wasserstein (Arjovsky et al. 2017; use with --d_gp_gamma or "
       "--d_spectral_norm), least_squares (Mao et al. 2017).")
 _integer("r1_every_steps", 1, "Lazy R1 (Karras et al. 2020): the --d_r1_gamma penalty only on "
          "steps divisible by this, weighted by it; 1 = every step.")

@@ -102,8 +102,8 @@ def program_module(script):
     dcgan_dist.programs.eval."""
     name = os.path.basename(script).removesuffix(".exe")
     if not name.startswith(PREFIX):
-        raise SystemExit(f"{name}: not a dcgan-dist program; run dcgan-train, dcgan-data, "
-                         "dcgan-eval, dcgan-generate or dcgan-export")
+        raise SystemExit(f"{name}: not a dcgan-dist program: their names are {PREFIX}NAME "
+                         "(setup.cfg's console scripts), each running dcgan_dist/programs/NAME.py")
     return f"dcgan_dist.programs.{name[len(PREFIX):]}"
 
 
