@@ -59,11 +59,8 @@ def main():
             quality.train(name, workdir, flagfile, None, max(args.steps // 10, 1), args)
             runs.append((precision, seed, name, workdir))
 
-    from dcgan_dist.evaluation import evaluator as evaluator_lib
     from dcgan_dist.rundir import progress
-    evaluator = evaluator_lib.Evaluator.for_run(data_dir=args.data_dir, dataset="mnist",
-                                                image_shape=quality.MNIST_SHAPE,
-                                                names=("classifier",))
+    evaluator = quality.mnist_classifier(args.data_dir)
     print(f"Machine: {machine_line()}  ")
     print(f"Command: `{command_line()}`  ")
     print(f"{args.config} to {args.steps} steps; {args.num_images} generated images scored by "

@@ -54,13 +54,15 @@ def write_dataset(data_dir, name, count):
 def measure_source(data_dir, name, source, batches):
     """Runs in a child: images/s of one source after its first batch, and peak RSS."""
     import tensorflow as tf
-    from dcgan_dist import config as config_lib
+    from dcgan_dist.config import Config
     from dcgan_dist.data import info as data_info, sources
-    config = config_lib.Config(workdir=tempfile.mkdtemp(), dataset=name, data_dir=data_dir,
-                               global_batch_size=64)
-    info = data_info.load_info(config)
+    # The source alone, chosen by name (a run would choose by --cache_limit_mb), no run: the
+    # work directory is never created.
+    config = Config.of(workdir=os.path.join(tempfile.gettempdir(), "dcgan-input-unused"),
+                       dataset=name, data_dir=data_dir, global_batch_size=64)
+    info = data_info.load_info(config.data)
     start = time.monotonic()
-    ds = sources.SOURCES[source](config, info).make_dataset(tf.distribute.InputContext(), 0)
+    ds = sources.SOURCES[source](config.data, info).make_dataset(tf.distribute.InputContext(), 0)
     it = iter(ds)
     next(it)
     ready = time.monotonic() - start
@@ -73,24 +75,28 @@ def measure_source(data_dir, name, source, batches):
 
 
 def measure_training(steps):
-    """Runs in a child: images/s of the tutorial's train step at 64x64x3, batch 64."""
+    """Runs in a child: images/s of the tutorial's train step at 64x64x3, batch 64, in a run
+    built as dcgan-train builds it (build.build_run), without its outer loop."""
     import tensorflow as tf
-    from dcgan_dist import config as config_lib, state as state_lib, step as step_lib
+    from dcgan_dist import build
+    from dcgan_dist.config import Config
     from dcgan_dist.data import info as data_info, sources
-    config = config_lib.Config(workdir=tempfile.mkdtemp(), synthetic_data=True, image_size=SIZE,
-                               global_batch_size=64, precision="float32")
-    info = data_info.DatasetInfo(name="synthetic", image_key="image",
-                                 source_shape=(SIZE, SIZE, 3), splits={}, label_key=None,
-                                 num_classes=0, image_shape=(SIZE, SIZE, 3))
-    strategy = tf.distribute.get_strategy()
-    state = state_lib.build_state(config, strategy, info.image_shape, "float32")
-    iterator = iter(sources.SOURCES["synthetic"](config, info).make_dataset(
-        tf.distribute.InputContext(), 0))
-    train_fn = step_lib.make_train_fn(strategy, state, config, 64)
-    train_fn(iterator, tf.constant(2))
-    start = time.monotonic()
-    train_fn(iterator, tf.constant(steps))
-    return {"images_per_sec": steps * 64 / (time.monotonic() - start)}
+    with tempfile.TemporaryDirectory(prefix="dcgan-input-") as workdir:
+        config = Config.of(workdir=workdir, synthetic_data=True, image_size=SIZE,
+                           global_batch_size=64, precision="float32", strategy="cpu",
+                           train_steps=2 + steps)
+        # The synthetic source at 3 channels, given as the run's dataset: --synthetic_data
+        # alone takes the dataset's shape (MNIST's one channel).
+        info = data_info.DatasetInfo(name="synthetic", image_key="image",
+                                     source_shape=(SIZE, SIZE, 3), splits={}, label_key=None,
+                                     num_classes=0, image_shape=(SIZE, SIZE, 3))
+        source = sources.SOURCES["synthetic"](config.data, info)
+        with build.build_run(config, dataset_fn=source.make_dataset) as run:
+            run.train_fn(run.iterator, tf.constant(2))
+            start = time.monotonic()
+            run.train_fn(run.iterator, tf.constant(steps))
+            rate = steps * 64 / (time.monotonic() - start)
+    return {"images_per_sec": rate}
 
 
 def measure_formats(count):

@@ -6,8 +6,9 @@ The peer is pytorch/examples `dcgan/main.py`: its networks and its training step
 one G update, BCE, Adam), ngf = ndf = 64, batch 64, float32, one batch of random images held
 in memory (benchmarks/peer_torch.py). dcgan-dist's side is what `dcgan-train
 --architecture=dcgan --image_size=N --g_filters=64 --d_filters=64 --d_dropout=0
---global_batch_size=64 --precision=float32 --synthetic_data` runs: the package's own state,
-step and tf.function (throughput_worker.py's "package" worker), with the dataset's channels
+--global_batch_size=64 --precision=float32 --synthetic_data` runs: the run dcgan-train
+builds (build.build_run), its step timed without the outer loop (throughput_worker.py's
+"package" worker), with the dataset's channels
 (MNIST's one; --dataset=cifar10 for three) on both sides. Each side trains the same networks
 (peer_torch.py's docstring) at 32 and 64 px, and at 32 px also with a generator half as wide.
 

@@ -48,8 +48,9 @@ def train(name, workdir, flagfile, minutes, ckpt_every, args):
 def score_run(name, workdir, evaluator, args):
     """Rows of (name, minutes, step, scores) at the checkpoints nearest to --report_minutes."""
     import tensorflow as tf
+    from dcgan_dist import build
     from dcgan_dist.evaluation import sampling
-    from dcgan_dist.rundir import progress as run_progress, reopen
+    from dcgan_dist.rundir import progress as run_progress
 
     # stats.jsonl counts seconds from the start of training (after imports and tracing).
     elapsed = {r["step"]: r["elapsed_secs"] for r in run_progress.read_stats(workdir)}
@@ -62,10 +63,10 @@ def score_run(name, workdir, evaluator, args):
             continue
         step = timed[-1]
         used.add(step)
-        config, state = reopen.restore_run(workdir, step=step)
+        config, state = build.restore_run(workdir, step=step)
         labels = sampling.eval_labels(args.num_images, state.num_classes)
-        images = sampling.generate(state.sampling_generator, args.num_images, config.noise_dim,
-                                   labels=labels)
+        images = sampling.generate(state.sampling_generator, args.num_images,
+                                   config.model.noise_dim, labels=labels)
         scores = evaluator.score(images, labels)
         rows.append((name, elapsed[step] / 60, step, scores))
         progress(f"{name} step {step} ({elapsed[step] / 60:.1f} min): "
@@ -84,12 +85,20 @@ def real_round_trips(workdirs, evaluator, args):
     from dcgan_dist.rundir import runinfo
     out = {}
     for _, workdir in workdirs:
-        shape = runinfo.read(workdir, strategy="cpu").image_shape
+        shape = runinfo.read(workdir).image_shape
         if shape and tuple(shape) != MNIST_SHAPE and shape[0] not in out:
             real = reals.batches(args.data_dir, "mnist", "train", shape)
             images = np.concatenate([b.numpy() for b in real.take(-(-args.num_images // 500))])
             out[shape[0]] = evaluator.score(images[:args.num_images])
     return out
+
+
+def mnist_classifier(data_dir):
+    """The Evaluator of MNIST's classifier alone, as a run on `data_dir`'s MNIST has it."""
+    from dcgan_dist.config import Config
+    from dcgan_dist.evaluation import evaluator as evaluator_lib
+    evaluation = Config.of(workdir="unused", data_dir=data_dir, dataset="mnist").evaluation
+    return evaluator_lib.Evaluator.for_run(evaluation, MNIST_SHAPE, names=("classifier",))
 
 
 def main():
@@ -146,9 +155,7 @@ def main():
             train(name, workdir, flagfile, minutes, ckpt_every, args)
         workdirs.append((name, workdir))
 
-    from dcgan_dist.evaluation import evaluator as evaluator_lib
-    evaluator = evaluator_lib.Evaluator.for_run(data_dir=args.data_dir, dataset="mnist",
-                                                image_shape=MNIST_SHAPE, names=("classifier",))
+    evaluator = mnist_classifier(args.data_dir)
     info = evaluator.networks[0].info  # the classifier's hash and accuracy
     reference = evaluator.reference(args.num_images)
     rows = [row for name, workdir in workdirs for row in score_run(name, workdir, evaluator, args)]

@@ -131,7 +131,8 @@ def _prepared(data_dir, name):
 
 def heldout(args):
     import tensorflow as tf
-    from dcgan_dist.rundir import progress as run_progress, reopen
+    from dcgan_dist import build
+    from dcgan_dist.rundir import progress as run_progress
     held = _prepared(args.data_dir, dataset_name("heldout"))
     print(f"Machine: {machine_line()}\nCommand: `{command_line()}`\n")
     print("Share of real digits the discriminator calls real (logit > 0, inference mode): "
@@ -156,7 +157,7 @@ def heldout(args):
         picked = [picked[i] for i in sorted({round(k * (len(picked) - 1) / (args.points - 1))
                                              for k in range(args.points)})] if picked else []
         for step in picked:
-            _, state = reopen.restore_run(workdir, step=step)
+            _, state = build.restore_run(workdir, step=step)
             l_train, l_held = _logits(state.discriminator, train), _logits(state.discriminator, held)
             a_train, a_held = float(np.mean(l_train > 0)), float(np.mean(l_held > 0))
             print(f"| {name} | {elapsed[step] / 60:.1f} | {step} | {a_train:.3f} | "

@@ -24,7 +24,7 @@ import time
 from benchmarks import throughput_report
 from benchmarks import common
 from benchmarks.common import REPO, add_data_dir, progress, require_mnist
-from dcgan_dist import precision
+from dcgan_dist.runtime import precision
 
 GLOBAL_BATCH_SIZE = 256  # the tutorial's
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -185,13 +185,22 @@ def stop_all(workers):
             w.proc.wait()
 
 
+def with_workdir(spec, key, log_dir):
+    """A "package" worker's spec with the work directory its run is built in: one per group
+    (the workers of a multi-worker group share it, as a multi-worker run does), removed with
+    `log_dir`."""
+    if spec.get("kind") != "package":
+        return spec
+    return dict(spec, workdir=os.path.join(log_dir, f"{key}-run"))
+
+
 def measure(groups, args, log_dir):
     """Starts every worker, then times the groups round-robin.
 
     Returns ({key: [rate per repetition]}, {key: [ready messages]}, the fraction of the
     machine's CPU that other processes used while a group was timed).
     """
-    workers = {key: [Worker(f"{key}-{i}", spec, env, log_dir)
+    workers = {key: [Worker(f"{key}-{i}", with_workdir(spec, key, log_dir), env, log_dir)
                      for i, (spec, env) in enumerate(specs)] for key, _, specs in groups}
     try:
         progress(f"started {sum(map(len, workers.values()))} worker processes; each builds, "

@@ -6,6 +6,7 @@ devices, one core and one thread for the scaling workers, TF_CONFIG) touch only 
 and so that all variants can stay built while the orchestrator alternates between them.
 """
 
+import contextlib
 import json
 import os
 import sys
@@ -13,6 +14,7 @@ import tempfile
 import time
 
 MATMUL_SIZE = 2048
+_HELD = contextlib.ExitStack()  # the built run of a "package" worker, for the process's life
 
 
 def emit(message):
@@ -52,7 +54,10 @@ def build_tutorial_discriminator():
 
 
 def setup_tutorial(spec):
-    """Variant (a): the tutorial's loop as it is written, returns `run(num_steps) -> images`."""
+    """Variant (a): the tutorial's loop as it is written, returns `run(num_steps) -> images`.
+
+    Wired by hand on purpose, not with build.build_run: it is the baseline every other row is
+    divided by, so it keeps the tutorial's own pipeline, models, losses and eager loop."""
     import tensorflow as tf
     from dcgan_dist.models.tutorial import build_generator  # layer for layer the tutorial's
     BUFFER_SIZE, BATCH_SIZE, noise_dim = 60000, 256, 100
@@ -111,44 +116,47 @@ def setup_tutorial(spec):
 
 
 def setup_package(spec):
-    """Variants (b)-(g) and the scaling workers: dcgan-dist's own pieces, no outer loop."""
+    """Variants (b)-(g) and the scaling workers: dcgan-dist's own run, built as dcgan-train
+    builds it (build.build_run), without its outer loop: only the step function is timed."""
     import tensorflow as tf
     if spec.get("one_thread"):
         # Before any op: afterwards TensorFlow's thread pools exist and these calls fail.
         tf.config.threading.set_intra_op_parallelism_threads(1)
         tf.config.threading.set_inter_op_parallelism_threads(1)
-    from dcgan_dist import config as config_lib, state as state_lib, step as step_lib
-    from dcgan_dist import strategy as strategy_lib
-    from dcgan_dist.data import info as data_info, sources
-    # Config needs a work directory; nothing here writes to it, so it is never created.
-    workdir = os.path.join(tempfile.gettempdir(), "dcgan-throughput-unused")
+    from dcgan_dist import build
+    from dcgan_dist.config import Config
+    # build_run holds the work directory and writes a run's first files there (flags.txt,
+    # run.json, reals.png): throughput.measure gives one temporary directory per group, which
+    # the workers of a multi-worker group share as a multi-worker run does.
+    workdir = spec.get("workdir") or tempfile.mkdtemp(prefix="dcgan-throughput-")
     overrides = {"precision": "float32", **spec["overrides"]}  # the bf16 rows override it
-    config = config_lib.Config(
+    config = Config.of(
         workdir=workdir, data_dir=spec["data_dir"], global_batch_size=spec["global_batch_size"],
-        synthetic_data=spec["synthetic_data"], **overrides)
-    # The first TensorFlow op: it may split the CPU into devices or join the TF_CONFIG cluster.
-    placement = strategy_lib.place(config)
-    strategy = placement.strategy
-    per_replica = config.per_replica_batch_size(placement.replicas)
-    info = data_info.load_info(config)
-    state = state_lib.build_state(config, strategy, info.image_shape, config.precision)
-    source = sources.make_source(config, info, placement.input_pipelines)
-    iterator = iter(strategy.distribute_datasets_from_function(
-        lambda ctx: source.make_dataset(ctx, 0)))
-    train_fn = step_lib.make_train_fn(strategy, state, config, per_replica)
-    spe = config.steps_per_execution
+        synthetic_data=spec["synthetic_data"],
+        # The orchestrator says when to stop, never the schedule; with the default
+        # --lr_decay_fraction=0 the total changes no step.
+        train_steps=10**9, **overrides)
+    # build_run's first TensorFlow op (the placement) may split the CPU into devices or join
+    # the TF_CONFIG cluster. The run stays held until the process exits (serve's os._exit).
+    run = _HELD.enter_context(build.build_run(config))
+    spe = config.schedule.steps_per_execution
 
-    def run(num_steps):
+    def run_steps(num_steps):
+        # Executions of steps_per_execution steps, not loop.drive's: no logs, grids or
+        # checkpoints between them, whose boundaries would cut the executions shorter.
         done = 0
         while done < num_steps:
             n = min(spe, num_steps - done)
             # As the outer loop does: one call per execution, a float() of its loss to sync.
-            float(train_fn(iterator, tf.constant(n, tf.int32))["g_loss"])
+            float(run.train_fn(run.iterator, tf.constant(n, tf.int32))["g_loss"])
             done += n
-        return done * config.global_batch_size
+        return done * config.data.global_batch_size
 
-    flops = dcgan_flops(state, info.image_shape) if config.architecture == "dcgan" else {}
-    return run, {"replicas": placement.replicas, "strategy": placement.describe(), **flops}
+    image_shape = tuple(run.state.generator.outputs[0].shape[1:])
+    flops = (dcgan_flops(run.state, image_shape) if config.model.architecture == "dcgan"
+             else {})
+    return run_steps, {"replicas": run.placement.replicas,
+                       "strategy": run.placement.describe(), **flops}
 
 
 def layer_macs(layer):

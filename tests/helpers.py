@@ -1,7 +1,9 @@
 """Helpers the tests share: running a program (as a process, or in this one), waiting for a
 background run, and reading what runs leave behind."""
 
+import configparser
 import hashlib
+import importlib
 import os
 import signal
 import subprocess
@@ -12,6 +14,7 @@ import time
 import tensorflow as tf
 
 BIN = os.path.dirname(sys.executable)  # the console scripts of the installed package
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # The start of a `python -c` script that cannot import dcgan_dist (an exported model must load
 # without it): a finder that refuses the package, and no repository folder on sys.path.
@@ -28,12 +31,17 @@ WITHOUT_THE_PACKAGE = textwrap.dedent("""
 """)
 
 
-def tiny_run_args(workdir, tmp, *extra):
+def tiny_run_args(workdir, tmp, *extra, train_steps=None, log_every_steps=None,
+                  deterministic=False):
     """dcgan-train flags of a tiny, fast run on synthetic images (float32, not auto: the same
-    arithmetic on every CPU), then `extra` (later flags win)."""
+    arithmetic on every CPU), with --train_steps and --log_every_steps when given, and
+    --deterministic when asked (with op determinism a resumed run must equal the
+    uninterrupted one); then `extra` (later flags win)."""
     return [f"--workdir={workdir}", "--synthetic_data", f"--data_dir={tmp}/no_data",
             "--global_batch_size=4", "--g_filters=8", "--d_filters=4", "--precision=float32",
-            *extra]
+            *([f"--train_steps={train_steps}"] if train_steps is not None else []),
+            *([f"--log_every_steps={log_every_steps}"] if log_every_steps is not None else []),
+            *(["--deterministic"] if deterministic else []), *extra]
 
 
 def user_env(env=None):
@@ -63,6 +71,31 @@ def run_in_process(run_fn, program, args, capsys):
     return code, out, err
 
 
+def parse_train(*args):
+    """The Config of dcgan-train's command line `args`, parsed as the program parses it
+    (configs and flagfiles expanded first, then its flags)."""
+    from dcgan_dist.config import Config
+    from dcgan_dist.programs import cli, train
+    flag_values, _ = cli.parse("dcgan-train", train.FLAGS, ["dcgan-train", *args])
+    return Config.from_flags(flag_values)
+
+
+def console_scripts():
+    """{script: entry point} of setup.cfg's console_scripts: the list of programs."""
+    parser = configparser.ConfigParser()
+    parser.read(os.path.join(REPO, "setup.cfg"))
+    lines = parser["options.entry_points"]["console_scripts"].splitlines()
+    return dict(tuple(part.strip() for part in line.split("=")) for line in lines
+                if line.strip() and not line.strip().startswith("#"))
+
+
+def program_modules():
+    """{script: its module} of every program (dcgan-train: dcgan_dist.programs.train, ...)."""
+    from dcgan_dist.programs import console
+    return {script: importlib.import_module(console.program_module(script))
+            for script in console_scripts()}
+
+
 def last_line(text):
     return text.strip().splitlines()[-1]
 
@@ -89,10 +122,13 @@ def ignores_sigint(pid):
 
 
 def wait_for(condition, proc, timeout_secs=120, what="the run made no progress"):
-    """Polls `condition()` while `proc` runs."""
+    """Polls `condition()` while `proc` runs; `what` is the message if it times out. A `proc`
+    whose output is a pipe (stdout=PIPE) that ends first has that output in the message."""
     deadline = time.monotonic() + timeout_secs
     while not condition():
-        assert proc.poll() is None, "the run ended before the test could act"
+        if proc.poll() is not None:
+            output = f":\n{proc.stdout.read()}" if proc.stdout else ""
+            raise AssertionError(f"the run ended before the test could act{output}")
         assert time.monotonic() < deadline, what
         time.sleep(0.05)
 

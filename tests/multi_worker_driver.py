@@ -13,8 +13,9 @@ import time
 
 import numpy as np
 
-from dcgan_dist import cli, config as config_lib, loop
+from dcgan_dist import config as config_lib, loop
 from dcgan_dist.evaluation import evaluator
+from dcgan_dist.programs import cli, train as train_program
 
 
 def main():
@@ -35,7 +36,7 @@ def main():
         weights = state.generator.weights + state.discriminator.weights
         np.savez(out_path, *[np.asarray(w.numpy()) for w in weights], step=state.step.numpy())
 
-    cli.run(train, "dcgan-train", ["dcgan-train", *sys.argv[split + 1:]])
+    cli.run(train, "dcgan-train", train_program.FLAGS, ["dcgan-train", *sys.argv[split + 1:]])
 
 
 if __name__ == "__main__":

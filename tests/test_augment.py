@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import augment, loop, state as state_lib, streams
+from dcgan_dist import build, loop
 from dcgan_dist.errors import UserError
-from dcgan_dist.rundir import progress, reopen
+from dcgan_dist.rundir import progress
+from dcgan_dist.runtime import streams
+from dcgan_dist.training import augment, state as state_lib
 from helpers import assert_same_checkpoints, latest_checkpoint
 
 SIDE = 32
@@ -99,8 +101,9 @@ def test_the_generator_learns_through_every_transform(make_config, name):
     colour: saturation leaves grey images as they are, as DiffAugment's does)."""
     config = make_config(architecture="dcgan", image_size=32, g_filters=4, d_filters=4,
                          d_dropout=0.0)
-    state = state_lib.build_state(config, tf.distribute.get_strategy(), (32, 32, 3), "float32")
-    z = tf.random.stateless_normal([4, config.noise_dim], [0, 1])
+    state = state_lib.build_state(config.model, config.objective, config.augment,
+                                  tf.distribute.get_strategy(), (32, 32, 3), "float32")
+    z = tf.random.stateless_normal([4, config.model.noise_dim], [0, 1])
     u = tf.random.stateless_uniform([4, augment.NUM_COLUMNS], [0, 2])
     u = tf.tensor_scatter_nd_update(  # the coin on, and flip/rotate90 away from the identity
         u, [[i, augment.COLUMNS[name][0]] for i in range(4)], tf.zeros([4]))
@@ -119,7 +122,7 @@ def test_the_generator_learns_through_every_transform(make_config, name):
 
 def test_the_controller_moves_p_toward_the_target_from_the_sign_of_real_outputs(make_config):
     config = make_config(augment="ada", ada_every_steps=2, ada_kimg=0.032, global_batch_size=8)
-    ada = augment.AdaController(config)  # each update moves p by 2 * 8 / 32 = 0.5
+    ada = augment.AdaController(config.augment)  # each update moves p by 2 * 8 / 32 = 0.5
     for step in range(4):  # every real output positive: r_t = 1 > 0.6, p rises
         ada.update(tf.constant(step, tf.int64), tf.constant(8.0))
     assert float(ada.p) == 1.0 and float(ada.signs) == 0.0  # clipped at 1
@@ -130,6 +133,7 @@ def test_the_controller_moves_p_toward_the_target_from_the_sign_of_real_outputs(
     assert float(ada.p) == 0.5 and float(ada.signs) == 8.0
 
 
+@pytest.mark.slow
 def test_p_rises_on_a_discriminator_made_to_overfit(make_config):
     """Eight fixed real images, a fast discriminator and a generator that cannot learn: D
     separates them within a few steps, r_t goes above 0.6, and p climbs."""
@@ -142,7 +146,7 @@ def test_p_rises_on_a_discriminator_made_to_overfit(make_config):
         return tf.data.Dataset.from_tensors(reals).repeat()
 
     state = loop.train(config, dataset_fn=dataset_fn)
-    stats = progress.read_stats(config.workdir)
+    stats = progress.read_stats(config.rundir.workdir)
     # Each record covers one interval of 4 steps: p moved by 0.1 toward the target, in the
     # direction of that interval's r_t, from 0; the memorising D takes it up to half or more
     # (where augmented images start to fool it, r_t falls and p turns).
@@ -150,11 +154,12 @@ def test_p_rises_on_a_discriminator_made_to_overfit(make_config):
     moves = [np.sign(r["d_real_sign"] - 0.6) * 0.1 for r in stats]
     np.testing.assert_allclose(np.diff(p), moves, atol=1e-6)
     assert max(p) >= 0.5 and stats[0]["d_real_sign"] > 0.6
-    reader = tf.train.load_checkpoint(latest_checkpoint(config.workdir))
+    reader = tf.train.load_checkpoint(latest_checkpoint(config.rundir.workdir))
     assert reader.get_tensor("augment_p/.ATTRIBUTES/VARIABLE_VALUE") == pytest.approx(
         float(state.ada.p))
 
 
+@pytest.mark.slow
 def test_ada_resumes_exactly_with_its_p_and_half_an_interval_of_signs(make_config, tmp_path):
     """Checkpoints at step 3 fall inside an interval of 2: the signs summed so far resume.
     On dcgan (batch norm in both networks) with dropout, whose masks are keyed by the step and
@@ -178,7 +183,7 @@ def test_ada_resumes_exactly_with_its_p_and_half_an_interval_of_signs(make_confi
         assert a == b
     # What the resume started from: step 3's checkpoint holds p after one update and the
     # signs of step 3, half of the next interval, and restoring it brings both back.
-    _, state = reopen.restore_run(str(tmp_path / "split"), step=3)
+    _, state = build.restore_run(str(tmp_path / "split"), step=3)
     reader = tf.train.load_checkpoint(str(tmp_path / "split" / "ckpt" / "ckpt-3"))
     assert float(state.ada.p) == 0.25
     assert float(state.ada.signs) == reader.get_tensor(
@@ -199,16 +204,19 @@ def test_bad_augment_flags_are_refused_with_the_fix(make_config, overrides, mess
 
 def _one_step(make_config, **overrides):
     """Generator and discriminator weights after one step on fixed images."""
-    from dcgan_dist import step as step_lib
+    from dcgan_dist.training import step as step_lib
     config = make_config(d_dropout=0.0, global_batch_size=4, **overrides)
-    state = state_lib.build_state(config, tf.distribute.get_strategy(), (28, 28, 1), "float32")
+    state = state_lib.build_state(config.model, config.objective, config.augment,
+                                  tf.distribute.get_strategy(), (28, 28, 1), "float32")
     images = tf.random.stateless_uniform([4, 28, 28, 1], [1, 2], -1, 1)
     iterator = iter(tf.data.Dataset.from_tensors(images).repeat())
-    step_lib.make_train_fn(tf.distribute.get_strategy(), state, config, 4)(iterator, tf.constant(1))
+    step_lib.make_train_fn(tf.distribute.get_strategy(), state, config.objective, config.augment,
+                           4)(iterator, tf.constant(1))
     return [v.numpy() for v in state.generator.trainable_weights +
             state.discriminator.trainable_weights]
 
 
+@pytest.mark.slow
 def test_the_step_augments_real_and_generated_images(make_config, monkeypatch):
     seen = []
     apply = augment.apply
@@ -224,17 +232,20 @@ def test_the_step_augments_real_and_generated_images(make_config, monkeypatch):
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("precision", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize("precision", [
+    pytest.param("mixed_float16", marks=pytest.mark.slow), "mixed_bfloat16"])
 def test_augmentation_trains_under_mixed_precision_with_r1(make_config, precision):
     """Images reach D in float32 (the generator's last layer and the data are float32), so
     the transforms run in float32 under either policy; R1 and fp16's loss scale on top."""
     config = make_config(augment="diffaugment", d_r1_gamma=10.0, d_dropout=0.0,
                          global_batch_size=4, precision=precision)
-    from dcgan_dist import step as step_lib
-    state = state_lib.build_state(config, tf.distribute.get_strategy(), (28, 28, 1), precision)
+    from dcgan_dist.training import step as step_lib
+    state = state_lib.build_state(config.model, config.objective, config.augment,
+                                  tf.distribute.get_strategy(), (28, 28, 1), precision)
     before = [v.numpy() for v in state.generator.trainable_weights]
     images = tf.random.stateless_uniform([4, 28, 28, 1], [1, 2], -1, 1)
-    out = step_lib.make_train_fn(tf.distribute.get_strategy(), state, config, 4)(
+    out = step_lib.make_train_fn(tf.distribute.get_strategy(), state, config.objective,
+                                 config.augment, 4)(
         iter(tf.data.Dataset.from_tensors(images).repeat()), tf.constant(2))
     assert np.isfinite(float(out["d_loss"])) and float(out["augment_p"]) == 1.0
     after = [v.numpy() for v in state.generator.trainable_weights]

@@ -6,9 +6,11 @@ import os
 import numpy as np
 import pytest
 
+from dcgan_dist.config import Config
 from dcgan_dist.errors import UserError
-from dcgan_dist.evaluation import classifier, cli as eval_cli, evaluator, reals
+from dcgan_dist.evaluation import classifier, evaluator, reals
 from dcgan_dist.evaluation import reference_stats
+from dcgan_dist.programs import eval as eval_cli
 from helpers import run_in_process
 
 
@@ -18,11 +20,17 @@ def _test_images(data_dir, image_shape=(16, 16, 1)):
     return images.numpy(), labels.numpy()
 
 
+def _evaluation(**values):
+    """The evaluation section of a run on `values` (data_dir, dataset, inception_path)."""
+    return Config.of(workdir="unused", **values).evaluation
+
+
 @pytest.fixture(scope="module")
 def shapes_classifier(shapes_data_dir):
     return classifier.get_classifier(shapes_data_dir, "shapes3", (16, 16, 1))
 
 
+@pytest.mark.slow
 def test_trains_to_high_accuracy_and_is_cached_by_hash(shapes_data_dir, shapes_classifier,
                                                        monkeypatch):
     model, info = shapes_classifier
@@ -37,6 +45,7 @@ def test_trains_to_high_accuracy_and_is_cached_by_hash(shapes_data_dir, shapes_c
                                atol=1e-5)
 
 
+@pytest.mark.slow
 def test_training_the_classifier_draws_nothing_from_keras_global_random_state(shapes_data_dir):
     """A classifier trained mid-run (the first periodic evaluation) must not reseed or consume
     the random state the run uses: its weights, dropout and shuffling have seeds of their own
@@ -57,6 +66,7 @@ def test_training_the_classifier_draws_nothing_from_keras_global_random_state(sh
     assert global_state() == before
 
 
+@pytest.mark.slow
 def test_a_larger_run_is_scored_by_resizing_to_the_classifier(shapes_data_dir, shapes_classifier):
     network = classifier.as_feature_network(*shapes_classifier, "shapes3")
     images, labels = _test_images(shapes_data_dir, (32, 32, 1))  # as a 32 px run makes them
@@ -98,14 +108,15 @@ def test_shrinking_for_the_classifier_undoes_the_training_enlargement_closely():
     np.testing.assert_allclose(up, tf.image.resize(target[:2], (32, 32)).numpy(), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_evaluator_scores_every_network_and_rereads_nothing(shapes_data_dir, shapes_classifier,
                                                             stand_in_inception, monkeypatch):
-    kwargs = dict(data_dir=shapes_data_dir, dataset="shapes3", image_shape=(16, 16, 1),
-                  inception_path=stand_in_inception[0])
+    evaluation = _evaluation(data_dir=shapes_data_dir, dataset="shapes3",
+                             inception_path=stand_in_inception[0])
     # Real-data reference values from the first 200 train images, as from the first 10,000
     # of a large split.
     monkeypatch.setattr(reference_stats, "SAMPLE_SIZE", 200)
-    scorer = evaluator.Evaluator.for_run(**kwargs)
+    scorer = evaluator.Evaluator.for_run(evaluation, (16, 16, 1))
     assert scorer.real_split == "train[:200]" and scorer.reference_split == "test"
     assert [n.name for n in scorer.networks] == ["inception", "classifier"]
     real, _ = _test_images(shapes_data_dir)
@@ -124,23 +135,25 @@ def test_evaluator_scores_every_network_and_rereads_nothing(shapes_data_dir, sha
     assert scorer.warnings(90) and "10000" in scorer.warnings(90)[0]
     # The second evaluator reads the statistics from the cache, not the dataset.
     monkeypatch.setattr(reals, "batches", lambda *a, **k: pytest.fail("dataset reread"))
-    again = evaluator.Evaluator.for_run(**kwargs).score(real)
+    again = evaluator.Evaluator.for_run(evaluation, (16, 16, 1)).score(real)
     assert again["fid"] == good["fid"] and again["classifier_score"] == good["classifier_score"]
 
 
+@pytest.mark.slow
 def test_without_inception_the_classifier_still_scores(shapes_data_dir, shapes_classifier,
                                                        monkeypatch):
     monkeypatch.delenv("DCGAN_INCEPTION_PATH", raising=False)
-    scorer = evaluator.Evaluator.for_run(data_dir=shapes_data_dir, dataset="shapes3",
-                                         image_shape=(16, 16, 1))
+    scorer = evaluator.Evaluator.for_run(
+        _evaluation(data_dir=shapes_data_dir, dataset="shapes3"), (16, 16, 1))
     assert [n.name for n in scorer.networks] == ["classifier"]
     assert "inception-2015-12-05.tgz" in scorer.skipped["inception"]
     assert scorer.warnings(10) == []
     with pytest.raises(UserError, match="no feature network to score with: no Inception"):
-        evaluator.Evaluator.for_run(data_dir=shapes_data_dir, dataset="blobs3",
-                                    image_shape=(16, 16, 1))
+        evaluator.Evaluator.for_run(_evaluation(data_dir=shapes_data_dir, dataset="blobs3"),
+                                    (16, 16, 1))
 
 
+@pytest.mark.slow
 def test_train_classifier_command_and_its_bad_input(shapes_data_dir, shapes_classifier, capsys):
     code, out, err = run_in_process(eval_cli.run, "dcgan-eval", [
         f"--data_dir={shapes_data_dir}", "--dataset=shapes3", "train-classifier"], capsys)

@@ -12,9 +12,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import main
+from dcgan_dist import build
 from dcgan_dist.data.images import to_uint8
-from dcgan_dist.rundir import progress, reopen, runinfo
+from dcgan_dist.programs import train
+from dcgan_dist.rundir import progress
 from helpers import run_in_process
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures")
@@ -32,11 +33,11 @@ def _sample_inputs(state):
 
 @pytest.mark.parametrize("version, name", RUNS)
 def test_an_old_run_reopens_with_the_generator_it_saved(version, name):
-    config, state = reopen.restore_run(os.path.join(FIXTURES, version, name))
+    config, state = build.restore_run(os.path.join(FIXTURES, version, name))
     assert int(state.step.numpy()) == int(EXPECTED[version][f"{name}_step"])
     images = state.sampling_generator(_sample_inputs(state), training=False).numpy()
     np.testing.assert_allclose(images, EXPECTED[version][f"{name}_samples"], atol=1e-6)
-    assert config.architecture == ("dcgan" if name == "dcgan_run" else "tutorial")
+    assert config.model.architecture == ("dcgan" if name == "dcgan_run" else "tutorial")
     assert state.num_classes == (10 if (version, name) == ("v0_2", "tutorial_run") else 0)
 
 
@@ -49,7 +50,7 @@ def test_an_old_run_resumes_from_its_own_flags_txt(tmp_path, capsys, caplog, ver
     workdir = tmp_path / name
     shutil.copytree(os.path.join(FIXTURES, version, name), workdir)
     end = steps_before + 2
-    code, _, err = run_in_process(main.run, "dcgan-train", [
+    code, _, err = run_in_process(train.run, "dcgan-train", [
         f"--flagfile={workdir}/flags.txt", f"--workdir={workdir}",
         f"--data_dir={tmp_path / 'no_data'}", f"--train_steps={end}"], capsys)
     assert code == 0, err[-2000:]
@@ -58,7 +59,7 @@ def test_an_old_run_resumes_from_its_own_flags_txt(tmp_path, capsys, caplog, ver
         range(log_every, end + 1, log_every))
     assert os.path.exists(workdir / "samples" / f"step_{end:06d}.png")
     # run.json is rewritten by this version, and still reads back.
-    assert runinfo.read(str(workdir)).config.train_steps == end
+    assert build.read_run(str(workdir)).config.schedule.train_steps == end
     assert json.loads((workdir / "run.json").read_text())["format_version"] == 1
 
 
@@ -72,7 +73,7 @@ def test_an_old_export_loads_and_generates_what_its_checkpoint_does():
                                         seed=tf.constant(0, tf.int64))["images"].numpy()
     np.testing.assert_array_equal(sample, expected["export_sample"])
     # The run it came from, reopened by this version, gives the same images for that noise.
-    _, state = reopen.restore_run(os.path.join(FIXTURES, "v0_1", "tutorial_run"))
+    _, state = build.restore_run(os.path.join(FIXTURES, "v0_1", "tutorial_run"))
     ours = to_uint8(state.sampling_generator(tf.constant(z), training=False).numpy())
     assert np.abs(ours.astype(int) - generated.astype(int)).max() <= 1  # rounding at .5
 
@@ -87,7 +88,7 @@ def test_an_old_conditional_export_loads_and_generates_what_its_checkpoint_does(
     sample = model.signatures["sample"](labels=tf.range(5, dtype=tf.int32),
                                         seed=tf.constant(0, tf.int64))["images"].numpy()
     np.testing.assert_array_equal(sample, expected["export_sample"])
-    _, state = reopen.restore_run(os.path.join(FIXTURES, "v0_2", "tutorial_run"))
+    _, state = build.restore_run(os.path.join(FIXTURES, "v0_2", "tutorial_run"))
     ours = to_uint8(state.sampling_generator([tf.constant(z), tf.constant(labels)],
                                              training=False).numpy())
     assert np.abs(ours.astype(int) - generated.astype(int)).max() <= 1  # rounding at .5

@@ -14,13 +14,16 @@ import pytest
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
-from dcgan_dist import config as config_lib, loop, main, models, step as step_lib
-from dcgan_dist.data import cli as data_cli, folder, info as data_info
+from dcgan_dist import build, models
+from dcgan_dist.config import Config
+from dcgan_dist.data import folder, info as data_info
 from dcgan_dist.data.images import to_uint8
 from dcgan_dist.errors import UserError
-from dcgan_dist.evaluation import cli as eval_cli, export, generate, metrics, sampling
+from dcgan_dist.evaluation import metrics, sampling
 from dcgan_dist.models import conditioning
-from dcgan_dist.rundir import progress, reopen, runinfo
+from dcgan_dist.programs import data as data_cli, eval as eval_cli, export, generate, train
+from dcgan_dist.rundir import progress, runinfo
+from dcgan_dist.training import step as step_lib
 from conftest import SMALL, batches, two_replicas, write_class_folder
 from helpers import WITHOUT_THE_PACKAGE, last_line, run_in_process
 
@@ -43,7 +46,7 @@ def test_the_label_and_its_class_names_come_from_the_dataset_info(shapes_data_di
 def test_conditional_without_a_label_is_one_clear_error(make_config, shapes_data_dir):
     config = make_config(dataset="blobs3", data_dir=shapes_data_dir, conditional=True)
     with pytest.raises(UserError) as raised:
-        data_info.load_info(config)
+        data_info.load_info(config.data)
     assert str(raised.value) == (
         "--conditional needs a class label, but blobs3 has none (features: image); sort its "
         "images into one sub-folder per class and prepare it again with: dcgan-data prepare "
@@ -113,8 +116,8 @@ def test_class_embedding_and_conditional_batch_norm_arithmetic():
 @pytest.mark.parametrize("architecture, image_shape", [("tutorial", (28, 28, 1)),
                                                        ("dcgan", (32, 32, 3))])
 def test_the_generated_image_depends_on_the_label(architecture, image_shape):
-    config = config_lib.Config(workdir="/tmp/unused", architecture=architecture, **SMALL)
-    generator, discriminator = models.build(config, image_shape, num_classes=3)
+    config = Config.of(workdir="/tmp/unused", architecture=architecture, **SMALL)
+    generator, discriminator = models.build(config.model, image_shape, num_classes=3)
     z = tf.random.stateless_normal([4, SMALL["noise_dim"]], [1, 2])
     images = {k: generator([z, tf.fill([4], k)], training=False).numpy() for k in range(3)}
     assert images[0].shape == (4, *image_shape) and np.abs(images[0]).max() <= 1
@@ -128,17 +131,17 @@ def test_conditioning_adds_exactly_the_class_weights():
     # wider input (16 more rows of 7*7*16), and per BN 3 scales and offsets per channel in
     # place of one (784, 8 and 4 channels); the discriminator: 3 projection vectors as long
     # as its 7*7*16 features.
-    config = config_lib.Config(workdir="/tmp/unused", g_filters=16, d_filters=8, noise_dim=16)
-    g_plain, d_plain = models.build(config, (28, 28, 1))
-    g_cond, d_cond = models.build(config, (28, 28, 1), num_classes=3)
+    config = Config.of(workdir="/tmp/unused", g_filters=16, d_filters=8, noise_dim=16)
+    g_plain, d_plain = models.build(config.model, (28, 28, 1))
+    g_cond, d_cond = models.build(config.model, (28, 28, 1), num_classes=3)
     assert g_cond.count_params() - g_plain.count_params() == (
         3 * 16 + 16 * 784 + 2 * (3 - 1) * (784 + 8 + 4))
     assert d_cond.count_params() - d_plain.count_params() == 3 * 784
 
 
 def test_the_projection_adds_the_class_vector_dotted_with_the_features():
-    discriminator = models.build(config_lib.Config(workdir="/tmp/unused", d_dropout=0.0,
-                                                   d_dense_units=8, **SMALL), (28, 28, 1),
+    discriminator = models.build(Config.of(workdir="/tmp/unused", d_dropout=0.0,
+                                           d_dense_units=8, **SMALL).model, (28, 28, 1),
                                  num_classes=3)[1]
     projection = np.random.default_rng(1).normal(size=(3, 8)).astype(np.float32)
     discriminator.projection.embeddings.assign(projection)
@@ -157,35 +160,39 @@ def test_the_projection_adds_the_class_vector_dotted_with_the_features():
 # labels alone) is a case of test_step's keystone: conditional-r1-ada-dcgan.
 
 
+@pytest.mark.slow
 def test_augmentation_moves_pixels_and_each_image_keeps_its_label(make_config):
     """--augment with --conditional: D reads each augmented image with its own label (real:
     the data's, generated: the class it was drawn as). The step's d_loss is the one computed
     by hand from the same draws, and the labels matter: shuffled, the loss differs."""
-    from dcgan_dist import augment, losses, state as state_lib, streams
+    from dcgan_dist.runtime import streams
+    from dcgan_dist.training import augment, losses, state as state_lib
     config = make_config(conditional=True, augment="diffaugment", d_dropout=0.0,
                          d_r1_gamma=0.0, global_batch_size=4)
     strategy = tf.distribute.get_strategy()
-    state = state_lib.build_state(config, strategy, (28, 28, 1), "float32", num_classes=3)
+    state = state_lib.build_state(config.model, config.objective, config.augment, strategy,
+                                  (28, 28, 1), "float32", num_classes=3)
     projection = state.discriminator.projection.embeddings
     projection.assign(np.random.default_rng(2).normal(size=projection.shape))
     images = tf.random.stateless_uniform([4, 28, 28, 1], [1, 2], -1, 1)
     labels = tf.constant([0, 1, 2, 1])
-    transforms = augment.parse_policy(config.augment_policy)
+    transforms = augment.parse_policy(config.augment.augment_policy)
 
     def by_hand(real_labels):  # step 0, one replica: the whole global batch
-        u_real, u_fake = (augment.draw(config.seed, stream, 0, 4, 0, 4)
+        seed = config.objective.seed
+        u_real, u_fake = (augment.draw(seed, stream, 0, 4, 0, 4)
                           for stream in (streams.AUGMENT_REAL, streams.AUGMENT_FAKE))
-        z = step_lib.replica_noise(config.seed, 0, 4, config.noise_dim, 0, 4)
-        fake_labels = step_lib.replica_labels(config.seed, 0, 4, 3, 0, 4)
+        z = step_lib.replica_noise(seed, 0, 4, config.model.noise_dim, 0, 4)
+        fake_labels = step_lib.replica_labels(seed, 0, 4, 3, 0, 4)
         fakes = state.generator([z, fake_labels], training=True)
         d_real = state.discriminator(augment.apply(images, u_real, transforms, 1.0),
                                      real_labels, training=True)
         d_fake = state.discriminator(augment.apply(fakes, u_fake, transforms, 1.0),
                                      fake_labels, training=True)
-        return float(tf.reduce_mean(losses.d_loss_per_example(d_real, d_fake)))
+        return float(tf.reduce_mean(losses.d_nonsaturating(d_real, d_fake)))
 
     expected, shuffled = by_hand(labels), by_hand(tf.constant([1, 2, 0, 2]))
-    out = step_lib.make_train_fn(strategy, state, config, 4)(
+    out = step_lib.make_train_fn(strategy, state, config.objective, config.augment, 4)(
         iter(tf.data.Dataset.from_tensors((images, labels)).repeat()), tf.constant(1))
     np.testing.assert_allclose(float(out["d_loss"]), expected, rtol=1e-5)
     assert abs(shuffled - expected) > 1e-3
@@ -198,14 +205,14 @@ def test_augmentation_moves_pixels_and_each_image_keeps_its_label(make_config):
 def test_periodic_generation_draws_image_i_as_class_i_mod_k_on_every_replica():
     strategy = two_replicas()
     with strategy.scope():
-        generator = models.build(config_lib.Config(workdir="/tmp/unused", **SMALL),
+        generator = models.build(Config.of(workdir="/tmp/unused", **SMALL).model,
                                  (28, 28, 1), num_classes=3)[0]
     generate_fn = sampling.make_generate_fn(strategy, generator, SMALL["noise_dim"],
                                             per_replica_images=2, seed=5, num_classes=3)
     images = generate_fn(7)  # chunks of 2 replicas x 2 images, cut to 7
     labels = sampling.eval_labels(7, 3)
     assert labels.tolist() == [0, 1, 2, 0, 1, 2, 0]
-    from dcgan_dist import streams
+    from dcgan_dist.runtime import streams
     for index in range(4):  # chunk index // 2, replica index % 2: images 2*index, 2*index+1
         key = streams.keyed(5, streams.PERIODIC_EVAL_NOISE, index // 2, index % 2)
         z = tf.random.stateless_normal([2, SMALL["noise_dim"]], seed=key)
@@ -216,10 +223,11 @@ def test_periodic_generation_draws_image_i_as_class_i_mod_k_on_every_replica():
 
 # --- a run directory: grids, run.json, eval, generate, export ----------------------------------
 
+@pytest.mark.slow
 def test_a_conditional_run_describes_its_classes_and_draws_a_row_per_class(conditional_run):
     record = json.loads((conditional_run / "run.json").read_text())
     assert record["classes"] == list("0123456789") and record["config"]["conditional"]
-    assert runinfo.read(str(conditional_run)).num_classes == 10
+    assert build.read_run(str(conditional_run)).num_classes == 10
     grid = iio.imread(conditional_run / "samples" / "step_000004.png")
     assert grid.shape == (2 * (10 * 29 + 1), 2 * (8 * 29 + 1))  # 10 rows of 8, scaled 2x
     # Row k is class k of the same 8 noise vectors: rows differ.
@@ -236,18 +244,20 @@ def test_a_conditional_run_describes_its_classes_and_draws_a_row_per_class(condi
 
 
 def test_run_json_without_the_new_fields_still_reads_and_a_conditional_one_needs_classes(
-        make_config):
-    text = runinfo.encode(make_config(), (28, 28, 1))
+        make_config, tmp_path):
+    text = runinfo.encode(make_config().values, (28, 28, 1))
     old = json.loads(text)
     for key in ("conditional", "label_key"):
         del old["config"][key]  # as 0.1.0 wrote it
-    assert runinfo.decode(json.dumps(old)).config.conditional is False
+    assert Config.from_values(runinfo.decode(json.dumps(old)).values).data.conditional is False
     assert "classes" not in old
-    conditional = json.loads(runinfo.encode(make_config(conditional=True), (28, 28, 1), "abc"))
+    conditional = json.loads(runinfo.encode(make_config(conditional=True).values, (28, 28, 1),
+                                            "abc"))
     assert runinfo.decode(json.dumps(conditional)).class_names == ("a", "b", "c")
     del conditional["classes"]
+    (tmp_path / "run.json").write_text(json.dumps(conditional))
     with pytest.raises(UserError, match='a --conditional run without its "classes"'):
-        runinfo.decode(json.dumps(conditional))
+        build.read_run(str(tmp_path))
 
 
 def test_class_accuracy_golden_values():
@@ -257,6 +267,7 @@ def test_class_accuracy_golden_values():
     assert per_class == pytest.approx([1 / 2, 1 / 3, 1.0])
 
 
+@pytest.mark.slow
 def test_dcgan_eval_reports_class_accuracy_overall_and_per_class(conditional_run, tmp_path,
                                                                  capsys):
     import shutil
@@ -278,6 +289,7 @@ def test_dcgan_eval_reports_class_accuracy_overall_and_per_class(conditional_run
         record["class_accuracy_per_class"], abs=1e-4)
 
 
+@pytest.mark.slow
 def test_dcgan_generate_by_label_by_list_and_per_class(conditional_run, tmp_path):
     run = str(conditional_run)
     seven = tmp_path / "seven.npz"
@@ -288,7 +300,7 @@ def test_dcgan_generate_by_label_by_list_and_per_class(conditional_run, tmp_path
     cycle = np.load(tmp_path / "cycle.npz")
     assert cycle["labels"].tolist() == [0, 2, 0, 2, 0]
     # The images are the generator's for those labels, on dcgan-generate's usual noise.
-    _, state = reopen.restore_run(run)
+    _, state = build.restore_run(run)
     expected = to_uint8(sampling.generate(state.sampling_generator, 5, SMALL["noise_dim"],
                                           labels=cycle["labels"]))
     np.testing.assert_array_equal(cycle["images"], expected)
@@ -299,6 +311,7 @@ def test_dcgan_generate_by_label_by_list_and_per_class(conditional_run, tmp_path
     assert iio.imread(tmp_path / "each.png").shape == (2 * (10 * 29 + 1), 2 * (8 * 29 + 1))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("args, message", [
     (["--labels=12"], "--labels=12 is not a class of this run: it has 10 classes, 0-9 (0, 1, "
                       "2, 3, 4, 5, 6, 7, 8, 9)"),
@@ -315,6 +328,7 @@ def test_dcgan_generate_refuses_a_label_out_of_range(conditional_run, tmp_path, 
     assert not out.exists()
 
 
+@pytest.mark.slow
 def test_an_unconditional_run_takes_no_labels(trained_run, tmp_path, capsys):
     code, _, err = run_in_process(generate.run, "dcgan-generate", [
         f"--workdir={trained_run}", f"--output={tmp_path / 'x.npz'}", "--labels=1"], capsys)
@@ -342,6 +356,7 @@ LOADER = WITHOUT_THE_PACKAGE + textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_the_export_takes_labels_and_loads_without_the_package(conditional_run, tmp_path,
                                                                capsys):
     code, out, err = run_in_process(export.run, "dcgan-export", [
@@ -366,6 +381,7 @@ def test_the_export_takes_labels_and_loads_without_the_package(conditional_run, 
 
 # --- a folder sorted into classes ---------------------------------------------------------------
 
+@pytest.mark.slow
 def test_a_three_class_folder_prepares_with_its_labels_and_trains_conditionally(
         tmp_path, capsys):
     source = write_class_folder(str(tmp_path / "shapes"))
@@ -383,7 +399,7 @@ def test_a_three_class_folder_prepares_with_its_labels_and_trains_conditionally(
         info.class_names.index(os.path.relpath(p, source).split(os.sep)[0]) for p in paths]
 
     workdir = tmp_path / "run"
-    code, _, err = run_in_process(main.run, "dcgan-train", [
+    code, _, err = run_in_process(train.run, "dcgan-train", [
         f"--workdir={workdir}", "--dataset=my_shapes", f"--data_dir={data_dir}", "--conditional",
         "--global_batch_size=6", "--train_steps=2", "--sample_every_steps=2",
         "--g_filters=8", "--d_filters=4", "--noise_dim=8", "--precision=float32"], capsys)

@@ -4,22 +4,20 @@ clear line, flags.txt replays, and Config touches nothing on disk."""
 import dataclasses
 import glob
 import os
+import re
+from unittest import mock
 
 from absl import flags as absl_flags
 import pytest
 
-from dcgan_dist import cli, config as config_lib, flagfiles, flags, models, precision, strategy
+from dcgan_dist import config as config_lib, flags, models
 from dcgan_dist.errors import UserError
+from dcgan_dist.programs import data, train
+from dcgan_dist.runtime import precision, strategy
+from helpers import parse_train as parse, program_modules
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIGS = sorted(glob.glob(os.path.join(REPO, "configs", "*.cfg")))
-
-
-def parse(*args, program="dcgan-train"):
-    """A Config from dcgan-train's command line, parsed the way the program parses it (configs
-    and flagfiles expanded first)."""
-    flag_values, _ = cli.parse(program, [program, *args])
-    return config_lib.Config.from_flags(flag_values)
 
 
 def test_there_are_configs():
@@ -27,38 +25,52 @@ def test_there_are_configs():
     assert {"mnist.cfg", "cpu_smoke.cfg"} <= names
 
 
-def test_config_fields_are_the_training_flags():
-    assert sorted(f.name for f in dataclasses.fields(config_lib.Config)) == sorted(flags.TRAIN)
-    assert config_lib.Config(workdir="/x").g_filters == flags.CATALOGUE["g_filters"].default
-    # --config and --list_configs choose flags; they are dcgan-train's, not Config fields.
-    assert set(flags.PROGRAMS["dcgan-train"]) - set(flags.TRAIN) == {"config", "list_configs"}
+def test_config_values_are_the_training_flags():
+    config = config_lib.Config.of(workdir="/x")
+    assert tuple(config.values) == flags.TRAIN
+    assert config.values["g_filters"] == config.model.g_filters == (
+        flags.CATALOGUE["g_filters"].default)
+    # Every field of a section is a training flag (but the derived local paths).
+    for section in config_lib.SECTIONS.values():
+        assert {f.name for f in dataclasses.fields(section)} - set(flags.TRAIN) <= {
+            "local_paths"}, section
+    # --config and --list_configs choose flags; they are dcgan-train's, not Config values.
+    assert set(train.FLAGS) - set(flags.TRAIN) == {"config", "list_configs"}
 
 
+# Each choice of these flags comes from a table; Config takes every entry and refuses
+# anything else, naming the choices. (--config's: test_flagfiles.)
 @pytest.mark.parametrize("name, table", [
     ("architecture", models.ARCHITECTURES), ("strategy", ["auto", *strategy.STRATEGIES]),
     ("precision", ["auto", *precision.PRECISIONS]), ("all_reduce", strategy.ALL_REDUCE),
-    ("collective", strategy.COLLECTIVES), ("config", flagfiles.CONFIGS)])
-def test_choices_come_from_their_tables(name, table):
-    assert flags.CATALOGUE[name].parser.enum_values == list(table)
+    ("collective", strategy.COLLECTIVES)])
+def test_every_entry_of_a_table_is_a_choice_and_nothing_else(name, table):
+    paths = dict(workdir="gs://b/run", data_dir="gs://b/tfds")  # --strategy=tpu needs them
+    for choice in table:
+        assert config_lib.Config.of(**paths, **{name: choice}).values[name] == choice
+    with pytest.raises(UserError, match=f"^--{name}=abacus is unknown; use one of "
+                                        f"{re.escape(', '.join(table))}$"):
+        config_lib.Config.of(**paths, **{name: "abacus"})
 
 
 def test_each_program_accepts_its_own_flags_and_no_others():
-    used = {name for names in flags.PROGRAMS.values() for name in names}
+    programs = program_modules()  # setup.cfg's console scripts
+    used = {name for module in programs.values() for name in module.FLAGS}
     assert used == set(flags.CATALOGUE), "a flag no program takes"
-    for program, names in flags.PROGRAMS.items():
-        flag_values = flags.flag_values(names)
-        assert set(flag_values) == set(names), program
+    for program, module in programs.items():
+        flag_values = flags.flag_values(module.FLAGS)
+        assert set(flag_values) == set(module.FLAGS), program
         if program != "dcgan-train":
             with pytest.raises(absl_flags.UnrecognizedFlagError, match="g_lr"):
                 flag_values([program, "--g_lr=1"])
     # One definition per flag: dcgan-data's --image_size is dcgan-train's.
-    assert flags.flag_values(flags.PROGRAMS["dcgan-data"])["image_size"].help == (
+    assert flags.flag_values(data.FLAGS)["image_size"].help == (
         flags.flag_values(flags.TRAIN)["image_size"].help)
 
 
 def test_parsing_a_program_twice_starts_from_the_defaults():
-    assert parse("--g_lr=0.5", "--workdir=/x").g_lr == 0.5
-    assert parse("--workdir=/x").g_lr == flags.default("g_lr")
+    assert parse("--g_lr=0.5", "--workdir=/x").objective.g_lr == 0.5
+    assert parse("--workdir=/x").objective.g_lr == flags.default("g_lr")
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
@@ -74,7 +86,7 @@ def test_every_config_parses_and_has_a_header(path, tmp_path):
     paths = (["--workdir=gs://bucket/run", "--data_dir=gs://bucket/tfds"] if "tpu" in path
              else [f"--workdir={tmp_path}"])
     config = parse(f"--flagfile={path}", *paths)
-    assert config.global_batch_size > 0
+    assert config.values["global_batch_size"] > 0
 
 
 # A dataset's side (0: not square, --image_size sets it), channels and classes (0: no class
@@ -86,10 +98,10 @@ DATASETS = {"mnist": (28, 1, 10), "cifar10": (32, 3, 10), "celeb_a": (0, 3, 0),
 @pytest.mark.parametrize("path", CONFIGS, ids=os.path.basename)
 def test_every_config_builds_its_models(path, tmp_path):
     config = parse(f"--flagfile={path}", f"--workdir={tmp_path}", "--strategy=cpu")
-    side, channels, classes = DATASETS[config.dataset]
-    image_shape = (config.image_size or side,) * 2 + (channels,)
-    generator, discriminator = models.build(config, image_shape,
-                                            classes if config.conditional else 0)
+    side, channels, classes = DATASETS[config.data.dataset]
+    image_shape = (config.data.image_size or side,) * 2 + (channels,)
+    generator, discriminator = models.build(config.model, image_shape,
+                                            classes if config.data.conditional else 0)
     assert generator.output_shape == (None,) + image_shape
     assert discriminator.count_params() > 0
 
@@ -97,31 +109,35 @@ def test_every_config_builds_its_models(path, tmp_path):
 def test_dcgan_configs_use_the_papers_settings():
     for name in ("cifar10", "celeba64", "lsun_bedroom64", "folder64", "folder32", "mnist_dcgan"):
         config = parse(f"--config={name}", "--workdir=/tmp/x")
-        assert (config.architecture, config.adam_beta1, config.d_dropout) == ("dcgan", 0.5, 0.0)
+        assert (config.model.architecture, config.objective.adam_beta1,
+                config.model.d_dropout) == ("dcgan", 0.5, 0.0)
     config = parse("--config=cifar10", "--workdir=/tmp/x")
-    assert (config.g_lr, config.d_lr, config.global_batch_size) == (2e-4, 2e-4, 128)
+    assert (config.objective.g_lr, config.objective.d_lr,
+            config.objective.global_batch_size) == (2e-4, 2e-4, 128)
     config = parse("--config=folder64", "--dataset=faces", "--workdir=/x")
-    assert (config.dataset, config.image_size) == ("faces", 64)
+    assert (config.data.dataset, config.data.image_size) == ("faces", 64)
     # Folder configs budget in steps and augment: a folder's size changes neither.
     for name in ("folder32", "folder64"):
         config = parse(f"--config={name}", "--dataset=faces", "--workdir=/x")
-        assert config.train_steps > 0 and config.augment == "ada"
-        assert (config.sample_every_steps, config.ckpt_every_steps) == (500, 2000)
+        assert config.schedule.train_steps > 0 and config.augment.augment == "ada"
+        assert (config.schedule.sample_every_steps, config.schedule.ckpt_every_steps) == (
+            500, 2000)
 
 
 def test_mnist_config_is_the_tutorial():
     config = parse("--config=mnist", "--workdir=/tmp/x")
-    assert (config.global_batch_size, config.epochs, config.g_lr, config.d_lr,
-            config.adam_beta1, config.noise_dim, config.d_dropout, config.g_filters,
-            config.d_filters) == (256, 50, 1e-4, 1e-4, 0.9, 100, 0.3, 256, 64)
-    assert (config.sample_every_steps, config.ckpt_every_steps) == (0, 0)  # once an epoch
+    objective, model, schedule = config.objective, config.model, config.schedule
+    assert (objective.global_batch_size, schedule.epochs, objective.g_lr, objective.d_lr,
+            objective.adam_beta1, model.noise_dim, model.d_dropout, model.g_filters,
+            model.d_filters) == (256, 50, 1e-4, 1e-4, 0.9, 100, 0.3, 256, 64)
+    assert (schedule.sample_every_steps, schedule.ckpt_every_steps) == (0, 0)  # once an epoch
 
 
 def test_flagfile_written_by_a_run_replays_it(tmp_path):
     config = parse("--workdir=/tmp/x", "--global_batch_size=32", "--sync_batchnorm",
                    "--g_lr=0.0002", "--noverbose")
     path = tmp_path / "flags.txt"
-    path.write_text(config.as_flagfile())
+    path.write_text(config.flagfile)
     assert parse(f"--flagfile={path}") == config
 
 
@@ -149,7 +165,7 @@ def test_bad_values_are_refused_with_the_fix(overrides, message, tmp_path):
     values = dict(workdir=str(tmp_path))
     values.update(overrides)
     with pytest.raises(UserError, match=message):
-        config_lib.Config(**values)
+        config_lib.Config.of(**values)
 
 
 def test_config_touches_nothing_on_disk(tmp_path):
@@ -158,23 +174,30 @@ def test_config_touches_nothing_on_disk(tmp_path):
     path = tmp_path / "file"
     path.write_text("keep me")
     for workdir in (str(path), "/proc/dcgan_run"):
-        assert config_lib.Config(workdir=workdir).workdir == workdir
+        assert config_lib.Config.of(workdir=workdir).rundir.workdir == workdir
     assert path.read_text() == "keep me" and os.listdir(tmp_path) == ["file"]
 
 
 def test_local_paths_is_the_one_tpu_path_rule():
-    config = config_lib.Config(workdir="/local/run", data_dir="gs://b/tfds")
-    assert config.local_paths() == [("workdir", "/local/run")]
-    assert config_lib.Config(workdir="gs://b/run", data_dir=None).local_paths() == [
-        ("data_dir", None)]
-    # Synthetic data reads no data directory; other schemes are not Cloud Storage.
-    assert config_lib.Config(workdir="gs://b/r", synthetic_data=True).local_paths() == []
-    assert config_lib.Config(workdir="s3://b/r", data_dir="gs://b/d").local_paths() == [
-        ("workdir", "s3://b/r")]
+    def local_paths(**paths):
+        return config_lib.Config.of(**paths).runtime.local_paths
+
+    assert local_paths(workdir="/local/run", data_dir="gs://b/tfds") == (
+        ("workdir", "/local/run"),)
+    assert local_paths(workdir="gs://b/run", data_dir=None) == (("data_dir", None),)
+    # Synthetic data reads no data directory; a path with any scheme is not on this
+    # machine's disk (paths.is_remote), a path without one is.
+    assert local_paths(workdir="gs://b/r", synthetic_data=True) == ()
+    assert local_paths(workdir="s3://b/r", data_dir="/data") == (("data_dir", "/data"),)
 
 
 def test_per_replica_batch_size():
-    config = config_lib.Config(workdir="/tmp/x", global_batch_size=256)
-    assert config.per_replica_batch_size(8) == 32
+    runtime = config_lib.Config.of(workdir="/tmp/x", global_batch_size=256,
+                                   strategy="cpu").runtime
+
+    def replicas(n):  # a strategy of n replicas, as far as place() asks
+        return mock.Mock(spec=["num_replicas_in_sync"], num_replicas_in_sync=n)
+
+    assert strategy.place(runtime, replicas(8)).per_replica_batch_size == 32
     with pytest.raises(UserError, match="not divisible by the 3 replicas; use a multiple such as 255"):
-        config.per_replica_batch_size(3)
+        strategy.place(runtime, replicas(3))

@@ -19,7 +19,7 @@ def test_scale_images_eager_and_in_tf_data():
 
 def test_batches_shapes_range_and_epoch_coverage(make_config):
     config = make_config(global_batch_size=10)
-    info = data.load_info(config)
+    info = data.load_info(config.data)
     assert info.image_shape == (28, 28, 1) and info.num_examples == TINY_TRAIN
     steps_per_epoch = TINY_TRAIN // 10  # 6: the last 4 images wait for the next epoch
     batches = _batches(config, 2 * steps_per_epoch)
@@ -58,10 +58,10 @@ def test_errors_name_the_fix(make_config, tmp_path, monkeypatch):
     with pytest.raises(UserError, match="larger than the 64 examples"):
         _batches(make_config(global_batch_size=128), 1)
     with pytest.raises(UserError, match="--dataset=no_such_dataset is neither a TFDS catalog dataset nor prepared in --data_dir=.*dcgan-data prepare folder --source=YOUR_IMAGE_FOLDER --name=no_such_dataset"):
-        data.load_info(make_config(dataset="no_such_dataset"))
+        data.load_info(make_config(dataset="no_such_dataset").data)
     with pytest.raises(UserError, match="--split=validation is not a split of mnist; use one of"):
-        data.load_info(make_config(split="validation"))
+        data.load_info(make_config(split="validation").data)
     monkeypatch.setattr(data, "can_reach_download_host", lambda: False)
     empty = str(tmp_path / "empty")
     with pytest.raises(UserError, match=f"dcgan-data prepare mnist --data_dir={empty}"):
-        data.load_info(make_config(data_dir=empty))
+        data.load_info(make_config(data_dir=empty).data)

@@ -10,8 +10,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from dcgan_dist import loop, main
-from dcgan_dist.evaluation import generate
+from dcgan_dist import loop
+from dcgan_dist.programs import generate, train
 from conftest import one_replica, trainable_weights
 from helpers import last_line, run_in_process
 
@@ -19,11 +19,12 @@ TINY_DCGAN = ["--architecture=dcgan", "--g_filters=8", "--d_filters=4", "--globa
               "--precision=float32"]
 
 
+@pytest.mark.slow
 def test_dcgan_trains_two_steps_at_64x64x3_on_a_folder(folder_data_dir, tmp_path, capsys,
                                                        caplog):
     workdir = tmp_path / "run"
     with caplog.at_level(logging.DEBUG):
-        code, _, err = run_in_process(main.run, "dcgan-train", [
+        code, _, err = run_in_process(train.run, "dcgan-train", [
             f"--workdir={workdir}", "--dataset=gen_images", f"--data_dir={folder_data_dir}",
             "--image_size=64", "--train_steps=2", "--log_every_steps=1",
             "--sample_every_steps=2", "--d_dropout=0", "--verbose", *TINY_DCGAN], capsys)
@@ -45,7 +46,7 @@ def test_dcgan_trains_two_steps_at_64x64x3_on_a_folder(folder_data_dir, tmp_path
 
 def test_dcgan_at_mnist_size_is_refused_naming_the_sizes(tiny_data_dir, tmp_path, capsys):
     workdir = tmp_path / "run"
-    code, _, err = run_in_process(main.run, "dcgan-train", [
+    code, _, err = run_in_process(train.run, "dcgan-train", [
         f"--workdir={workdir}", f"--data_dir={tiny_data_dir}", "--train_steps=1", *TINY_DCGAN],
         capsys)
     assert code == 2
@@ -65,6 +66,7 @@ def _tiny_dcgan(make_config, tmp_path, name, **overrides):
 
 # bfloat16 with XLA is the TPU's path (what a CPU can check of it: static shapes, several
 # steps per execution, dropout under XLA); float16 is the GPU's, with its loss scaling.
+@pytest.mark.slow
 @pytest.mark.parametrize("precision, jit_compile", [("mixed_bfloat16", True),
                                                     ("mixed_float16", False)])
 def test_dcgan_with_r1_ema_and_dropout_under_mixed_precision(make_config, tmp_path, precision,

@@ -8,14 +8,10 @@ import shutil
 import numpy as np
 import pytest
 
-from dcgan_dist import main
-from dcgan_dist.data import cli as data_cli, folder
+from dcgan_dist.data import folder
 from dcgan_dist.errors import UserError
+from dcgan_dist.programs import data as data_program, train
 from helpers import last_line, run_in_process, snapshot, tiny_run_args
-
-
-def _args(workdir, tmp, *extra):
-    return tiny_run_args(workdir, tmp, "--train_steps=2", *extra)
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +19,7 @@ def finished_run(tmp_path_factory):
     """A work directory holding a finished 2-step run."""
     base = tmp_path_factory.mktemp("finished")
     workdir = base / "run"
-    main.run(["dcgan-train", *_args(workdir, base)])
+    train.run(["dcgan-train", *tiny_run_args(workdir, base, train_steps=2)])
     return workdir
 
 
@@ -86,8 +82,8 @@ def test_bad_input_is_one_line_and_changes_nothing(extra, message, finished_run,
     extra = [e.replace("MALFORMED", str(malformed)).replace("IMAGES", image_data_dir)
              for e in extra]
     before = snapshot(workdir)
-    code, _, err = run_in_process(main.run, "dcgan-train", _args(workdir, tmp_path, *extra),
-                                  capsys)
+    code, _, err = run_in_process(train.run, "dcgan-train",
+                                  tiny_run_args(workdir, tmp_path, *extra, train_steps=2), capsys)
     assert code == 2, err[-2000:]
     assert last_line(err).startswith("dcgan-train: error: ") and message in last_line(err), err
     assert "Traceback" not in err
@@ -99,7 +95,8 @@ def test_workdir_that_is_a_file_or_not_writable(tmp_path, capsys):
     path.write_text("keep")
     for workdir, message in [(path, "is a file; pass a directory"),
                              ("/proc/dcgan_run", "is not writable")]:
-        code, _, err = run_in_process(main.run, "dcgan-train", _args(workdir, tmp_path), capsys)
+        code, _, err = run_in_process(train.run, "dcgan-train",
+                                      tiny_run_args(workdir, tmp_path, train_steps=2), capsys)
         assert code == 2 and message in last_line(err), err
     assert path.read_text() == "keep"
 
@@ -107,14 +104,16 @@ def test_workdir_that_is_a_file_or_not_writable(tmp_path, capsys):
 def test_verbose_shows_the_traceback(tmp_path, capsys):
     # cli.run lets the error through instead of printing one line: Python shows its traceback.
     with pytest.raises(UserError, match="--dataset=no_such_dataset is neither"):
-        main.run(["dcgan-train", *_args(tmp_path / "run", tmp_path, "--dataset=no_such_dataset",
-                                        "--verbose")])
+        train.run(["dcgan-train", *tiny_run_args(tmp_path / "run", tmp_path,
+                                                 "--dataset=no_such_dataset", "--verbose",
+                                                 train_steps=2)])
     assert "error:" not in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_mixed_float16_on_cpu_warns_and_trains(tmp_path, capsys, caplog):
-    code, _, err = run_in_process(main.run, "dcgan-train", _args(
-        tmp_path / "run", tmp_path, "--precision=mixed_float16", "--train_steps=1"), capsys)
+    code, _, err = run_in_process(train.run, "dcgan-train", tiny_run_args(
+        tmp_path / "run", tmp_path, "--precision=mixed_float16", train_steps=1), capsys)
     assert code == 0, err[-2000:]
     assert "--precision=mixed_float16 on a CPU is slower than float32" in caplog.text
 
@@ -127,9 +126,9 @@ def test_dcgan_data_prepare_refuses_bad_sources(tmp_path, capsys):
         (source / name).write_bytes(data)
     data_dir = tmp_path / "tfds"
     args = ["prepare", "mnist", f"--data_dir={data_dir}", f"--source={source}"]
-    code, _, err = run_in_process(data_cli.run, "dcgan-data", args, capsys)
+    code, _, err = run_in_process(data_program.run, "dcgan-data", args, capsys)
     assert code == 2 and "has SHA-256" in last_line(err)
     (source / "t10k-labels-idx1-ubyte").unlink()
-    code, _, err = run_in_process(data_cli.run, "dcgan-data", args, capsys)
+    code, _, err = run_in_process(data_program.run, "dcgan-data", args, capsys)
     assert code == 2 and "has no t10k-labels-idx1-ubyte" in last_line(err)
     assert not data_dir.exists()

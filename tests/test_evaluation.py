@@ -10,11 +10,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import loop, state as state_lib
-from dcgan_dist.evaluation import cli as eval_cli, export, generate, metrics as eval_math
-from dcgan_dist.evaluation import sampling
+from dcgan_dist import build, loop
+from dcgan_dist.evaluation import metrics as eval_math, sampling
 from dcgan_dist.models import tutorial as arch_tutorial
-from dcgan_dist.rundir import progress, reopen
+from dcgan_dist.programs import eval as eval_cli, export, generate
+from dcgan_dist.rundir import progress
+from dcgan_dist.training import state as state_lib
 from helpers import last_line, run_in_process, snapshot
 
 
@@ -116,7 +117,7 @@ def test_generation_through_the_strategy_gives_each_replica_its_own_noise():
     assert images.shape == (10, 28, 28, 1) and images.dtype == np.float32
     np.testing.assert_array_equal(generate_fn(10), images)
     # By hand: chunk c, replica r draws 3 noise vectors from the stream keyed (c, r).
-    from dcgan_dist import streams
+    from dcgan_dist.runtime import streams
     for index in range(4):
         key = streams.keyed(5, streams.PERIODIC_EVAL_NOISE, index // 2, index % 2)
         z = tf.random.stateless_normal([3, 4], seed=key)
@@ -138,9 +139,10 @@ def test_ema_decay_warms_up_to_the_flag():
     np.testing.assert_allclose(decays, [1 / 10, 11 / 20, 1001 / 1010, 0.999], rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_ema_trains_is_checkpointed_and_periodic_eval_is_logged(trained_run):
     workdir = trained_run
-    _, state = reopen.restore_run(str(workdir))
+    _, state = build.restore_run(str(workdir))
     ema = [w.numpy() for w in state.g_ema.weights]
     plain = [w.numpy() for w in state.generator.weights]
     assert any(not np.allclose(e, p) for e, p in zip(ema, plain))
@@ -154,18 +156,21 @@ def test_ema_trains_is_checkpointed_and_periodic_eval_is_logged(trained_run):
     assert record["eval/frechet_distance"] >= 0 and sum(record["eval/class_histogram"]) == 32
 
 
+@pytest.mark.slow
 def test_the_training_step_warms_up_the_ema_decay(make_config):
     # After one step the warmed-up decay is 0.1, not the flag's 0.999: the average is 90%
     # trained generator. Seeded weights: a second build_state gives the initial weights.
     config = make_config(train_steps=1, g_ema_decay=0.999)
     state = loop.train(config)
-    initial = state_lib.build_state(config, tf.distribute.get_strategy(), (28, 28, 1), "float32")
+    initial = state_lib.build_state(config.model, config.objective, config.augment,
+                                    tf.distribute.get_strategy(), (28, 28, 1), "float32")
     for ema, init, trained in zip(state.g_ema.weights, initial.generator.weights,
                                   state.generator.weights):
         np.testing.assert_allclose(ema.numpy(), 0.1 * init.numpy() + 0.9 * trained.numpy(),
                                    rtol=1e-4, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_dcgan_eval_report_and_its_record(trained_run_copy, stand_in_inception, capsys):
     workdir = trained_run_copy
     code, out, err = run_in_process(eval_cli.run, "dcgan-eval", [
@@ -191,9 +196,10 @@ def test_dcgan_eval_report_and_its_record(trained_run_copy, stand_in_inception, 
     assert (workdir / "eval.jsonl").read_text() == before
 
 
-def test_dcgan_eval_takes_only_its_own_flags(trained_run, capsys):
+def test_dcgan_eval_takes_only_its_own_flags(tmp_path, capsys):
+    # Refused while parsing, before the work directory is read: no trained run needed.
     code, _, err = run_in_process(eval_cli.run, "dcgan-eval", [
-        f"--workdir={trained_run}", "--g_lr=1"], capsys)
+        f"--workdir={tmp_path / 'run'}", "--g_lr=1"], capsys)
     assert code == 2 and last_line(err) == (
         "dcgan-eval: error: Unknown command line flag 'g_lr'; see dcgan-eval --help")
 
@@ -214,12 +220,15 @@ def read_only_run(trained_run, tmp_path):
     subprocess.run(["umount", "-l", str(mount_point)], check=True)
 
 
+@pytest.mark.slow
 def test_readers_work_on_a_read_only_run_directory(read_only_run, tmp_path, capsys, caplog):
     with pytest.raises(OSError, match="Read-only file system"):
         (read_only_run / "probe").write_text("x")
     assert generate.generate(str(read_only_run), 3, str(tmp_path / "g.npz")) == [
         f"{tmp_path / 'g.npz'}: images (3, 28, 28, 1) uint8"]
-    assert export.export(str(read_only_run), str(tmp_path / "model")) == (28, 28, 1)
+    code, out, err = run_in_process(export.run, "dcgan-export", [
+        f"--workdir={read_only_run}", f"--output={tmp_path / 'model'}"], capsys)
+    assert code == 0 and out.strip().endswith("-> uint8 images 28x28x1"), err[-2000:]
     # dcgan-eval prints its report; the eval.jsonl line it cannot write is a warning.
     code, out, err = run_in_process(eval_cli.run, "dcgan-eval", [
         f"--workdir={read_only_run}", "--num_images=16"], capsys)
@@ -227,6 +236,7 @@ def test_readers_work_on_a_read_only_run_directory(read_only_run, tmp_path, caps
     assert "classifier_score" in out and "Could not write" in caplog.text
 
 
+@pytest.mark.slow
 def test_export_refuses_a_non_empty_folder_without_overwrite(trained_run, tmp_path, capsys):
     workdir = trained_run
     out = tmp_path / "taken"
@@ -239,6 +249,8 @@ def test_export_refuses_a_non_empty_folder_without_overwrite(trained_run, tmp_pa
     assert last_line(err) == (f"dcgan-export: error: --output={out} is not empty; choose a new "
                               "folder, or pass --overwrite to replace its contents")
     assert (snapshot(out), snapshot(workdir)) == before
-    assert export.export(str(workdir), str(out), overwrite=True) == (28, 28, 1)
+    code, stdout, err = run_in_process(export.run, "dcgan-export", [
+        f"--workdir={workdir}", f"--output={out}", "--overwrite"], capsys)
+    assert code == 0 and stdout.strip().endswith("-> uint8 images 28x28x1"), err[-2000:]
     assert sorted(os.listdir(out)) == ["assets", "fingerprint.pb", "run.json", "saved_model.pb",
                                        "variables"]

@@ -7,7 +7,8 @@ import pytest
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from dcgan_dist.data import cli as data_cli, folder as prepare_folder
+from dcgan_dist.data import folder as prepare_folder
+from dcgan_dist.programs import data as data_cli
 from dcgan_dist.errors import UserError
 from helpers import last_line, run_in_process, snapshot
 from conftest import write_image_folder

@@ -85,6 +85,7 @@ def resolve(tf, python, extra, folder):
             for line in result.stdout.splitlines() if "==" in line}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("tf, python, extra", CELLS, ids=lambda v: str(v))
 def test_every_cell_installs_the_pinned_versions(tf, python, extra, tmp_path):
     resolved = resolve(tf, python, extra, tmp_path)

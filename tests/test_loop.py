@@ -12,10 +12,13 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import config as config_lib, loop, main, strategy as strategy_lib, workers
+from dcgan_dist import loop
+from dcgan_dist.config import Config
 from dcgan_dist.data import damaged
 from dcgan_dist.errors import DivergedError, UserError, WriteFailedError
+from dcgan_dist.programs import train
 from dcgan_dist.rundir import checkpoints, grids, progress
+from dcgan_dist.runtime import strategy as strategy_lib, workers
 from conftest import one_replica
 from helpers import checkpoint_step, last_line, latest_checkpoint, run_in_process, snapshot
 
@@ -33,22 +36,24 @@ def test_non_finite_loss_stops_with_the_step_range_and_keeps_the_checkpoint(make
 
     with pytest.raises(DivergedError, match=r"non-finite loss between steps 3 and 4 .*ckpt-2 is kept"):
         loop.train(config, strategy=one_replica(), dataset_fn=dataset_fn)
-    assert tf.train.latest_checkpoint(f"{config.workdir}/ckpt").endswith("ckpt-2")
+    assert tf.train.latest_checkpoint(f"{config.rundir.workdir}/ckpt").endswith("ckpt-2")
 
 
+@pytest.mark.slow
 def test_checkpoints_without_their_state_file_are_refused(make_config):
     config = make_config(train_steps=2)
     loop.train(config)
-    os.remove(f"{config.workdir}/ckpt/checkpoint")
-    before = snapshot(config.workdir)
+    os.remove(f"{config.rundir.workdir}/ckpt/checkpoint")
+    before = snapshot(config.rundir.workdir)
     with pytest.raises(UserError, match="holds checkpoints but no readable 'checkpoint' state"):
         loop.train(make_config(train_steps=4))
-    assert snapshot(config.workdir) == before
+    assert snapshot(config.rundir.workdir) == before
 
 
+@pytest.mark.slow
 def test_an_input_error_after_restore_changes_nothing(make_config):
     loop.train(make_config(train_steps=2))
-    workdir = make_config().workdir
+    workdir = make_config().rundir.workdir
     before = snapshot(workdir)
     with pytest.raises(UserError, match="larger than the 64 examples"):
         loop.train(make_config(train_steps=4, global_batch_size=128, keep_checkpoints=1))
@@ -65,6 +70,7 @@ def _constant_images(ctx, start_step):
     return tf.data.Dataset.range(start_step, 10**6).map(lambda s: tf.fill([8, 28, 28, 1], 0.5))
 
 
+@pytest.mark.slow
 def test_failing_grids_gif_and_tensorboard_warn_once_and_training_goes_on(
         make_config, monkeypatch, caplog):
     monkeypatch.setattr(grids, "encode_png", _no_space)
@@ -73,8 +79,8 @@ def test_failing_grids_gif_and_tensorboard_warn_once_and_training_goes_on(
     config = make_config(train_steps=4, sample_every_steps=1, ckpt_every_steps=2)
     with caplog.at_level(logging.WARNING):
         loop.train(config, strategy=one_replica(), dataset_fn=_constant_images)
-    assert [r["step"] for r in progress.read_stats(config.workdir)] == [1, 2, 3, 4]
-    assert tf.train.latest_checkpoint(f"{config.workdir}/ckpt").endswith("ckpt-4")
+    assert [r["step"] for r in progress.read_stats(config.rundir.workdir)] == [1, 2, 3, 4]
+    assert tf.train.latest_checkpoint(f"{config.rundir.workdir}/ckpt").endswith("ckpt-4")
     warnings = [r.getMessage() for r in caplog.records if "Could not write" in r.getMessage()]
     assert sorted(w.split(" (")[0] for w in warnings) == [
         "Could not write TensorBoard summaries", "Could not write samples.gif",
@@ -82,6 +88,7 @@ def test_failing_grids_gif_and_tensorboard_warn_once_and_training_goes_on(
     assert all("No space left on device" in w for w in warnings)
 
 
+@pytest.mark.slow
 def test_a_failing_checkpoint_stops_keeps_the_previous_one_and_is_cleaned_up(
         make_config, monkeypatch):
     save = tf.train.CheckpointManager.save
@@ -95,7 +102,7 @@ def test_a_failing_checkpoint_stops_keeps_the_previous_one_and_is_cleaned_up(
 
     monkeypatch.setattr(tf.train.CheckpointManager, "save", save_fails_at_4)
     config = make_config(train_steps=6, ckpt_every_steps=2)
-    ckpt_dir = f"{config.workdir}/ckpt"
+    ckpt_dir = f"{config.rundir.workdir}/ckpt"
     with pytest.raises(WriteFailedError) as raised:
         loop.train(config, strategy=one_replica(), dataset_fn=_constant_images)
     assert str(raised.value) == (
@@ -104,13 +111,13 @@ def test_a_failing_checkpoint_stops_keeps_the_previous_one_and_is_cleaned_up(
         "then rerun the same command to resume")
     assert raised.value.exit_code == 5
     assert tf.train.latest_checkpoint(ckpt_dir).endswith("ckpt-2")
-    assert not (os.path.exists(f"{config.workdir}/hold.json")), "the hold outlived the run"
+    assert not (os.path.exists(f"{config.rundir.workdir}/hold.json")), "the hold outlived the run"
 
     monkeypatch.setattr(tf.train.CheckpointManager, "save", save)
     state = loop.train(config, strategy=one_replica(), dataset_fn=_constant_images)
     assert int(state.step.numpy()) == 6
     assert not os.path.exists(f"{ckpt_dir}/ckpt-4_temp")
-    assert [r["step"] for r in progress.read_stats(config.workdir)] == list(range(1, 7))
+    assert [r["step"] for r in progress.read_stats(config.rundir.workdir)] == list(range(1, 7))
 
 
 def test_a_failing_stats_line_stops_the_run_naming_the_file_and_step(make_config, monkeypatch):
@@ -123,10 +130,11 @@ def test_a_failing_stats_line_stops_the_run_naming_the_file_and_step(make_config
         return append(self, data)
 
     monkeypatch.setattr(tf.io.gfile.GFile, "write", write)
-    with pytest.raises(WriteFailedError, match=rf"could not write {config.workdir}/stats.jsonl "
+    workdir = config.rundir.workdir
+    with pytest.raises(WriteFailedError, match=rf"could not write {workdir}/stats.jsonl "
                                                r"at step 3 \(No space left on device\)"):
         loop.train(config, strategy=one_replica(), dataset_fn=_constant_images)
-    assert tf.train.latest_checkpoint(f"{config.workdir}/ckpt").endswith("ckpt-2")
+    assert tf.train.latest_checkpoint(f"{workdir}/ckpt").endswith("ckpt-2")
 
 
 def _truncated_copy(tiny_data_dir, tmp_path, keep_bytes):
@@ -137,6 +145,7 @@ def _truncated_copy(tiny_data_dir, tmp_path, keep_bytes):
     return str(data_dir), str(path)
 
 
+@pytest.mark.slow
 def test_a_damaged_record_mid_run_names_the_file_the_step_and_the_kept_checkpoint(
         make_config, tiny_data_dir, tmp_path):
     data_dir, path = _truncated_copy(tiny_data_dir, tmp_path, lambda size: size * 3 // 4 + 30)
@@ -154,7 +163,7 @@ def test_a_damaged_record_mid_run_names_the_file_the_step_and_the_kept_checkpoin
     # whole, and step 7 meets the cut.
     message = str(raised.value)
     assert message.startswith(f"{path} cannot be read (truncated record at ")
-    assert (f"at step 7; the last checkpoint {config.workdir}/ckpt/ckpt-6 is kept: delete "
+    assert (f"at step 7; the last checkpoint {config.rundir.workdir}/ckpt/ckpt-6 is kept: delete "
             in message)
     assert message.endswith(
         f"prepare it again with: dcgan-data prepare mnist --data_dir={data_dir}")
@@ -179,16 +188,17 @@ def test_messages_before_the_first_checkpoint_never_say_none(tmp_path):
                                   checkpoint=lambda: tf.train.Checkpoint(step=state.step))
     kept = checkpoints.Checkpoints(state, str(tmp_path), 1).kept()
     assert kept == "there is no checkpoint yet (a rerun starts from step 0)"
-    placement = strategy_lib.place(config_lib.Config(workdir=str(tmp_path)), one_replica())
+    placement = strategy_lib.place(Config.of(workdir=str(tmp_path)).runtime, one_replica())
     error = workers.peer_lost(placement, tf.errors.UnavailableError(
         None, None, "/job:worker/task:1 gone"), "during steps 1-1", kept)
     assert "None" not in str(error) and kept in str(error)
 
 
+@pytest.mark.slow
 def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(make_config, caplog):
     config = make_config(train_steps=6, ckpt_every_steps=3)
     loop.train(config)
-    data_file = f"{config.workdir}/ckpt/ckpt-6.data-00000-of-00001"
+    data_file = f"{config.rundir.workdir}/ckpt/ckpt-6.data-00000-of-00001"
     with open(data_file, "rb") as f:
         content = f.read()
     with open(data_file, "wb") as f:
@@ -198,12 +208,12 @@ def test_a_damaged_newest_checkpoint_falls_back_to_the_previous_one(make_config,
     assert "ckpt-6 is damaged" in caplog.text and "falling back to" in caplog.text
     assert "ckpt-3 at step 3" in caplog.text  # resumed from the previous good one
     assert int(state.step.numpy()) == 9
-    assert checkpoint_step(latest_checkpoint(config.workdir)) == 9
-    assert [r["step"] for r in progress.read_stats(config.workdir)] == list(range(1, 10))
+    assert checkpoint_step(latest_checkpoint(config.rundir.workdir)) == 9
+    assert [r["step"] for r in progress.read_stats(config.rundir.workdir)] == list(range(1, 10))
     # Every checkpoint damaged: stop and say so; never start from scratch over them.
-    for name in os.listdir(f"{config.workdir}/ckpt"):
+    for name in os.listdir(f"{config.rundir.workdir}/ckpt"):
         if name.endswith(".index"):
-            with open(f"{config.workdir}/ckpt/{name}", "wb") as f:
+            with open(f"{config.rundir.workdir}/ckpt/{name}", "wb") as f:
                 f.write(b"garbage")
     with pytest.raises(UserError, match="no readable checkpoint"):
         loop.train(make_config(train_steps=12, ckpt_every_steps=3))
@@ -218,7 +228,7 @@ def test_a_truncated_tfrecord_is_one_line_naming_the_file_and_the_fix(tiny_data_
     train_file.write_bytes(content[:len(content) // 2 + 7])  # cut inside a record
     workdir = tmp_path / "run"
     workdir.mkdir()
-    code, _, err = run_in_process(main.run, "dcgan-train", [
+    code, _, err = run_in_process(train.run, "dcgan-train", [
         f"--workdir={workdir}", f"--data_dir={data_dir}", "--global_batch_size=8",
         "--train_steps=2", "--g_filters=8", "--d_filters=4", "--precision=float32"], capsys)
     assert code == 2, err[-2000:]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import losses
+from dcgan_dist.training import losses
 
 
 def _softplus(x):
@@ -15,18 +15,18 @@ def _softplus(x):
 def test_g_loss_golden_values():
     logits = np.array([[0.0], [2.0], [-3.0]], np.float32)
     # -log(sigmoid(x)) = softplus(-x)
-    np.testing.assert_allclose(losses.g_loss_per_example(logits), _softplus(-logits[:, 0]),
+    np.testing.assert_allclose(losses.g_nonsaturating(logits), _softplus(-logits[:, 0]),
                                rtol=1e-6)
-    np.testing.assert_allclose(losses.g_loss_per_example([[0.0]]), [np.log(2.0)], rtol=1e-6)
+    np.testing.assert_allclose(losses.g_nonsaturating([[0.0]]), [np.log(2.0)], rtol=1e-6)
 
 
 def test_d_loss_golden_values():
     real = np.array([[1.0], [-1.0]], np.float32)
     fake = np.array([[0.5], [4.0]], np.float32)
     expected = _softplus(-real[:, 0]) + _softplus(fake[:, 0])
-    np.testing.assert_allclose(losses.d_loss_per_example(real, fake), expected, rtol=1e-6)
+    np.testing.assert_allclose(losses.d_nonsaturating(real, fake), expected, rtol=1e-6)
     # An undecided discriminator (logit 0 everywhere) pays 2 log 2.
-    np.testing.assert_allclose(losses.d_loss_per_example([[0.0]], [[0.0]]), [2 * np.log(2.0)],
+    np.testing.assert_allclose(losses.d_nonsaturating([[0.0]], [[0.0]]), [2 * np.log(2.0)],
                                rtol=1e-6)
 
 
@@ -36,14 +36,14 @@ def test_batch_mean_matches_tutorial_loss():
     bce = tf.keras.losses.BinaryCrossentropy(from_logits=True)
     tutorial_d = bce(np.ones_like(real), real) + bce(np.zeros_like(fake), fake)
     tutorial_g = bce(np.ones_like(fake), fake)
-    np.testing.assert_allclose(np.mean(losses.d_loss_per_example(real, fake)), tutorial_d,
+    np.testing.assert_allclose(np.mean(losses.d_nonsaturating(real, fake)), tutorial_d,
                                rtol=1e-5)
-    np.testing.assert_allclose(np.mean(losses.g_loss_per_example(fake)), tutorial_g, rtol=1e-5)
+    np.testing.assert_allclose(np.mean(losses.g_nonsaturating(fake)), tutorial_g, rtol=1e-5)
 
 
 def test_half_precision_logits_give_float32_losses():
     logits = tf.constant([[30.0], [-30.0]], tf.float16)
-    out = losses.d_loss_per_example(logits, logits)
+    out = losses.d_nonsaturating(logits, logits)
     assert out.dtype == tf.float32 and out.shape == (2,)
     assert np.all(np.isfinite(out))
 
@@ -82,8 +82,8 @@ def test_the_flag_offers_exactly_the_tables_objectives():
     assert flags.CATALOGUE["loss"].parser.enum_values == list(losses.LOSSES)
     assert list(losses.LOSSES) == ["nonsaturating", "hinge", "wasserstein", "least_squares"]
     assert flags.default("loss") == "nonsaturating"  # today's objective stays the default
-    assert losses.LOSSES["nonsaturating"] == losses.Objective(losses.g_loss_per_example,
-                                                              losses.d_loss_per_example)
+    assert losses.LOSSES["nonsaturating"] == losses.Objective(losses.g_nonsaturating,
+                                                              losses.d_nonsaturating)
 
 
 @pytest.mark.parametrize("name, g_per_example, d_per_example, g_mean, d_mean", [

@@ -9,7 +9,8 @@ from unittest import mock
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import main, strategy as strategy_lib
+from dcgan_dist.programs import train
+from dcgan_dist.runtime import strategy as strategy_lib
 from helpers import last_line, run_in_process, tiny_run_args
 
 VERSION = ".".join(tf.__version__.split(".")[:2])
@@ -17,8 +18,16 @@ INSTALL = f"pip install -c constraints/tf{VERSION}.txt '.[gpu]'"
 
 
 def _train(tmp_path, capsys, *extra):
-    return run_in_process(main.run, "dcgan-train", tiny_run_args(
+    return run_in_process(train.run, "dcgan-train", tiny_run_args(
         tmp_path / "run", tmp_path, "--train_steps=1", *extra), capsys)
+
+
+@pytest.fixture
+def no_gpu(monkeypatch):
+    """TensorFlow sees no GPU, whichever machine runs the test: --strategy=gpu must explain."""
+    list_devices = tf.config.list_physical_devices
+    monkeypatch.setattr(tf.config, "list_physical_devices", lambda device_type=None: (
+        [] if device_type == "GPU" else list_devices(device_type)))
 
 
 @pytest.mark.parametrize("cuda, smi, cause", [
@@ -33,7 +42,8 @@ def _train(tmp_path, capsys, *extra):
      f"({INSTALL} brings NVIDIA's), CUDA_VISIBLE_DEVICES hiding it, or a driver older than "
      "TensorFlow's CUDA; run with --verbose to see TensorFlow's own log"),
 ])
-def test_no_gpu_names_the_likely_cause_and_the_command(cuda, smi, cause, tmp_path, capsys):
+def test_no_gpu_names_the_likely_cause_and_the_command(cuda, smi, cause, no_gpu, tmp_path,
+                                                       capsys):
     with mock.patch.object(tf.test, "is_built_with_cuda", return_value=cuda), \
             mock.patch.object(shutil, "which", return_value=smi):
         code, _, err = _train(tmp_path, capsys, "--strategy=gpu")
@@ -42,12 +52,17 @@ def test_no_gpu_names_the_likely_cause_and_the_command(cuda, smi, cause, tmp_pat
                               f"{cause}; or train on the CPU with --strategy=cpu")
 
 
-def test_this_cpu_only_install_is_named_as_such(tmp_path, capsys):
-    code, _, err = _train(tmp_path, capsys, "--strategy=gpu")  # the real TensorFlow here
-    assert code == 2 and "Likely cause: this TensorFlow" in last_line(err)
-    assert "is a CPU-only build" in last_line(err), "the cpu extra's tensorflow-cpu has no CUDA"
+def test_the_installed_tensorflow_is_named_for_what_it_is(no_gpu, tmp_path, capsys):
+    # The real TensorFlow here, CPU-only (the cpu extra's tensorflow-cpu has no CUDA) or a
+    # CUDA build: the cause agrees with the build information TensorFlow was compiled with.
+    code, _, err = _train(tmp_path, capsys, "--strategy=gpu")
+    assert code == 2 and "Likely cause: " in last_line(err)
+    cpu_only = not tf.sysconfig.get_build_info().get("is_cuda_build", False)
+    assert ("Likely cause: this TensorFlow" in last_line(err)) == cpu_only, last_line(err)
+    assert ("is a CPU-only build" in last_line(err)) == cpu_only, last_line(err)
 
 
+@pytest.mark.slow
 def test_a_batch_larger_than_the_dataset_says_which_batch_fits(tiny_data_dir, tmp_path, capsys):
     code, _, err = _train(tmp_path, capsys, f"--data_dir={tiny_data_dir}", "--nosynthetic_data",
                           "--global_batch_size=100")
@@ -69,8 +84,8 @@ def test_a_cpu_split_that_came_too_late_says_what_to_do(tmp_path, capsys):
     assert last_line(err) == (
         "dcgan-train: error: --num_cpu_devices=4 came too late: TensorFlow had already started "
         "in this process with 2 CPU device(s). Run dcgan-train as a new process, or, from "
-        "Python, call dcgan_dist.strategy.split_cpu(4) before anything else uses TensorFlow; "
-        "or use --num_cpu_devices=2")
+        "Python, call dcgan_dist.runtime.strategy.split_cpu(4) before anything else uses "
+        "TensorFlow; or use --num_cpu_devices=2")
 
 
 def _placement(kind, replicas):

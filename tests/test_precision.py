@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import losses, loop, precision as precision_lib, state as state_lib
-from dcgan_dist import strategy as strategy_lib
+from dcgan_dist import loop
+from dcgan_dist.runtime import precision as precision_lib
+from dcgan_dist.training import losses, state as state_lib
 from dcgan_dist.data.images import to_uint8
 from dcgan_dist.evaluation import sampling
 from dcgan_dist.models import tutorial as arch_tutorial
@@ -88,7 +89,7 @@ def test_resolve_precision_on_gpus_is_unchanged():
 def test_this_machine_is_detected_and_logged_at_start_up(make_config):
     """The real detection, through the trainer: the log names the choice and the reason."""
     native, why = precision_lib.native_bfloat16()
-    # The precision is on the trainer's second line; stop there, before anything is built.
+    # The precision is on the trainer's second line; stop there, before the first step.
     # (Other modules' info lines, TFDS's among them, pass through.)
     def stop_at_precision(message, *args):
         if message.startswith("Strategy %s, per-replica batch %d; precision "):
@@ -96,8 +97,7 @@ def test_this_machine_is_detected_and_logged_at_start_up(make_config):
 
     with mock.patch.object(loop.logging, "info", side_effect=stop_at_precision) as log:
         with pytest.raises(RuntimeError, match="stop"):
-            config = make_config(precision="auto")
-            loop._train(config, strategy_lib.place(config, tf.distribute.get_strategy()), None)
+            loop.train(make_config(precision="auto"), strategy=tf.distribute.get_strategy())
     assert log.call_args.args[-3:] == ("auto", "mixed_bfloat16" if native else "float32", why)
 
 
@@ -139,8 +139,8 @@ def test_bf16_losses_and_r1_gradient_norm_are_float32(bf16_models):
     np.testing.assert_allclose(penalty, 5.0 * np.sum(np.square(grads.numpy()), axis=(1, 2, 3)),
                                rtol=1e-6)
     bf16_logits = tf.cast(logits, tf.bfloat16)
-    assert losses.d_loss_per_example(bf16_logits, bf16_logits).dtype == tf.float32
-    assert losses.g_loss_per_example(bf16_logits).dtype == tf.float32
+    assert losses.d_nonsaturating(bf16_logits, bf16_logits).dtype == tf.float32
+    assert losses.g_nonsaturating(bf16_logits).dtype == tf.float32
     assert losses.d_r1_penalty_per_example(tf.cast(grads, tf.bfloat16), 1.0).dtype == tf.float32
 
 
@@ -166,7 +166,7 @@ def test_sampling_under_bf16_gives_the_same_range_and_dtype_as_float32(bf16_mode
     bf16_images = sampling.generate(generator, 5, 8)
     keras.mixed_precision.set_dtype_policy("float32")
     f32_generator = arch_tutorial.build_generator(8, (28, 28, 1), False, 16)
-    f32_generator.set_weights(weights)  # what reopen.restore_run does: float32, same weights
+    f32_generator.set_weights(weights)  # what build.restore_run does: float32, same weights
     f32_images = sampling.generate(f32_generator, 5, 8)
     for images in (bf16_images, f32_images):
         assert images.dtype == np.float32 and images.shape == (5, 28, 28, 1)
@@ -178,6 +178,7 @@ def test_sampling_under_bf16_gives_the_same_range_and_dtype_as_float32(bf16_mode
     assert not np.array_equal(bf16_images, f32_images)  # the bf16 path did compute in bf16
 
 
+@pytest.mark.slow
 def test_a_bf16_training_step_with_r1_and_ema_keeps_every_variable_float32(make_config):
     config = make_config(precision="mixed_bfloat16", synthetic_data=True, train_steps=1,
                          d_filters=4, d_dense_units=8, noise_dim=8, d_r1_gamma=1.0,

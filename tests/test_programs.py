@@ -1,24 +1,59 @@
-"""Every program as a user runs it: the installed console script in a process of its own, once
+"""Every program as a user runs it: the list of programs (setup.cfg's console scripts, each
+a module of dcgan_dist/programs), the installed console script in a process of its own, once
 each, and the exit codes 0, 2 and 3 (4 is in test_multi_worker, 5, 42 and 130 in
 test_signals). Everything else about these programs is tested in-process."""
 
 import json
 import logging
 import os
+import pkgutil
 import subprocess
 import sys
 import textwrap
+from importlib import metadata
 
 import imageio.v3 as iio
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import main
-from helpers import (WITHOUT_THE_PACKAGE, last_line, latest_checkpoint, run_cli, snapshot,
-                     tiny_run_args)
+from dcgan_dist import programs
+from dcgan_dist.programs import console, train
+from helpers import (BIN, WITHOUT_THE_PACKAGE, console_scripts, last_line, latest_checkpoint,
+                     program_modules, run_cli, snapshot, tiny_run_args)
 
 
+def test_the_programs_are_setup_cfgs_console_scripts():
+    scripts = console_scripts()
+    assert scripts and set(scripts.values()) == {"dcgan_dist.programs.console:main"}
+    # What pip installed is what setup.cfg says.
+    installed = {ep.name: ep.value for ep in metadata.distribution("dcgan-dist").entry_points
+                 if ep.group == "console_scripts"}
+    assert installed == scripts
+    modules = program_modules()
+    for script, module in modules.items():
+        # console.main reads the script's path in sys.argv[0], as the installed script has it.
+        assert console.program_module(os.path.join(BIN, script)) == module.__name__
+        assert module.__name__ == "dcgan_dist.programs." + script.removeprefix("dcgan-")
+        assert callable(module.main) and callable(module.run), script
+        assert "verbose" in module.FLAGS and os.path.exists(os.path.join(BIN, script)), script
+    # Every program module of dcgan_dist/programs is a console script.
+    programs_there = {f"dcgan_dist.programs.{m.name}" for m in pkgutil.iter_modules(
+        programs.__path__) if m.name not in ("cli", "console")}
+    assert programs_there == {module.__name__ for module in modules.values()}
+
+
+@pytest.mark.parametrize("script", ["/usr/bin/train", "python", "dcgan_train"])
+def test_a_script_not_named_dcgan_something_is_refused(script, monkeypatch):
+    name = os.path.basename(script)
+    with pytest.raises(SystemExit, match=f"^{name}: not a dcgan-dist program"):
+        console.program_module(script)
+    monkeypatch.setattr(sys, "argv", [script, "--workdir=x"])
+    with pytest.raises(SystemExit, match=f"^{name}: not a dcgan-dist program"):
+        console.main()  # before it starts TensorFlow or runs anything
+
+
+@pytest.mark.slow
 def test_dcgan_train_leaves_every_artifact_and_a_rerun_changes_nothing(tmp_path, caplog):
     workdir = tmp_path / "run"
     args = tiny_run_args(workdir, tmp_path, "--train_steps=4", "--log_every_steps=2",
@@ -55,11 +90,12 @@ def test_dcgan_train_leaves_every_artifact_and_a_rerun_changes_nothing(tmp_path,
     # The same command again (in this process: the behaviour is the loop's) does nothing.
     before = snapshot(workdir)
     with caplog.at_level(logging.INFO):
-        main.run(["dcgan-train", *args])
+        train.run(["dcgan-train", *args])
     assert "Nothing to do: step 4 of 4" in caplog.text
     assert snapshot(workdir) == before
 
 
+@pytest.mark.slow
 def test_dcgan_train_bad_input_is_one_line_and_exit_2(tmp_path):
     result = run_cli("dcgan-train",
                      tiny_run_args(tmp_path / "run", tmp_path, "--strategy=gpus"))
@@ -70,6 +106,7 @@ def test_dcgan_train_bad_input_is_one_line_and_exit_2(tmp_path):
     assert "Traceback" not in result.stderr and not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_dcgan_train_diverging_exits_3_naming_the_steps(tmp_path):
     result = run_cli("dcgan-train", tiny_run_args(
         tmp_path / "run", tmp_path, "--train_steps=20", "--log_every_steps=1", "--g_lr=1e30",
@@ -80,6 +117,7 @@ def test_dcgan_train_diverging_exits_3_naming_the_steps(tmp_path):
     assert "lower the learning rates" in last_line(result.stderr)
 
 
+@pytest.mark.slow
 def test_dcgan_data_prepares_a_folder(tmp_path):
     from conftest import write_image_folder
     source = write_image_folder(str(tmp_path / "photos"), num_images=4)
@@ -94,6 +132,7 @@ def test_dcgan_data_prepares_a_folder(tmp_path):
         assert noise not in result.stdout + result.stderr, noise
 
 
+@pytest.mark.slow
 def test_dcgan_eval_reports_every_network(trained_run_copy, stand_in_inception):
     workdir = trained_run_copy
     result = run_cli("dcgan-eval", [f"--workdir={workdir}", "--num_images=32",
@@ -106,6 +145,7 @@ def test_dcgan_eval_reports_every_network(trained_run_copy, stand_in_inception):
     assert record["step"] == 4 and set(record["networks"]) == {"inception", "classifier"}
 
 
+@pytest.mark.slow
 def test_dcgan_generate_writes_uint8_images_and_a_grid(trained_run, tmp_path):
     workdir = trained_run
     out = tmp_path / "gen.npz"
@@ -137,10 +177,12 @@ LOADER = WITHOUT_THE_PACKAGE + textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_dcgan_export_loads_without_the_package_and_samples_what_dcgan_generate_does(
         trained_run, tmp_path):
     from conftest import SMALL
-    from dcgan_dist.evaluation import generate, sampling
+    from dcgan_dist.evaluation import sampling
+    from dcgan_dist.programs import generate
     workdir = trained_run
     out = tmp_path / "model"
     result = run_cli("dcgan-export", [f"--workdir={workdir}", f"--output={out}"])

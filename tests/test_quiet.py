@@ -7,7 +7,7 @@ import logging
 
 from absl import logging as absl_logging
 
-from dcgan_dist import cli
+from dcgan_dist.programs import cli
 from dcgan_dist.data import info as data_info
 
 
@@ -38,7 +38,7 @@ def test_synthetic_data_does_not_warn_about_the_unused_data_folder(make_config, 
     (tmp_path / "data" / "mnist" / "3.0.1").mkdir(parents=True)
     config = make_config(synthetic_data=True, data_dir=str(tmp_path / "data"))
     with caplog.at_level(logging.INFO):
-        info = data_info.load_info(config)
+        info = data_info.load_info(config.data)
     assert info.image_shape == (28, 28, 1)
     assert not [r for r in caplog.records if "tensorflow_datasets" in r.pathname
                 and r.levelno == logging.WARNING]
@@ -55,7 +55,7 @@ def test_cpp_log_lines_are_filtered_from_stderr_and_the_last_lines_survive_exit(
     import sys
     script = r"""
 import os, sys
-from dcgan_dist import console
+from dcgan_dist.programs import console
 console.filter_cpp_log_lines()
 os.write(2, b"E0000 00:00:1796153114.347659   12538 meta_optimizer.cc:967] remapper failed\n")
 os.write(2, b"WARNING: All log messages before absl::InitializeLog() is called are written\n")

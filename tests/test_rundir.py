@@ -10,18 +10,21 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 
-from dcgan_dist import main
+from dcgan_dist import build
+from dcgan_dist.config import Config
+from dcgan_dist.data.images import to_uint8
 from dcgan_dist.errors import UserError
-from dcgan_dist.evaluation import generate
+from dcgan_dist.programs import generate, train
 from dcgan_dist.rundir import files, grids, runinfo
 from helpers import run_in_process
 
 
+@pytest.mark.slow
 def test_rgb_folder_run_leaves_colour_artifacts_and_run_json(folder_data_dir, tmp_path, capsys,
                                                              caplog):
     workdir = tmp_path / "run"
     with caplog.at_level(logging.INFO):
-        code, _, err = run_in_process(main.run, "dcgan-train", [
+        code, _, err = run_in_process(train.run, "dcgan-train", [
             f"--workdir={workdir}", "--dataset=gen_images", f"--data_dir={folder_data_dir}",
             "--image_size=64", "--g_filters=8", "--d_filters=4", "--global_batch_size=4",
             "--train_steps=4", "--log_every_steps=2", "--sample_every_steps=2", "--random_flip",
@@ -39,8 +42,8 @@ def test_rgb_folder_run_leaves_colour_artifacts_and_run_json(folder_data_dir, tm
     run = json.loads((workdir / "run.json").read_text())
     assert run["image_shape"] == [64, 64, 3] and run["channels"] == 3
     assert run["dataset"] == "gen_images" and run["config"]["image_size"] == 64
-    info = runinfo.read(str(workdir))
-    assert info.image_shape == (64, 64, 3) and info.config.random_flip
+    record = build.read_run(str(workdir))
+    assert record.image_shape == (64, 64, 3) and record.config.data.random_flip
     out = tmp_path / "gen.npz"
     generate.generate(str(workdir), 5, str(out))
     assert np.load(out)["images"].shape == (5, 64, 64, 3)
@@ -50,7 +53,7 @@ def test_gif_of_grey_grids_reads_back(tmp_path):
     workdir = str(tmp_path)
     rng = np.random.default_rng(0)
     for step in (1, 2, 3):
-        grids.write_grid(workdir, step, rng.uniform(-1, 1, (16, 28, 28, 1)))
+        grids.write_grid(workdir, step, to_uint8(rng.uniform(-1, 1, (16, 28, 28, 1))))
     assert grids.write_gif(workdir) == 3
     frames = iio.imread(f"{workdir}/samples.gif", index=None)
     assert frames.shape == (3, 468, 468, 3)
@@ -60,25 +63,25 @@ def test_gif_of_grey_grids_reads_back(tmp_path):
 
 def test_run_json_refuses_keys_it_does_not_know(make_config):
     config = make_config()
-    text = runinfo.encode(config, (28, 28, 1))
-    assert runinfo.decode(text).config == config
+    text = runinfo.encode(config.values, (28, 28, 1))
+    assert Config.from_values(runinfo.decode(text).values) == config
     record = json.loads(text)
     record["config"]["warp_drive"] = True
     with pytest.raises(UserError, match=r"keys this dcgan-dist does not know \(warp_drive\)"):
-        runinfo.decode(json.dumps(record))
+        Config.from_values(runinfo.decode(json.dumps(record)).values)
 
 
 def test_old_runs_reopen_from_flags_txt_and_unknown_flags_are_errors(make_config, tmp_path):
     config = make_config(workdir=str(tmp_path), global_batch_size=32, sync_batchnorm=True)
-    (tmp_path / "flags.txt").write_text(config.as_flagfile())
-    run = runinfo.read(str(tmp_path))
+    (tmp_path / "flags.txt").write_text(config.flagfile)
+    run = build.read_run(str(tmp_path))
     assert run.config == config and run.image_shape is None
-    (tmp_path / "flags.txt").write_text(config.as_flagfile() + "--warp_drive=1\n")
+    (tmp_path / "flags.txt").write_text(config.flagfile + "--warp_drive=1\n")
     with pytest.raises(UserError, match="cannot be read as this version's flags"):
-        runinfo.read(str(tmp_path))
+        build.read_run(str(tmp_path))
     os.remove(tmp_path / "flags.txt")
     with pytest.raises(UserError, match="has no run.json or flags.txt"):
-        runinfo.read(str(tmp_path))
+        build.read_run(str(tmp_path))
 
 
 def test_check_writable_dir_refuses_a_file_or_an_unwritable_place_and_skips_gs(tmp_path):

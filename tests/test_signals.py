@@ -16,20 +16,16 @@ import time
 import imageio.v3 as iio
 import pytest
 
-from dcgan_dist import main
+from dcgan_dist.programs import train
+from dcgan_dist.rundir.progress import read_stats
 from helpers import (assert_same_checkpoints, checkpoint_step, ignores_sigint, last_line,
-                     latest_checkpoint, run_cli, run_in_process, start_cli, stats_steps,
-                     tiny_run_args, wait_for)
+                     latest_checkpoint, run_cli, run_in_process, start_cli, tiny_run_args,
+                     wait_for)
 
 # Steps of the interrupted run and of the straight one it must equal: enough that the run
 # holding the directory is still going when the second writer has been refused (60 were not
 # always, on a fast 2-core VM).
 END = 120
-
-
-def _args(workdir, tmp, *extra):
-    # --deterministic: with op determinism the resumed run must equal the uninterrupted one.
-    return tiny_run_args(workdir, tmp, "--log_every_steps=1", "--deterministic", *extra)
 
 
 def _stop_line(log, name):
@@ -41,6 +37,7 @@ def _stop_line(log, name):
     return int(match.group(1)), match.group(2)
 
 
+@pytest.mark.slow
 def test_kill_9_sigterm_and_ctrl_c_then_the_same_command_is_the_straight_run(tmp_path, capsys):
     """One run interrupted every way a run is, then finished with the same command:
 
@@ -53,12 +50,12 @@ def test_kill_9_sigterm_and_ctrl_c_then_the_same_command_is_the_straight_run(tmp
       GIF frame there, no temporary file, and the weights of a run never interrupted.
     """
     workdir, rng = tmp_path / "run", random.Random(0)
-    args = _args(workdir, tmp_path, f"--train_steps={END}", "--ckpt_every_steps=3",
-                 "--sample_every_steps=6")
+    args = tiny_run_args(workdir, tmp_path, "--ckpt_every_steps=3", "--sample_every_steps=6",
+                         train_steps=END, log_every_steps=1, deterministic=True)
     proc = start_cli(args, tmp_path / "kill.log")
     # Killed a few steps in, by step count rather than by time: on a fast machine the rest of
     # the run can finish within a fixed delay, and then nothing is killed.
-    wait_for(lambda: len(stats_steps(workdir)) >= rng.randint(4, 8), proc)
+    wait_for(lambda: len(read_stats(workdir)) >= rng.randint(4, 8), proc)
     time.sleep(rng.uniform(0.0, 0.05))
     assert proc.poll() is None, "the run ended before kill -9: the test proved nothing"
     proc.kill()
@@ -71,11 +68,11 @@ def test_kill_9_sigterm_and_ctrl_c_then_the_same_command_is_the_straight_run(tmp
 
     log = tmp_path / "term.log"
     proc = start_cli(args, log)
-    wait_for(lambda: len(stats_steps(workdir)) >= last_ckpt_step + 4, proc)
+    wait_for(lambda: len(read_stats(workdir)) >= last_ckpt_step + 4, proc)
     assert re.search(rf"Taking over the hold of {workdir} from a run that ended without "
                      rf"releasing it \(host \S+, process {killed}, started ", log.read_text())
     started = time.monotonic()
-    code, _, err = run_in_process(main.run, "dcgan-train", args, capsys)  # a second writer
+    code, _, err = run_in_process(train.run, "dcgan-train", args, capsys)  # a second writer
     assert proc.poll() is None, "the run ended: the held-directory check proved nothing"
     assert code == 2, err[-2000:]
     assert re.fullmatch(
@@ -93,7 +90,7 @@ def test_kill_9_sigterm_and_ctrl_c_then_the_same_command_is_the_straight_run(tmp
     log = tmp_path / "ctrl_c.log"
     proc = start_cli(args, log)
     assert not ignores_sigint(proc.pid), "the child ignores SIGINT: the test would prove nothing"
-    wait_for(lambda: len(stats_steps(workdir)) >= step + 3, proc)
+    wait_for(lambda: len(read_stats(workdir)) >= step + 3, proc)
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=60) == 130, log.read_text()[-3000:]
     assert f"ckpt-{step} at step {step}" in log.read_text()  # it resumed from SIGTERM's
@@ -101,12 +98,12 @@ def test_kill_9_sigterm_and_ctrl_c_then_the_same_command_is_the_straight_run(tmp
     assert step < END and path == f"{workdir}/ckpt/ckpt-{step}"
     assert checkpoint_step(latest_checkpoint(workdir)) == step
     assert "Traceback" not in log.read_text() and "KeyboardInterrupt" not in log.read_text()
-    assert stats_steps(workdir) == list(range(1, step + 1))
+    assert [r["step"] for r in read_stats(workdir)] == list(range(1, step + 1))
 
     result = run_cli("dcgan-train", args)
     assert result.returncode == 0, result.stderr[-2000:]
     assert f"ckpt-{step} at step {step}" in result.stderr
-    assert stats_steps(workdir) == list(range(1, END + 1))
+    assert [r["step"] for r in read_stats(workdir)] == list(range(1, END + 1))
     grids = sorted(os.listdir(workdir / "samples"))
     assert grids == [f"step_{s:06d}.png" for s in range(6, END + 1, 6)]
     assert iio.imread(workdir / "samples.gif", index=None).shape[0] == len(grids)
@@ -118,13 +115,15 @@ def test_kill_9_sigterm_and_ctrl_c_then_the_same_command_is_the_straight_run(tmp
     assert_same_checkpoints(tmp_path / "straight", workdir)
 
 
+@pytest.mark.slow
 def test_a_second_ctrl_c_exits_at_once_and_keeps_the_previous_checkpoint(tmp_path):
     workdir, log = tmp_path / "run", tmp_path / "run.log"
     # Executions of 100 steps (a second or more): the second Ctrl-C lands before the first
     # one's checkpoint could be saved.
-    proc = start_cli(_args(workdir, tmp_path, "--ckpt_every_steps=100", "--log_every_steps=100",
-                           "--steps_per_execution=100", "--sample_every_steps=100000",
-                           "--train_steps=100000"), log)
+    proc = start_cli(tiny_run_args(workdir, tmp_path, "--ckpt_every_steps=100",
+                                   "--log_every_steps=100", "--steps_per_execution=100",
+                                   "--sample_every_steps=100000", "--train_steps=100000",
+                                   deterministic=True), log)
     wait_for(lambda: latest_checkpoint(workdir) is not None, proc)
     proc.send_signal(signal.SIGINT)
     # Two signals sent back to back merge into one: wait until the first was seen.
@@ -166,12 +165,14 @@ def _fill(folder):
             pass
 
 
+@pytest.mark.slow
 def test_a_full_disk_stops_with_exit_5_keeps_the_checkpoint_and_cleans_up_next_start(
         tmp_path, small_disk, capsys, caplog):
     workdir, log = small_disk / "run", tmp_path / "run.log"
     # Logs and grids only at the end: the first write to meet the full disk is a checkpoint.
-    args = _args(workdir, tmp_path, "--ckpt_every_steps=3", "--sample_every_steps=100000",
-                 "--log_every_steps=100000")
+    args = tiny_run_args(workdir, tmp_path, "--ckpt_every_steps=3",
+                         "--sample_every_steps=100000", "--log_every_steps=100000",
+                         deterministic=True)
     proc = start_cli([*args, "--train_steps=100000"], log)
     wait_for(lambda: latest_checkpoint(workdir) is not None, proc)
     _fill(small_disk)
@@ -197,7 +198,7 @@ def test_a_full_disk_stops_with_exit_5_keeps_the_checkpoint_and_cleans_up_next_s
     kept_step = checkpoint_step(latest)
     resume = [a for a in args if a != "--deterministic"] + [f"--train_steps={kept_step + 1}"]
     with caplog.at_level(logging.INFO):
-        code, _, err = run_in_process(main.run, "dcgan-train", resume, capsys)
+        code, _, err = run_in_process(train.run, "dcgan-train", resume, capsys)
     assert code == 0, err[-2000:]
     assert f"ckpt-{kept_step} at step {kept_step}" in caplog.text and "Removed" in caplog.text
     assert not leftovers(), os.listdir(workdir / "ckpt")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import streams
+from dcgan_dist.runtime import streams
 from dcgan_dist.data import images, info as data_info, sources
 from conftest import batches, two_replicas
 
@@ -107,11 +107,10 @@ def test_flips_are_keyed_by_step_and_example(make_config, folder_data_dir, sourc
 
 def test_source_follows_the_memory_budget(make_config, folder_data_dir):
     config = make_config(dataset="gen_images", data_dir=folder_data_dir, image_size=64)
-    info = data_info.load_info(config)
+    info = data_info.load_info(config.data)
     # 24 images of 64x64x3 = 0.28 MB: in memory under 1 MB, streamed under 0.
-    assert sources.choose_source(config, info)[0] == "in_memory"
-    import dataclasses
-    assert sources.choose_source(dataclasses.replace(config, cache_limit_mb=0), info)[0] == (
+    assert sources.choose_source(config.data, info)[0] == "in_memory"
+    assert sources.choose_source(config.replace(cache_limit_mb=0).data, info)[0] == (
         "streaming")
-    assert sources.choose_source(config, info, num_input_pipelines=2)[1] == pytest.approx(
+    assert sources.choose_source(config.data, info, num_input_pipelines=2)[1] == pytest.approx(
         12 * 64 * 64 * 3 / 2**20)

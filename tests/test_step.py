@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import loop, state as state_lib, step as step_lib
+from dcgan_dist import loop
+from dcgan_dist.training import state as state_lib, step as step_lib
 from dcgan_dist.models import strided
 from dcgan_dist.rundir import progress
 from conftest import one_replica, trainable_weights, two_replicas
@@ -56,14 +57,17 @@ KEYSTONE_AUGMENT = {
 # steps 0 and 2); spectral norm's u is state updated after each step; the gradient penalty's
 # interpolates are keyed like the noise. (Weights: + u per spectrally normalised layer; dcgan
 # with spectral norm has no discriminator BN, whose convs then have biases.)
+# The first case, the cheapest, is the quick subset's keystone; the others are slow.
 @pytest.mark.parametrize("architecture, options, augment, num_weights", [
     ("tutorial", dict(d_r1_gamma=10.0), "diffaugment", 22),
-    ("dcgan", dict(d_r1_gamma=10.0, conditional=True), "ada", 31 + 2),
-    ("tutorial", dict(loss="hinge", d_spectral_norm=True, d_dense_units=8, d_r1_gamma=10.0,
-                      r1_every_steps=2), "none", 28),
+    pytest.param("dcgan", dict(d_r1_gamma=10.0, conditional=True), "ada", 31 + 2,
+                 marks=pytest.mark.slow),
+    pytest.param("tutorial", dict(loss="hinge", d_spectral_norm=True, d_dense_units=8,
+                                  d_r1_gamma=10.0, r1_every_steps=2), "none", 28,
+                 marks=pytest.mark.slow),
     # The gradient penalty's interpolates augmented by their own global draw.
-    ("dcgan", dict(loss="wasserstein", d_gp_gamma=10.0, d_spectral_norm=True), "diffaugment",
-     31 - 8 + 2 + 4),
+    pytest.param("dcgan", dict(loss="wasserstein", d_gp_gamma=10.0, d_spectral_norm=True),
+                 "diffaugment", 31 - 8 + 2 + 4, marks=pytest.mark.slow),
 ], ids=["r1-diffaugment-tutorial", "conditional-r1-ada-dcgan", "hinge-sn-lazy_r1-tutorial",
         "wgan_gp-sn-diffaugment-dcgan"])
 def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_path, monkeypatch,
@@ -91,7 +95,7 @@ def test_keystone_one_and_two_replicas_reach_the_same_weights(make_config, tmp_p
                              **KEYSTONE_AUGMENT[augment])
         state = loop.train(config, strategy=strategy)
         runs[name] = ([(v.path, v.numpy()) for v in state.generator.weights +
-                       state.discriminator.weights], progress.read_stats(config.workdir))
+                       state.discriminator.weights], progress.read_stats(config.rundir.workdir))
         for v in state.discriminator.non_trainable_weights:  # u, BN statistics: per replica
             local = [x.numpy() for x in strategy.experimental_local_results(v.value)]
             assert all(np.array_equal(local[0], x) for x in local[1:]), v.path
@@ -122,19 +126,21 @@ def _one_step_weights(make_config, step=0, **overrides):
     """(generator, discriminator) trainable weights after training step `step` alone, and the
     step's losses."""
     config = make_config(d_dropout=0.0, global_batch_size=4, **overrides)
-    state = state_lib.build_state(config, tf.distribute.get_strategy(), (28, 28, 1), "float32")
+    state = state_lib.build_state(config.model, config.objective, config.augment,
+                                  tf.distribute.get_strategy(), (28, 28, 1), "float32")
     state.step.assign(step)
     images = tf.random.stateless_uniform([4, 28, 28, 1], [1, 2], -1, 1)
     iterator = iter(tf.data.Dataset.from_tensors(images).repeat())
-    out = step_lib.make_train_fn(tf.distribute.get_strategy(), state, config, 4)(
-        iterator, tf.constant(1))
+    out = step_lib.make_train_fn(tf.distribute.get_strategy(), state, config.objective,
+                                 config.augment, 4)(iterator, tf.constant(1))
     return ([v.numpy() for v in state.generator.trainable_weights],
             [v.numpy() for v in state.discriminator.trainable_weights],
             {name: float(value) for name, value in out.items()})
 
 
-@pytest.mark.parametrize("penalty", [dict(d_r1_gamma=100.0), dict(d_gp_gamma=100.0)],
-                         ids=["r1", "gp"])
+@pytest.mark.parametrize("penalty", [
+    dict(d_r1_gamma=100.0), pytest.param(dict(d_gp_gamma=100.0), marks=pytest.mark.slow)],
+    ids=["r1", "gp"])
 def test_a_penalty_changes_the_discriminator_update_only(make_config, penalty):
     g_plain, d_plain, _ = _one_step_weights(make_config)
     g_pen, d_pen, _ = _one_step_weights(make_config, **penalty)
@@ -144,6 +150,7 @@ def test_a_penalty_changes_the_discriminator_update_only(make_config, penalty):
     assert max(np.max(np.abs(a - b)) for a, b in zip(d_plain, d_pen)) > 1e-6
 
 
+@pytest.mark.slow
 def test_lazy_r1_is_r1_times_n_on_every_nth_step_and_absent_between(make_config):
     """--r1_every_steps=3 --d_r1_gamma=2: step 3 trains as R1 with gamma 6 every step would,
     step 4 as no R1 would; the penalty in step 3's d_loss is 3 times R1's at gamma 2."""
@@ -168,6 +175,7 @@ def test_rate_scale_golden_values():
     assert float(step_lib.rate_scale(99, 100, 0.0)) == 1.0
 
 
+@pytest.mark.slow
 def test_lr_decay_reaches_both_optimizers_and_follows_the_flags_on_resume(make_config, tmp_path):
     config = make_config(train_steps=4, lr_decay_fraction=0.5, g_lr=2e-3, d_lr=1e-3)
     state = loop.train(config)
@@ -194,6 +202,7 @@ JIT_OPTIONS = {  # each with a gradient of a gradient, which XLA compiles too
 JIT_REPLICAS = {"dcgan-r1-ada": 2, "tutorial-hinge-sn-gp-diffaugment": 1}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("options", list(JIT_OPTIONS))
 def test_jit_matches_plain_tensorflow(make_config, tmp_path, options):
     """XLA on the replica function (the TPU's path) computes what plain TensorFlow does:
@@ -215,9 +224,10 @@ def test_jit_matches_plain_tensorflow(make_config, tmp_path, options):
     strategy = {1: one_replica, 2: two_replicas}[JIT_REPLICAS[options]]
     runs = [trainable_weights(loop.train(c, strategy=strategy())) for c in configs]
     assert max(np.max(np.abs(a - b)) for a, b in zip(*runs)) < 1e-7
-    shape = (32, 32, 1) if configs[0].architecture == "dcgan" else (28, 28, 1)
+    shape = (32, 32, 1) if configs[0].model.architecture == "dcgan" else (28, 28, 1)
     initial = trainable_weights(state_lib.build_state(
-        configs[0], tf.distribute.get_strategy(), shape, "float64"))
+        configs[0].model, configs[0].objective, configs[0].augment,
+        tf.distribute.get_strategy(), shape, "float64"))
     untrained = [np.array_equal(a, b) for a, b in zip(runs[0], initial)]
     # All trained but, under hinge, the logit's bias: its gradient is -1 per real and +1 per
     # generated example while every logit is inside the margin, 0 in all.

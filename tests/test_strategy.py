@@ -8,34 +8,41 @@ from unittest import mock
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import config as config_lib, precision, strategy as strategy_lib, workers
+from dcgan_dist import config as config_lib
 from dcgan_dist.errors import UserError
+from dcgan_dist.runtime import precision, strategy as strategy_lib, workers
+
+
+def make_strategy(config):
+    """The strategy `config` asks for, made by its builder (what place() starts with; place
+    itself cannot run on the mocked TPUStrategy class, which isinstance cannot take)."""
+    return strategy_lib.STRATEGIES[strategy_lib.resolve_kind(config.runtime)](config.runtime)
 
 
 def test_tpu_strategy_is_built_from_the_resolver(tmp_path):
-    config = config_lib.Config(workdir="gs://bucket/run", data_dir="gs://bucket/tfds",
+    config = config_lib.Config.of(workdir="gs://bucket/run", data_dir="gs://bucket/tfds",
                                strategy="tpu", tpu="my-tpu")
     with mock.patch.object(tf.distribute.cluster_resolver, "TPUClusterResolver") as resolver, \
             mock.patch.object(tf.config, "experimental_connect_to_cluster") as connect, \
             mock.patch.object(tf.tpu.experimental, "initialize_tpu_system") as initialize, \
             mock.patch.object(tf.distribute, "TPUStrategy") as tpu_strategy:
-        strategy = strategy_lib.make_strategy(config)
+        strategy = make_strategy(config)
     resolver.assert_called_once_with(tpu="my-tpu")
     connect.assert_called_once_with(resolver.return_value)
     initialize.assert_called_once_with(resolver.return_value)
     tpu_strategy.assert_called_once_with(resolver.return_value)
     assert strategy is tpu_strategy.return_value
-    assert strategy_lib.resolve_kind(config) == "tpu"
-    assert precision.resolve_precision(config.precision, "tpu")[0] == "mixed_bfloat16"
+    assert strategy_lib.resolve_kind(config.runtime) == "tpu"
+    assert precision.resolve_precision(config.runtime.precision, "tpu")[0] == "mixed_bfloat16"
 
 
 def test_tpu_auto_selection_and_unreachable_tpu():
-    config = config_lib.Config(workdir="gs://b/run", data_dir="gs://b/tfds", tpu="x")
-    assert strategy_lib.resolve_kind(config) == "tpu"
+    config = config_lib.Config.of(workdir="gs://b/run", data_dir="gs://b/tfds", tpu="x")
+    assert strategy_lib.resolve_kind(config.runtime) == "tpu"
     with mock.patch.object(tf.distribute.cluster_resolver, "TPUClusterResolver",
                            side_effect=ValueError("Could not find TPU x")):
         with pytest.raises(UserError, match="could not reach the TPU --tpu=x"):
-            strategy_lib.make_strategy(config)
+            make_strategy(config)
 
 
 @pytest.mark.parametrize("paths, bad", [
@@ -46,7 +53,7 @@ def test_tpu_auto_selection_and_unreachable_tpu():
 def test_tpu_refuses_local_paths_before_anything_starts(paths, bad):
     with mock.patch.object(tf.distribute.cluster_resolver, "TPUClusterResolver") as resolver:
         with pytest.raises(UserError, match=bad):
-            config_lib.Config(strategy="tpu", tpu="t", **paths)
+            config_lib.Config.of(strategy="tpu", tpu="t", **paths)
     resolver.assert_not_called()
 
 
@@ -59,14 +66,14 @@ def _tpu_vm_strategy(config, num_hosts):
             mock.patch.object(strategy_lib.logging, "warning") as warning:
         tpu_strategy.return_value.extended.num_hosts = num_hosts
         try:
-            strategy_lib.make_strategy(config)
+            make_strategy(config)
         except UserError as e:
             return str(e), warning.call_args_list
     return None, warning.call_args_list
 
 
 def test_tpu_vm_takes_local_paths_on_one_host_with_a_warning(tmp_path):
-    config = config_lib.Config(strategy="tpu", tpu="local", workdir=str(tmp_path / "run"),
+    config = config_lib.Config.of(strategy="tpu", tpu="local", workdir=str(tmp_path / "run"),
                                data_dir=str(tmp_path / "tfds"))
     error, warnings = _tpu_vm_strategy(config, num_hosts=1)
     assert error is None
@@ -74,13 +81,13 @@ def test_tpu_vm_takes_local_paths_on_one_host_with_a_warning(tmp_path):
     message = warnings[0].args[0] % warnings[0].args[1:]
     assert f"--workdir={tmp_path / 'run'} and --data_dir={tmp_path / 'tfds'}" in message
     assert "a multi-host slice (pod) needs gs:// paths" in message
-    gs_config = config_lib.Config(strategy="tpu", tpu="local", workdir="gs://b/run",
+    gs_config = config_lib.Config.of(strategy="tpu", tpu="local", workdir="gs://b/run",
                                   data_dir="gs://b/tfds")
     assert _tpu_vm_strategy(gs_config, num_hosts=4) == (None, [])
 
 
 def test_tpu_pod_slice_refuses_local_paths(tmp_path):
-    config = config_lib.Config(strategy="tpu", tpu="local", workdir=str(tmp_path / "run"),
+    config = config_lib.Config.of(strategy="tpu", tpu="local", workdir=str(tmp_path / "run"),
                                data_dir="gs://b/tfds")
     error, _ = _tpu_vm_strategy(config, num_hosts=4)
     assert error == (f"--workdir={tmp_path / 'run'} on a local disk, but this TPU slice has 4 "
@@ -95,7 +102,11 @@ SLURM_STEP = {"SLURM_PROCID": "1", "SLURM_STEP_NUM_TASKS": "2",
 def _slurm_env(monkeypatch, tmp_path, step, gpus):
     """SLURM's variables for task 1 of 2, and an nvidia-smi listing `gpus` GPUs (None: none)."""
     for name in ("TF_CONFIG", "CUDA_VISIBLE_DEVICES", *SLURM_STEP):
-        monkeypatch.delenv(name, raising=False)  # restored after the test, even if set inside
+        # Restored after the test, even if set inside (the resolver sets CUDA_VISIBLE_DEVICES,
+        # which a later multi-worker test's processes would inherit): delenv alone records
+        # nothing for a variable that is not set, setenv first records that too.
+        monkeypatch.setenv(name, "")
+        monkeypatch.delenv(name)
     for name, value in step.items():
         monkeypatch.setenv(name, value)
     bin_dir = tmp_path / "bin"
@@ -106,14 +117,14 @@ def _slurm_env(monkeypatch, tmp_path, step, gpus):
             f'echo "GPU {i}: Fake (UUID: GPU-{i})"\n' for i in range(gpus)))
         smi.chmod(0o755)
     monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}/usr/bin{os.pathsep}/bin")
-    return config_lib.Config(workdir=str(tmp_path / "run"), strategy="multi_worker",
+    return config_lib.Config.of(workdir=str(tmp_path / "run"), strategy="multi_worker",
                              slurm_port_base=7000)
 
 
 @pytest.mark.parametrize("gpus", [None, 4])
 def test_slurm_resolver_names_every_task_and_this_ones_place(monkeypatch, tmp_path, gpus):
     config = _slurm_env(monkeypatch, tmp_path, SLURM_STEP, gpus)
-    resolver = strategy_lib.slurm_resolver(config.slurm_port_base)
+    resolver = strategy_lib.slurm_resolver(config.runtime.slurm_port_base)
     assert resolver.cluster_spec().as_dict() == {"worker": ["node01:7000", "node02:7000"]}
     assert (resolver.task_type, resolver.task_id) == ("worker", 1)
     # GPU nodes: the resolver gives each task its node's GPUs; CPU nodes: no accelerators.
@@ -126,7 +137,7 @@ def test_a_broken_slurm_step_is_one_clear_error(monkeypatch, tmp_path):
     config = _slurm_env(monkeypatch, tmp_path, step, gpus=None)
     with pytest.raises(UserError, match=r"^could not read the SLURM job step \(SLURM_STEP_NODELIST "
                                         r"not found in environment.*see launch/slurm.sbatch$"):
-        strategy_lib.slurm_resolver(config.slurm_port_base)
+        strategy_lib.slurm_resolver(config.runtime.slurm_port_base)
 
 
 def test_a_lost_peer_is_named_not_this_worker():
@@ -141,13 +152,13 @@ def test_a_lost_peer_is_named_not_this_worker():
 
 def test_placement_says_where_a_run_executes(tmp_path):
     from conftest import two_replicas
-    config = config_lib.Config(workdir=str(tmp_path), strategy="cpu")
-    alone = strategy_lib.place(config)
+    config = config_lib.Config.of(workdir=str(tmp_path), strategy="cpu")
+    alone = strategy_lib.place(config.runtime)
     assert (alone.kind, alone.chief, alone.task, alone.multi_worker, alone.input_pipelines,
             alone.replicas) == ("cpu", True, 0, False, 1, 1)
     assert alone.describe() == "default strategy with 1 replica(s)"
-    mirrored = strategy_lib.place(config_lib.Config(workdir=str(tmp_path), strategy="mirrored"),
-                                  two_replicas())
+    mirrored = strategy_lib.place(
+        config_lib.Config.of(workdir=str(tmp_path), strategy="mirrored").runtime, two_replicas())
     assert (mirrored.kind, mirrored.replicas, mirrored.input_pipelines) == ("mirrored", 2, 1)
     assert mirrored.describe() == "MirroredStrategy with 2 replica(s)"
 

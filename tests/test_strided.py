@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dcgan_dist import config as config_lib, models
+from dcgan_dist import models
+from dcgan_dist.config import Config
 from dcgan_dist.models import strided
 
 # (form, transposed, input shape, filters): the smallest shapes `form` gives each form.
@@ -82,11 +83,10 @@ def test_each_form_computes_what_keras_layer_computes(case, use_bias):
 def test_the_paper_widths_get_the_measured_forms(strided_forms, side, generator, discriminator):
     """pytorch/examples' widths (64): the image side as blocks, the 4x4 maps of 256 channels and
     more as GEMMs (at 32 px D's last layer has 128 in: TensorFlow's op is faster there)."""
-    config = config_lib.Config(workdir="/tmp/unused", architecture="dcgan", g_filters=64,
-                               d_filters=64)
-    g, d = models.build(config, (side, side, 1))
+    config = Config.of(workdir="/tmp/unused", architecture="dcgan", g_filters=64, d_filters=64)
+    g, d = models.build(config.model, (side, side, 1))
     strided_forms.clear()  # building called the layers too
-    g(tf.zeros((2, config.noise_dim)))
+    g(tf.zeros((2, config.model.noise_dim)))
     assert strided_forms == generator
     strided_forms.clear()
     d(tf.zeros((2, side, side, 1)))

@@ -10,7 +10,10 @@ import signal
 import subprocess
 import time
 
+import pytest
+
 import fake_gcloud
+from helpers import wait_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PJRT_EXPORTS = ("export PJRT_DEVICE=TPU NEXT_PLUGGABLE_DEVICE_USE_C_API=true; "
@@ -43,14 +46,6 @@ def trainer_starts(root):
     path = root / "trainer_starts.txt"
     return [tuple(line.split(" ", 2)) for line in path.read_text().splitlines()] if (
         path.exists()) else []
-
-
-def wait_until(condition, proc, what, timeout_secs=60):
-    deadline = time.monotonic() + timeout_secs
-    while not condition():
-        assert proc.poll() is None, f"tpu_vm.sh ended before {what}:\n{proc.stdout.read()}"
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def ckpt_step(root):
@@ -93,11 +88,12 @@ def test_tpu_run_trains_detached_on_every_host_and_ends_with_the_bucket_commands
     names = subprocess.run(["tar", "-tzf", str(tmp_path / "dcgan-dist-src.tar.gz")],
                            capture_output=True, text=True, check=True).stdout.splitlines()
     for needed in ("./setup.cfg", "./constraints/tf2.20.txt", "./dcgan_dist/configs/tpu.cfg",
-                   "./launch/tpu_job.sh", "./dcgan_dist/main.py"):
+                   "./launch/tpu_job.sh", "./dcgan_dist/programs/train.py"):
         assert needed in names
     assert not [n for n in names if n.startswith(("./.venv", "./.git/"))]
 
 
+@pytest.mark.slow
 def test_tpu_dropped_ssh_sessions_reattach_and_show_each_line_once(tmp_path):
     (tmp_path / "drop_follow").write_text("3")  # the next 3 follows drop after half a second
     result = tpu(tmp_path, "--train_steps=20")
@@ -108,9 +104,10 @@ def test_tpu_dropped_ssh_sessions_reattach_and_show_each_line_once(tmp_path):
     assert len(trainer_starts(tmp_path)) == 1, "a dropped session restarted the training"
 
 
+@pytest.mark.slow
 def test_tpu_preempted_spot_vm_is_recreated_and_the_same_command_resumes(tmp_path):
     proc = tpu(tmp_path, "--spot", "--train_steps=40", background=True)
-    wait_until(lambda: ckpt_step(tmp_path) >= 5, proc, "step 5")
+    wait_for(lambda: ckpt_step(tmp_path) >= 5, proc, 60, "timed out waiting for step 5")
     fake_gcloud.preempt(str(tmp_path), "dcgan-tpu")
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, out
@@ -124,6 +121,7 @@ def test_tpu_preempted_spot_vm_is_recreated_and_the_same_command_resumes(tmp_pat
     assert "Done: 40 steps" in out and "tpu_vm.sh: training finished" in out
 
 
+@pytest.mark.slow
 def test_tpu_queued_resource_waits_for_capacity_and_is_deleted_with_its_node(tmp_path):
     (tmp_path / "queue_polls").write_text("3")
     result = tpu(tmp_path, "--queued", "--spot", "--train_steps=3",
@@ -141,9 +139,10 @@ def test_tpu_queued_resource_waits_for_capacity_and_is_deleted_with_its_node(tmp
     assert not (tmp_path / "vms" / "dcgan-tpu").exists()
 
 
+@pytest.mark.slow
 def test_tpu_job_outlives_the_laptop_and_follow_reattaches(tmp_path):
     proc = tpu(tmp_path, "--train_steps=30", background=True)
-    wait_until(lambda: ckpt_step(tmp_path) >= 3, proc, "step 3")
+    wait_for(lambda: ckpt_step(tmp_path) >= 3, proc, 60, "timed out waiting for step 3")
     os.killpg(proc.pid, signal.SIGKILL)  # the laptop goes away: no trap, no goodbye
     proc.communicate()
     at_kill = ckpt_step(tmp_path)
@@ -159,7 +158,7 @@ def test_tpu_job_outlives_the_laptop_and_follow_reattaches(tmp_path):
 
 def test_tpu_ctrl_c_detaches_and_leaves_the_job_running(tmp_path):
     proc = tpu(tmp_path, "--train_steps=40", background=True)
-    wait_until(lambda: ckpt_step(tmp_path) >= 2, proc, "step 2")
+    wait_for(lambda: ckpt_step(tmp_path) >= 2, proc, 60, "timed out waiting for step 2")
     os.killpg(proc.pid, signal.SIGINT)
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 130, out
@@ -173,7 +172,7 @@ def test_tpu_ctrl_c_detaches_and_leaves_the_job_running(tmp_path):
 
 def test_tpu_stop_saves_a_checkpoint_and_ends_the_supervising_run(tmp_path):
     proc = tpu(tmp_path, "--train_steps=200", background=True)
-    wait_until(lambda: ckpt_step(tmp_path) >= 3, proc, "step 3")
+    wait_for(lambda: ckpt_step(tmp_path) >= 3, proc, 60, "timed out waiting for step 3")
     stop = tpu(tmp_path, "stop")
     assert stop.returncode == 0, stop.stdout + stop.stderr
     assert "dcgan-job: SIGTERM sent on dcgan-tpu-w0; the trainer saves a checkpoint and " \
@@ -209,6 +208,7 @@ def test_tpu_failed_training_reports_its_exit_code(tmp_path):
     assert len(trainer_starts(tmp_path)) == 1  # a real failure is not retried
 
 
+@pytest.mark.slow
 def test_tpu_a_failed_describe_is_not_a_lost_vm(tmp_path):
     """gcloud failing to answer (expired credentials, the network) while the job trains must
     not delete and recreate the VM: only NOT_FOUND means gone."""
@@ -222,12 +222,13 @@ def test_tpu_a_failed_describe_is_not_a_lost_vm(tmp_path):
     assert len(trainer_starts(tmp_path)) == 1 and "Done: 12 steps" in result.stdout
 
 
+@pytest.mark.slow
 def test_tpu_follow_after_the_laptop_recreates_the_same_kind_of_vm_with_the_same_command(
         tmp_path):
     """`run --spot` with flags, the laptop gone, the VM preempted, then a bare `follow`: the VM
     it creates again is a Spot one and the trainer reruns with run's flags (saved by run)."""
     proc = tpu(tmp_path, "--spot", "--train_steps=40", "--x=a b", background=True)
-    wait_until(lambda: ckpt_step(tmp_path) >= 3, proc, "step 3")
+    wait_for(lambda: ckpt_step(tmp_path) >= 3, proc, 60, "timed out waiting for step 3")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate()
     fake_gcloud.preempt(str(tmp_path), "dcgan-tpu")

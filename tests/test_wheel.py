@@ -10,6 +10,8 @@ import subprocess
 import sys
 import sysconfig
 
+import pytest
+
 from helpers import user_env
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -32,6 +34,7 @@ def _build_wheel(tmp_path):
     return wheel
 
 
+@pytest.mark.slow
 def test_a_packaged_config_trains_from_an_installed_wheel_in_any_folder(tmp_path):
     wheel = _build_wheel(tmp_path)
     names = subprocess.run([sys.executable, "-m", "zipfile", "-l", str(wheel)],

@@ -20,11 +20,10 @@ import importlib
 import os
 import re
 import sys
-
-PREFIX = "dcgan-"  # dcgan-NAME runs dcgan_dist/programs/NAME.py
 import tempfile
 import threading
 
+PREFIX = "dcgan-"  # dcgan-NAME runs dcgan_dist/programs/NAME.py
 VERBOSE_ARGS = ("--verbose", "--verbose=true", "--verbose=True", "--verbose=1")
 
 # A C++ log line below FATAL ("E0000 00:00:1796153114.347659   12538 meta_optimizer.cc:967] ...")
