@@ -12,7 +12,7 @@ precision, multi-worker agreement), `data` (datasets, sources, preparers), `mode
 
 import importlib.util
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 # TensorFlow comes from an extra chosen by hardware (setup.cfg), so a bare install lacks it.
 if importlib.util.find_spec("tensorflow") is None:

@@ -8,7 +8,8 @@
 placement (strategy and precision) from `runtime`, the input from `data`, the train state from
 `model`, `objective` and `augment`, its checkpoints and the run directory's writers from
 `rundir`, the evaluator from `evaluation`, the schedule from `schedule`. Everything that can
-still fail on bad input comes before the first change to the work directory.
+still fail on bad input comes before the run's first file is written (the hold on the
+directory, `rundir.lock`, aside).
 """
 
 import contextlib
@@ -33,6 +34,7 @@ class Schedule:
     """When each periodic job is due, from the config alone: every worker must cut its
     executions at the same steps."""
     total_steps: int
+    steps_per_epoch: int  # 0 when the number of examples is unknown
     steps_per_execution: int
     log: int
     sample: int
@@ -53,9 +55,9 @@ class Schedule:
         def every(steps):  # 0 means once an epoch (or at the end if epochs are unknown)
             return steps or steps_per_epoch or total_steps
 
-        return cls(total_steps, schedule.steps_per_execution, schedule.log_every_steps,
-                   every(schedule.sample_every_steps), every(schedule.ckpt_every_steps),
-                   schedule.eval_every_steps), steps_per_epoch
+        return cls(total_steps, steps_per_epoch, schedule.steps_per_execution,
+                   schedule.log_every_steps, every(schedule.sample_every_steps),
+                   every(schedule.ckpt_every_steps), schedule.eval_every_steps)
 
     def due(self, every, step):
         return bool(every) and (step % every == 0 or step == self.total_steps)
@@ -113,7 +115,8 @@ def build_run(config, *, strategy=None, dataset_fn=None):
         run_input = inputs.make_input(config.data, placement.input_pipelines, dataset_fn)
         info = run_input.info
         num_classes = info.num_classes if config.data.conditional else 0
-        schedule, steps_per_epoch = Schedule.of(config.schedule, info.num_examples)
+        class_names = info.class_names if num_classes else ()
+        schedule = Schedule.of(config.schedule, info.num_examples)
         state = state_lib.build_state(config.model, config.objective, config.augment, strategy,
                                       info.image_shape, placement.precision, num_classes)
         train_fn = step_lib.make_train_fn(strategy, state, config.objective, config.augment,
@@ -123,7 +126,7 @@ def build_run(config, *, strategy=None, dataset_fn=None):
             grids.sample_inputs(state.sample_noise, num_classes), training=False)),
             autograph=False)
         progress_lib.log_start(config.model.architecture, run_input.description,
-                               schedule.total_steps, steps_per_epoch, workdir)
+                               schedule.total_steps, schedule.steps_per_epoch, workdir)
         progress_lib.log_placement(placement, per_replica, config.runtime.precision)
 
         checkpoints = checkpoints_lib.Checkpoints(state, workdir, config.rundir.keep_checkpoints,
@@ -133,7 +136,7 @@ def build_run(config, *, strategy=None, dataset_fn=None):
             logging.info("Resumed from %s at step %d", restored, start_step)
         workers.check_same_step(placement, state.step)
         run = Run(config, placement, state, checkpoints, schedule, start_step, train_fn=train_fn,
-                  sample_fn=sample_fn, class_names=info.class_names if num_classes else ())
+                  sample_fn=sample_fn, class_names=class_names)
         if run.done:
             yield run
             return
@@ -159,16 +162,16 @@ def build_run(config, *, strategy=None, dataset_fn=None):
             reals_uint8 = run_input.reals_uint8(state_lib.NUM_SAMPLES)
             checkpoints.remove_leftovers(workdir)
             runinfo.write(workdir, config.values, config.flagfile, info.image_shape, start_step,
-                          info.class_names if num_classes else None)
+                          class_names)
             if reals_uint8 is not None:
                 files.must_write(f"{workdir}/reals.png", start_step, grids.write_reals, workdir,
                                  reals_uint8)
             grids.remove_samples_after(workdir, start_step)
-        if evaluating:
-            workers.wait_for_chief(placement)  # the chief may have trained a classifier
         run.progress = progress_lib.Progress(workdir, schedule.total_steps,
                                              config.data.global_batch_size, start_step,
                                              is_chief=chief)
+        if evaluating:
+            workers.wait_for_chief(placement)  # the chief may have trained a classifier
         try:
             yield run
         finally:
@@ -203,9 +206,15 @@ def read_run(workdir, **overrides):
 
 
 def restore_run(workdir, step=None):
-    """(config, state) of `workdir`'s newest readable checkpoint (or the one of `step`), on
-    this machine's default device in float32, whatever the run trained on and in; UserError
-    without one. Nothing is written: a read-only run directory works."""
+    """(config, state) of `workdir`'s newest readable checkpoint (`reopen`)."""
+    record, state = reopen(workdir, step)
+    return record.config, state
+
+
+def reopen(workdir, step=None):
+    """(RunRecord, state) of `workdir`'s newest readable checkpoint (or the one of `step`),
+    on this machine's default device in float32, whatever the run trained on and in;
+    UserError without one. Nothing is written: a read-only run directory works."""
     record = read_run(workdir, strategy="auto", tpu=None)
     config, image_shape = record.config, record.image_shape
     if image_shape is None:  # a run from before run.json: its dataset's own shape
@@ -220,5 +229,5 @@ def restore_run(workdir, step=None):
                         "with dcgan-train")
     logging.info("Restored %s (step %d, %s generator)", latest, int(state.step.numpy()),
                  "EMA" if state.g_ema is not None else "plain")
-    return config, state
+    return record, state
 

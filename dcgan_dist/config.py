@@ -23,7 +23,7 @@ from dcgan_dist.training import augment
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    """The data wing: which images, at what size, in what order (`data.make_input`)."""
+    """The data wing: which images, at what size, in what order (`data.inputs.make_input`)."""
     dataset: str
     data_dir: str | None
     split: str
@@ -82,7 +82,8 @@ class AugmentConfig:
 
 @dataclasses.dataclass(frozen=True)
 class RuntimeConfig:
-    """Where and how the steps run (`runtime.place`): strategy, precision, determinism."""
+    """Where and how the steps run (`runtime.strategy.place`): strategy, precision,
+    determinism."""
     strategy: str
     num_cpu_devices: int
     tpu: str | None
@@ -98,7 +99,7 @@ class RuntimeConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ScheduleConfig:
-    """How long to train and when each periodic job is due (`loop`)."""
+    """How long to train and when each periodic job is due (`build.Schedule`)."""
     train_steps: int
     epochs: int
     steps_per_execution: int
@@ -111,7 +112,8 @@ class ScheduleConfig:
 
 @dataclasses.dataclass(frozen=True)
 class RunDirConfig:
-    """The work directory (`rundir`)."""
+    """The work directory: where `build.build_run` has the rundir wing write, and how many
+    checkpoints it keeps there."""
     workdir: str
     keep_checkpoints: int
 
@@ -139,7 +141,7 @@ _DERIVED = {"local_paths"}
 class Config:
     """Every training flag (`values`, flat; `flagfile`, the same as a flagfile that
     reproduces the run) and the same values as sections, validated."""
-    values: types.MappingProxyType
+    values: types.MappingProxyType = dataclasses.field(hash=False)  # the sections hash it
     flagfile: str
     data: DataConfig
     model: ModelConfig
@@ -156,13 +158,15 @@ class Config:
         return cls.from_values(values)
 
     @classmethod
-    def from_values(cls, values, source="the configuration"):
-        """`of` for a mapping read from a file (run.json): a name that is not a training flag
-        is an error naming `source`."""
-        unknown = sorted(set(values) - set(flags.TRAIN))
+    def from_values(cls, values, source=None):
+        """`of` for a mapping; with `source`, read from that file (run.json): a name that is
+        not a training flag is then a newer version's."""
+        unknown = ", ".join(sorted(set(values) - set(flags.TRAIN)))
+        if unknown and source:
+            raise UserError(f"{source} has keys this dcgan-dist does not know ({unknown}); "
+                            "upgrade dcgan-dist to reopen this run")
         if unknown:
-            raise UserError(f"{source} has keys this dcgan-dist does not know "
-                            f"({', '.join(unknown)}); upgrade dcgan-dist to reopen this run")
+            raise UserError(f"unknown training flags {unknown}; see dcgan-train --help")
         values = {name: values.get(name, flags.default(name)) for name in flags.TRAIN}
         v = types.SimpleNamespace(**values)
         _validate(v)

@@ -129,8 +129,9 @@ _float("d_r1_gamma", 0.0, "Weight of the R1 penalty gamma/2 * |grad D(real)|^2 i
        "discriminator's loss (and in its logged d_loss); 0 = off (the tutorial).")
 _enum("loss", "nonsaturating", losses.LOSSES, "The GAN objective "
       "(dcgan_dist/training/losses.py): nonsaturating (Goodfellow et al. 2014, the "
-      "tutorial's), hinge (Lim and Ye 2017; Miyato et al. 2018), wasserstein (Arjovsky et al. 2017; use with --d_gp_gamma or "
-      "--d_spectral_norm), least_squares (Mao et al. 2017).")
+      "tutorial's), hinge (Lim and Ye 2017; Miyato et al. 2018), wasserstein (Arjovsky et "
+      "al. 2017; use with --d_gp_gamma or --d_spectral_norm), least_squares (Mao et al. "
+      "2017).")
 _integer("r1_every_steps", 1, "Lazy R1 (Karras et al. 2020): the --d_r1_gamma penalty only on "
          "steps divisible by this, weighted by it; 1 = every step.")
 _float("d_gp_gamma", 0.0, "Weight of the WGAN-GP gradient penalty gamma * (|grad D(x_hat)| - "

@@ -1,13 +1,15 @@
-"""What a path on the command line means: on this machine's disk, or remote (any file system
-TensorFlow reaches by a scheme: gs://, ram://, ...), and how a typed local path is made
-absolute. The one rule every part asks: flags, the config's TPU check, the run directory."""
+"""What a path on the command line means: on this machine's disk, or remote (a file system
+TensorFlow reaches by a scheme: gs://, s3://, ...; file:// is this disk), and how a typed
+local path is made absolute. The one rule every part asks: the flags, the config's check that
+a remote TPU can read the run's paths, the run directory's probes and lock."""
 
 import os
 
 
 def is_remote(path):
     """Whether `path` names a file system by scheme (gs://...), not this machine's disk."""
-    return "://" in (path or "")
+    scheme, found, _ = (path or "").partition("://")
+    return bool(found) and scheme != "file"
 
 
 def expand(path):

@@ -12,10 +12,15 @@ DATA_DIR="${DATA_DIR:-data}"
 if [ ! -x .venv/bin/python ]; then
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c "import dcgan_dist, tensorboard" 2>/dev/null; then
+# Installed again when setup.cfg or the constraints change: an editable install's console
+# scripts are written at install time (0.3.0 moved them to dcgan_dist.programs).
+stamp="$(cat setup.cfg constraints/tf2.21.txt | sha256sum)"
+if ! .venv/bin/python -c "import dcgan_dist, tensorboard" 2>/dev/null \
+    || [ "$(cat .venv/.dcgan-smoke-installed 2>/dev/null)" != "${stamp}" ]; then
   .venv/bin/pip install --quiet --upgrade pip
   # The cpu extra (tensorflow-cpu on x86-64 Linux), at the versions the suite passed with.
   .venv/bin/pip install --quiet -c constraints/tf2.21.txt -e ".[cpu]"
+  echo "${stamp}" > .venv/.dcgan-smoke-installed
 fi
 
 echo "+ dcgan-data prepare mnist --data_dir=${DATA_DIR}"

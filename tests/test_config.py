@@ -185,10 +185,12 @@ def test_local_paths_is_the_one_tpu_path_rule():
     assert local_paths(workdir="/local/run", data_dir="gs://b/tfds") == (
         ("workdir", "/local/run"),)
     assert local_paths(workdir="gs://b/run", data_dir=None) == (("data_dir", None),)
-    # Synthetic data reads no data directory; a path with any scheme is not on this
-    # machine's disk (paths.is_remote), a path without one is.
+    # Synthetic data reads no data directory; a path with a scheme is not on this machine's
+    # disk (paths.is_remote), a path without one is, and so is file://.
     assert local_paths(workdir="gs://b/r", synthetic_data=True) == ()
     assert local_paths(workdir="s3://b/r", data_dir="/data") == (("data_dir", "/data"),)
+    assert local_paths(workdir="file:///tmp/r", synthetic_data=True) == (
+        ("workdir", "file:///tmp/r"),)
 
 
 def test_per_replica_batch_size():

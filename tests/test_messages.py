@@ -91,7 +91,8 @@ def test_a_cpu_split_that_came_too_late_says_what_to_do(tmp_path, capsys):
 def _placement(kind, replicas):
     fake = mock.Mock(num_replicas_in_sync=replicas)
     return strategy_lib.Placement(strategy=fake, kind=kind, chief=True, task=0,
-                                  multi_worker=False, input_pipelines=1)
+                                  multi_worker=False, input_pipelines=1, precision="float32",
+                                  precision_why="set by --precision", per_replica_batch_size=1)
 
 
 def test_a_tpu_batch_under_64_per_replica_warns(caplog):

@@ -67,8 +67,12 @@ def test_run_json_refuses_keys_it_does_not_know(make_config):
     assert Config.from_values(runinfo.decode(text).values) == config
     record = json.loads(text)
     record["config"]["warp_drive"] = True
-    with pytest.raises(UserError, match=r"keys this dcgan-dist does not know \(warp_drive\)"):
-        Config.from_values(runinfo.decode(json.dumps(record)).values)
+    with pytest.raises(UserError, match=r"^run.json has keys this dcgan-dist does not know "
+                                        r"\(warp_drive\); upgrade dcgan-dist"):
+        Config.from_values(runinfo.decode(json.dumps(record)).values, source="run.json")
+    # In code, an unknown name is a typo, not a newer version's key.
+    with pytest.raises(UserError, match=r"^unknown training flags warp_drive; see dcgan-train"):
+        Config.of(workdir="/x", warp_drive=True)
 
 
 def test_old_runs_reopen_from_flags_txt_and_unknown_flags_are_errors(make_config, tmp_path):

@@ -38,8 +38,8 @@ def test_the_schedule_of_a_tiny_folder_follows_steps(make_config, schedule, samp
     """The quick subset's check of what the run below writes: the steps at which the schedule
     of 12 steps on 24 images at batch 8 makes grids and checkpoints."""
     config = make_config(train_steps=12, log_every_steps=4, **schedule)
-    plan, steps_per_epoch = build.Schedule.of(config.schedule, num_examples=24)
-    assert steps_per_epoch == 3 and plan.total_steps == 12
+    plan = build.Schedule.of(config.schedule, num_examples=24)
+    assert plan.steps_per_epoch == 3 and plan.total_steps == 12
     steps = range(1, 13)
     assert [s for s in steps if plan.due(plan.sample, s)] == samples
     assert [s for s in steps if plan.due(plan.ckpt, s)] == ckpts

@@ -62,7 +62,7 @@ def error(data, read_error, step=None, kept=None, files=None):
     (then the caller re-raises it: a FailedPreconditionError may have another cause).
 
     Args:
-      data: the run's Config (dataset, split, data_dir).
+      data: the config's data section (dataset, split, data_dir).
       read_error: what reading raised.
       step: the step at which it happened (streaming sources), or None at start.
       kept: `Checkpoints.kept()`, the checkpoint a rerun resumes from, when a step is given.

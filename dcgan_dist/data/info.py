@@ -219,7 +219,7 @@ def prepare_folder_command(dataset, data_dir):
 
 
 def in_catalog(name):
-    """Whether `name` (as in --dataset, with an optional /data or :version) is a TFDS
+    """Whether `name` (as in --dataset, with an optional /config or :version) is a TFDS
     catalog dataset, rather than one `dcgan-data prepare folder` wrote."""
     return name.split("/")[0].split(":")[0] in tfds.list_builders()
 

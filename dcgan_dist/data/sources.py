@@ -53,7 +53,7 @@ class _Source:
     flipped (`_on_images`).
     """
 
-    kind = None  # its key in SOURCES
+    kind = None  # its key in SOURCES, --cache_limit_mb's choice (`choose_source`)
 
     def __init__(self, data, info):
         self.data, self.info = data, info
@@ -113,6 +113,8 @@ class _Source:
 class InMemorySource(_Source):
     """The shard decoded once into memory; batches gathered from per-epoch permutations."""
 
+    kind = "in_memory"
+
     def _load(self, ctx):
         ds = tfds.load(self.data.dataset, split=self.data.split,
                        data_dir=self.data.data_dir, download=False, shuffle_files=False)
@@ -151,6 +153,8 @@ class InMemorySource(_Source):
 
 class StreamingSource(_Source):
     """Records read from disk each epoch, permuted window by window, decoded after that."""
+
+    kind = "streaming"
 
     def make_dataset(self, ctx, start_step):
         data, info = self.data, self.info
@@ -202,6 +206,8 @@ class StreamingSource(_Source):
 class SyntheticSource(_Source):
     """One fixed random batch, repeated: the model sees real shapes at no input cost."""
 
+    kind = "synthetic"
+
     def make_dataset(self, ctx, start_step):
         del start_step
         per_replica = ctx.get_per_replica_batch_size(self.data.global_batch_size)
@@ -215,10 +221,7 @@ class SyntheticSource(_Source):
         return tf.data.Dataset.from_tensors(batch).repeat().prefetch(tf.data.AUTOTUNE)
 
 
-SOURCES = {"in_memory": InMemorySource, "streaming": StreamingSource,
-           "synthetic": SyntheticSource}
-for _kind, _source in SOURCES.items():
-    _source.kind = _kind
+SOURCES = {source.kind: source for source in (InMemorySource, StreamingSource, SyntheticSource)}
 
 
 def choose_source(data, info, num_input_pipelines=1):

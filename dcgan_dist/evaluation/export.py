@@ -25,6 +25,7 @@ import tensorflow as tf
 from dcgan_dist.errors import UserError
 from dcgan_dist.evaluation import sampling
 
+
 def _images_uint8(generator, inputs):
     # images.to_uint8 in TensorFlow: x * 127.5 + 127.5, rounded half to even, clipped.
     images = tf.cast(generator(inputs, training=False), tf.float32)

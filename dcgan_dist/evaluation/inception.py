@@ -23,7 +23,7 @@ import numpy as np
 import tensorflow as tf
 
 from dcgan_dist.data.images import to_uint8
-from dcgan_dist.errors import UserError
+from dcgan_dist.errors import UserError, reason
 from dcgan_dist.evaluation.networks import FeatureNetwork, NetworkUnavailable
 
 ENV_VAR = "DCGAN_INCEPTION_PATH"
@@ -71,8 +71,7 @@ def read_graph_def(path, source="--inception_path"):
         graph_def = tf.compat.v1.GraphDef()
         graph_def.ParseFromString(data)
     except (tf.errors.OpError, OSError, tarfile.TarError, ValueError, DecodeError) as e:
-        reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise UserError(f"{source}={path} cannot be read as the Inception graph ({reason}); "
+        raise UserError(f"{source}={path} cannot be read as the Inception graph ({reason(e)}); "
                         f"{_how_to_get_it(source)}") from e
     names = {node.name for node in graph_def.node}
     missing = [t for t in (INPUT_TENSOR, OUTPUT_TENSOR) if t.split(":")[0] not in names]

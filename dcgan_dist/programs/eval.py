@@ -51,7 +51,8 @@ def train_classifier(flag_values):
 def evaluate(flag_values):
     """`dcgan-eval --workdir=W`: the report on stdout and a line of eval.jsonl."""
     workdir, num_images = flag_values.workdir, flag_values.num_images
-    config, state = build.restore_run(workdir)
+    record, state = build.reopen(workdir)
+    config = record.config
     image_shape = tuple(state.sampling_generator.output_shape[1:])
     evaluation = dataclasses.replace(
         config.evaluation, data_dir=_data_dir(flag_values, config),
@@ -65,8 +66,7 @@ def evaluate(flag_values):
     step = int(state.step.numpy())
     text = report.format_report(step, scores, scorer.reference(num_images), scorer)
     if "class_accuracy" in scores:
-        text += "\n" + report.format_class_accuracy(scores,
-                                                    build.read_run(workdir).class_names)
+        text += "\n" + report.format_class_accuracy(scores, record.class_names)
     print(text)
     record = {"step": step, "num_images": num_images,
               "networks": {n.name: n.sha256 for n in scorer.networks}, **scores}

@@ -15,8 +15,8 @@ def main(argv, flag_values):
         raise UserError("usage: dcgan-export --workdir=W --output=DIR [--overwrite]")
     workdir, output = flag_values.workdir, flag_values.output
     export.check_output(output, flag_values.overwrite)
-    config, state = build.restore_run(workdir)
-    image_shape = export.export(state.sampling_generator, config.model.noise_dim,
+    record, state = build.reopen(workdir)
+    image_shape = export.export(state.sampling_generator, record.config.model.noise_dim,
                                 state.num_classes, output,
                                 [f"{workdir}/{name}" for name in RUN_FILES])
     signatures = ("generate(z, labels) and sample(labels, seed)" if state.num_classes else

@@ -28,13 +28,12 @@ FLAGS = ("workdir", "num_images", "output", "grid", "labels", "per_class", "verb
 
 def generate(workdir, num_images, output, grid=False, labels=None, per_class=0):
     """Writes `output` (and its grid); returns the lines to print."""
-    config, state = build.restore_run(workdir)
-    class_labels = sampling.choose_labels(
-        labels, per_class, num_images,
-        build.read_run(workdir).class_names if state.num_classes else ())
+    record, state = build.reopen(workdir)
+    class_labels = sampling.choose_labels(labels, per_class, num_images, record.class_names)
     num_images = num_images if class_labels is None else len(class_labels)
     images_uint8 = to_uint8(sampling.generate(state.sampling_generator, num_images,
-                                              config.model.noise_dim, labels=class_labels))
+                                              record.config.model.noise_dim,
+                                              labels=class_labels))
     arrays = {"images": images_uint8}
     if class_labels is not None:
         arrays["labels"] = class_labels
@@ -46,7 +45,8 @@ def generate(workdir, num_images, output, grid=False, labels=None, per_class=0):
     if grid:
         path = output.rsplit(".", 1)[0] + ".png"
         files.write_atomic(path, grids.encode_png(grids.class_grid(images_uint8, class_labels)))
-        lines.append(f"{path}: " + (f"{min(64, len(images_uint8))} images in a grid"
+        lines.append(f"{path}: " + (f"{min(grids.GENERATED_COLUMNS ** 2, len(images_uint8))} "
+                                    "images in a grid"
                                     if class_labels is None else "one row per class"))
     return lines
 

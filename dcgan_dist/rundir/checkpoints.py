@@ -8,7 +8,7 @@ save, and the one phrase that says which checkpoint a stopped run keeps.
     checkpoints.kept()                      # "the last checkpoint .../ckpt-6 is kept"
 
 `state` is anything with `checkpoint()` (a tf.train.Checkpoint of everything a resume needs)
-and a `step` variable: `state.TrainState`.
+and a `step` variable: `training.state.TrainState`.
 """
 
 import re

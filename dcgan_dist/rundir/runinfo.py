@@ -31,10 +31,6 @@ class RunInfo:
     image_shape: tuple | None  # (height, width, channels); None for a run from flags.txt
     class_names: tuple = ()   # --conditional: the classes the models take, in label order
 
-    @property
-    def num_classes(self):
-        return len(self.class_names)
-
 
 def encode(values, image_shape, class_names=None):
     """run.json's text for a run of flag `values` on images of `image_shape` (and

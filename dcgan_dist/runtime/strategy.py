@@ -219,9 +219,9 @@ class Placement:
     task: int              # this worker's task id; 0 off multi-worker
     multi_worker: bool     # MultiWorkerMirroredStrategy: workers must agree (`workers`)
     input_pipelines: int   # one per worker or TPU host, each reading its own shard
-    precision: str = "float32"  # the Keras dtype policy the models compute in
-    precision_why: str = ""     # why (`precision.resolve_precision`), for the start-up log
-    per_replica_batch_size: int = 0  # the global batch split over the replicas
+    precision: str         # the Keras dtype policy the models compute in
+    precision_why: str     # why (`precision.resolve_precision`), for the start-up log
+    per_replica_batch_size: int  # the global batch split over the replicas
 
     @property
     def replicas(self):
