@@ -8,8 +8,7 @@ import os
 
 def is_remote(path):
     """Whether `path` names a file system by scheme (gs://...), not this machine's disk."""
-    scheme, found, _ = (path or "").partition("://")
-    return bool(found) and scheme != "file"
+    return "://" in (path or "") and not path.startswith("file://")
 
 
 def expand(path):
