@@ -14,7 +14,7 @@ import tensorflow as tf
 
 from dcgan_dist import build
 from dcgan_dist.data.images import to_uint8
-from dcgan_dist.programs import train
+from dcgan_dist.programs import generate, train
 from dcgan_dist.rundir import progress
 from helpers import run_in_process
 
@@ -92,3 +92,19 @@ def test_an_old_conditional_export_loads_and_generates_what_its_checkpoint_does(
     ours = to_uint8(state.sampling_generator([tf.constant(z), tf.constant(labels)],
                                              training=False).numpy())
     assert np.abs(ours.astype(int) - generated.astype(int)).max() <= 1  # rounding at .5
+
+
+def test_dcgan_generate_on_an_old_run_draws_what_its_old_export_samples(tmp_path, capsys):
+    """This version's dcgan-generate on 0.2.0's conditional run gives the images that run's
+    own export drew with sample(labels=0..4, seed=0). (0.1.0's export drew its noise from
+    the streams before 0.2.0 renumbered them: runtime.streams.)"""
+    out = tmp_path / "generated.npz"
+    code, _, err = run_in_process(generate.run, "dcgan-generate", [
+        f"--workdir={os.path.join(FIXTURES, 'v0_2', 'tutorial_run')}", "--num_images=5",
+        f"--output={out}", "--labels=0,1,2,3,4"], capsys)
+    assert code == 0, err[-2000:]
+    generated = np.load(out)
+    expected = EXPECTED["v0_2"]["export_sample"]
+    assert generated["images"].shape == expected.shape == (5, 28, 28, 1)
+    assert generated["labels"].tolist() == [0, 1, 2, 3, 4]
+    assert np.abs(generated["images"].astype(int) - expected.astype(int)).max() <= 1
