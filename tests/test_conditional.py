@@ -287,6 +287,27 @@ def test_dcgan_eval_reports_class_accuracy_overall_and_per_class(conditional_run
         ["class", str(k), str(k)] for k in range(10)]
     assert [float(line.split()[3]) for line in lines[start + 1:start + 11]] == pytest.approx(
         record["class_accuracy_per_class"], abs=1e-4)
+    # Intra-class Frechet distance: each class against the reference images of that class
+    # (classes with fewer than two images on a side have none).
+    per_class = record["classifier_intra_frechet_per_class"]
+    assert len(per_class) == 10 and np.isfinite(per_class).sum() >= 2
+    assert record["classifier_intra_frechet"] == pytest.approx(np.nanmean(per_class))
+    assert any(line.startswith("  classifier_intra_frechet (mean)") for line in lines)
+
+
+def test_intra_class_frechet_hand_values():
+    rng = np.random.default_rng(0)
+    real = rng.normal(size=(400, 3))
+    labels = np.repeat([0, 1], 200)
+    fake = real.copy()
+    fake[labels == 1, 0] += 3.0  # class 1 moved by 3 along one axis: distance 9
+    per_class, mean = metrics.intra_class_frechet(fake, labels, real, labels)
+    assert per_class[0] == pytest.approx(0, abs=1e-9)
+    assert per_class[1] == pytest.approx(9.0)
+    assert mean == pytest.approx(4.5)
+    # A class the reference lacks is left out, not scored against nothing.
+    per_class, _ = metrics.intra_class_frechet(fake, np.repeat([0, 2], 200), real, labels)
+    assert set(per_class) == {0}
 
 
 @pytest.mark.slow

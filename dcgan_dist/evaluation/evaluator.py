@@ -3,9 +3,12 @@
   NETWORKS = {"inception": ..., "classifier": ...}     networks.FeatureNetwork loaders
 
 For each network: the Fréchet distance (FID on Inception) and kernel distance (KID) of the
-generated images' features to the reference split's, precision and recall (k = 3), and for
-the classifier its score and class histogram, and with the classes a conditional generator
-was asked for, its class accuracy (overall and per class) on them. Reference statistics come from the .npz cache
+generated images' features to the reference split's, precision and recall (k = 3), density
+and coverage (k = 5), and for the classifier its score and class histogram. With the classes
+a conditional generator was asked for: intra-class FID (each class against the reference
+images of that class, and the mean) and the classifier's class accuracy (overall and per
+class). Every score says its protocol (`protocols`): reference split and count, generated
+count, resize. Reference statistics come from the .npz cache
 (`reference_stats`); the real-data reference values score a sample of real training images
 the same way, so every number has its ceiling beside it.
 """
@@ -14,7 +17,8 @@ from absl import logging
 
 from dcgan_dist.data import info as data_info
 from dcgan_dist.errors import UserError
-from dcgan_dist.evaluation import classifier, inception, metrics, reals, reference_stats
+from dcgan_dist.evaluation import (classifier, inception, metrics, protocols, reals,
+                                   reference_stats)
 from dcgan_dist.evaluation.networks import NetworkUnavailable
 
 NETWORKS = {"inception": inception.load_network, "classifier": classifier.load_network}
@@ -54,7 +58,7 @@ class Evaluator:
             raise UserError(f"no feature network to score with: {reasons}")
         self.networks, self.skipped = networks, dict(skipped or {})
         info = data_info.read_prepared(dataset, data_dir, image_key)
-        splits = info.splits
+        splits, self.dataset = info.splits, dataset
         # The classifier learns the dataset's first class label: a conditional run on another
         # (--label_key) is asked for classes the classifier does not know.
         self.label_key = label_key or info.label_key
@@ -68,14 +72,16 @@ class Evaluator:
         self.real_split = (real if splits[real] <= reference_stats.SAMPLE_SIZE else
                            f"{real}[:{reference_stats.SAMPLE_SIZE}]")
 
-        def stats(network, split):
+        def stats(network, split, labelled=False):
             return reference_stats.get(
                 network, data_dir=data_dir, dataset=dataset, split=split,
-                image_shape=tuple(image_shape),
+                image_shape=tuple(image_shape), labelled=labelled,
                 batches_fn=lambda: reals.batches(data_dir, dataset, split, image_shape,
-                                                 image_key=image_key))
+                                                 image_key=image_key, labels=labelled))
 
-        self.references = {n.name: stats(n, self.reference_split) for n in networks}
+        # The reference sample keeps its labels, for intra-class FID of conditional runs.
+        labelled = info.label_key is not None and self.label_key == info.label_key
+        self.references = {n.name: stats(n, self.reference_split, labelled) for n in networks}
         self.reals = {n.name: stats(n, self.real_split) for n in networks}
 
     @classmethod
@@ -107,10 +113,11 @@ class Evaluator:
         `labels`: the class each image was generated as (a conditional run), for the
         classifier's `class_accuracy` and `class_accuracy_per_class` on them.
         """
-        out = {"num_generated": len(images)}
+        out = {"num_generated": len(images), **self.protocol(len(images))}
         for network in self.networks:
             features, probs = network.features(images)
             out.update(self._metrics(network, features, probs))
+            out.update(self._intra_class(network, features, labels))
             if (probs is not None and labels is not None
                     and "class accuracy" not in self.skipped):
                 out["class_accuracy"], out["class_accuracy_per_class"] = (
@@ -129,14 +136,41 @@ class Evaluator:
             out["num_generated"] = n
         return out
 
+    def protocol(self, num_generated):
+        """What the scores of `num_generated` images are measured on: the protocol's name,
+        the reference split and its image count, the generated count and the resize."""
+        network = next((n for n in self.networks if n.name == "inception"), self.networks[0])
+        count = self.references[network.name].num_images
+        name = protocols.match(self.reference_split, count, count, num_generated)
+        resize = network.info.get("resize", f"{network.name}'s own input size")
+        return {"protocol": name, "reference_split": self.reference_split,
+                "reference_images": count, "resize": resize,
+                "protocol_line": protocols.describe(name, self.dataset, self.reference_split,
+                                                    count, num_generated, resize)}
+
+    def _intra_class(self, network, features, labels):
+        """Intra-class Fréchet distance of a conditional run's images, when the reference
+        sample has labels."""
+        ref = self.references[network.name]
+        if labels is None or ref.labels is None or "intra_frechet" not in network.metric_names:
+            return {}
+        per_class, mean = metrics.intra_class_frechet(features, labels, ref.features,
+                                                      ref.labels)
+        name = network.metric_names["intra_frechet"]
+        return {name: mean, f"{name}_per_class": [per_class.get(k, float("nan")) for k in
+                                                   range(int(max(labels)) + 1)],
+                f"{name}_reference_images": len(ref.labels)}
+
     def _metrics(self, network, features, probs):
         names, ref = network.metric_names, self.references[network.name]
         kid, kid_se = metrics.kernel_distance(features, ref.features)
         pr = metrics.precision_recall(ref.features, features, k=3)
+        dc = metrics.density_coverage(ref.features, features, k=5)
         out = {names["frechet"]: metrics.frechet_distance_of_stats(
                    *metrics.mean_and_covariance(features), ref.mu, ref.cov),
                names["kernel"]: kid, names["kernel_se"]: kid_se,
                names["precision"]: pr["precision"], names["recall"]: pr["recall"],
+               names["density"]: dc["density"], names["coverage"]: dc["coverage"],
                f"{network.name}_reference_images": ref.num_images,
                f"{network.name}_sample_images": len(ref.features),
                f"{network.name}_pr_images": pr["num_points"]}

@@ -1,8 +1,9 @@
 """The arithmetic of GAN metrics on feature arrays: no networks, no files, numpy only.
 
-Fréchet distance (FID when the features are Inception's pool_3), the kernel distance (KID),
-precision and recall (Kynkäänniemi et al. 2019), the classifier score, the class histogram
-and, for a conditional generator, the class accuracy.
+Fréchet distance (FID when the features are Inception's pool_3; per class, intra-class FID),
+the kernel distance (KID), precision and recall (Kynkäänniemi et al. 2019), density and
+coverage (Naeem et al. 2020), the classifier score, the class histogram and, for a conditional
+generator, the class accuracy.
 """
 
 import numpy as np
@@ -56,6 +57,23 @@ def frechet_distance(features_a, features_b):
                                      *mean_and_covariance(features_b))
 
 
+def intra_class_frechet(fake_features, fake_labels, real_features, real_labels, min_images=2):
+    """Intra-class FID: each class's generated images against that class's real ones.
+
+    Returns ({class index: distance}, mean over the classes scored). A class with fewer
+    than `min_images` images on either side is left out (its covariance is undefined).
+    """
+    fake_labels, real_labels = np.asarray(fake_labels), np.asarray(real_labels)
+    per_class = {}
+    for k in np.unique(fake_labels):
+        fake, real = fake_features[fake_labels == k], real_features[real_labels == k]
+        if min(len(fake), len(real)) >= min_images:
+            per_class[int(k)] = frechet_distance(fake, real)
+    if not per_class:
+        raise ValueError("intra-class FID: no class has images on both sides")
+    return per_class, float(np.mean(list(per_class.values())))
+
+
 def kernel_distance(features_a, features_b, num_subsets=50, subset_size=1000, seed=0):
     """KID: unbiased MMD^2 with the kernel (x.y / d + 1)^3, averaged over random subsets.
 
@@ -99,6 +117,44 @@ def _coverage(manifold, radii, queries, rows_per_batch):
     return inside / len(queries)
 
 
+def _subsample(real_features, fake_features, k, max_points, seed):
+    """Both sets at the same size, at most `max_points` (seeded, order kept)."""
+    real = np.asarray(real_features, np.float64)
+    fake = np.asarray(fake_features, np.float64)
+    n = min(len(real), len(fake), max_points)
+    if n <= k:
+        raise ValueError(f"k-nearest-neighbour metrics with k={k} need more than {k} points "
+                         f"per set, got {n}")
+    rng = np.random.default_rng(seed)
+    return (real[np.sort(rng.choice(len(real), n, replace=False))],
+            fake[np.sort(rng.choice(len(fake), n, replace=False))])
+
+
+def density_coverage(real_features, fake_features, k=5, max_points=10000, seed=0,
+                     rows_per_batch=1000):
+    """Density and coverage (Naeem et al. 2020, arXiv:2002.09797), k = 5 as in the paper.
+
+    With a ball around each real point reaching its k-th nearest real neighbour: density is
+    how many balls hold each generated point, over k, averaged (1 when the generated points
+    are spread like the real ones; above 1 where they crowd dense regions; unlike precision
+    it is not fooled by real outliers); coverage is the share of real balls holding at least
+    one generated point (unlike recall it is not fooled by generated outliers).
+
+    Returns:
+      {"density": float, "coverage": float, "num_points": int}
+    """
+    real, fake = _subsample(real_features, fake_features, k, max_points, seed)
+    radii = _kth_neighbour_radii(real, k, rows_per_batch)
+    balls_holding = np.zeros(len(fake))
+    covered = np.zeros(len(real), bool)
+    for start in range(0, len(fake), rows_per_batch):
+        inside = _squared_distances(fake[start:start + rows_per_batch], real) <= radii[None, :]
+        balls_holding[start:start + rows_per_batch] = inside.sum(1)
+        covered |= inside.any(0)
+    return {"density": float(balls_holding.sum() / (k * len(fake))),
+            "coverage": float(covered.mean()), "num_points": len(real)}
+
+
 def precision_recall(real_features, fake_features, k=3, max_points=10000, seed=0,
                      rows_per_batch=1000):
     """Improved precision and recall (Kynkäänniemi et al. 2019, arXiv:1904.06991).
@@ -112,17 +168,9 @@ def precision_recall(real_features, fake_features, k=3, max_points=10000, seed=0
     Returns:
       {"precision": float, "recall": float, "num_points": int}
     """
-    real = np.asarray(real_features, np.float64)
-    fake = np.asarray(fake_features, np.float64)
-    n = min(len(real), len(fake), max_points)
-    if n <= k:
-        raise ValueError(f"precision/recall with k={k} needs more than {k} points per set, "
-                         f"got {n}")
-    rng = np.random.default_rng(seed)
-    real = real[np.sort(rng.choice(len(real), n, replace=False))]
-    fake = fake[np.sort(rng.choice(len(fake), n, replace=False))]
+    real, fake = _subsample(real_features, fake_features, k, max_points, seed)
     real_radii = _kth_neighbour_radii(real, k, rows_per_batch)
     fake_radii = _kth_neighbour_radii(fake, k, rows_per_batch)
     return {"precision": _coverage(real, real_radii, fake, rows_per_batch),
             "recall": _coverage(fake, fake_radii, real, rows_per_batch),
-            "num_points": n}
+            "num_points": len(real)}

@@ -8,18 +8,25 @@ def format_report(step, scores, reference, evaluator):
     real = evaluator.real_split.split("[")[0]
     lines = [f"step {step}: {num} generated images vs the {evaluator.reference_split} split; "
              f"'real {real}' = {reference['num_generated']} real images from "
-             f"{evaluator.real_split} scored the same way"]
+             f"{evaluator.real_split} scored the same way", scores["protocol_line"]]
     for network in evaluator.networks:
         name = network.name
         lines += [f"{name} {network.sha256}: {network.description}",
                   f"  {'metric':<22}{'generated':>12}{'real ' + real:>12}"]
-        metric_names = list(network.metric_names.values())
+        metric_names = [metric for key, metric in network.metric_names.items()
+                        if key != "intra_frechet"]
         if name == "classifier":
             metric_names.insert(0, "classifier_score")
         for metric in metric_names:
             lines.append(f"  {metric:<22}{scores[metric]:>12.4f}{reference[metric]:>12.4f}")
         if name == "classifier":
             lines.append(f"  class histogram       {scores['class_histogram']}")
+        intra = network.metric_names.get("intra_frechet")
+        if intra in scores:
+            per_class = " ".join(f"{v:.2f}" for v in scores[intra + "_per_class"])
+            lines.append(f"  {intra + ' (mean)':<22}{scores[intra]:>12.4f}   per class: "
+                         f"{per_class} (class k vs the class-k images among "
+                         f"{scores[intra + '_reference_images']} reference images)")
         lines.append(f"  images: mean/covariance of {scores[name + '_reference_images']} "
                      f"{evaluator.reference_split} images; KID vs a sample of "
                      f"{scores[name + '_sample_images']}; precision/recall on "

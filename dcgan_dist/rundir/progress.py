@@ -107,7 +107,7 @@ class Progress:
         losses = "  ".join(f"{k} {float(v):.4f}" for k, v in scalars.items() if "loss" in k or k == "augment_p")
         if evaluation:
             losses += "".join(f"  {k} {evaluation[k]:.2f}" for k in
-                              ("fid", "classifier_score", "frechet_distance",
+                              ("fid", "intra_fid", "classifier_score", "frechet_distance",
                                "class_accuracy") if k in evaluation)
         logging.info("step %d/%d  %s  %.1f img/s  elapsed %s  eta %s", step, self.total_steps,
                      losses, images_per_sec, _format_secs(record["elapsed_secs"]),
@@ -123,7 +123,7 @@ class Progress:
         if self._writer:
             with self._writer.as_default(step=step):
                 for name, value in record.items():
-                    if name != "step" and np.isscalar(value):
+                    if name != "step" and np.isscalar(value) and not isinstance(value, str):
                         tf.summary.scalar(name, value)
 
     def image(self, step, grid_uint8, description=None):
