@@ -157,7 +157,8 @@ _integer("slurm_port_base", 8888, "Multi-worker under SLURM (no TF_CONFIG): the 
          "node's first task; its k-th task listens on this + k.")
 _integer("steps_per_execution", 1, "Training steps per tf.function call.")
 _bool("jit_compile", False, "XLA-compile the per-replica forward/backward pass.")
-_integer("seed", 0, "Seed for weights, noise, dropout and shuffling.")
+_integer("seed", 0, "Seed for weights, noise, dropout and shuffling. dcgan-generate: the "
+         "noise to draw from (0: the images dcgan-eval scores and the export's sample(N, 0)).")
 _bool("deterministic", False, "Enable TensorFlow op determinism (slower; exact resume and "
       "reproducible runs).")
 
@@ -195,6 +196,14 @@ _integer("num_images", 10000, "dcgan-eval, dcgan-generate: images to generate (a
 _path("output", None, "dcgan-generate: the .npz file for the uint8 images; dcgan-export: the "
         "folder for the SavedModel.")
 _bool("grid", False, "dcgan-generate: also write an 8x8 PNG grid beside --output.")
+_float("truncation", 0.0, "dcgan-generate: draw each noise component from the normal "
+       "truncated to [-T, T] (e.g. 1.0): less variety, fewer failed images. 0 = the full "
+       "normal, as in training and dcgan-eval.")
+_string("interpolate", None, "dcgan-generate: seeds to walk between, e.g. 0,1,2: spherical "
+        "interpolation of each seed's first noise vector, written as --output (a PNG strip; a "
+        "conditional run: a row per class of --labels) and a GIF beside it.")
+_integer("interpolation_steps", 8, "dcgan-generate --interpolate: frames from each seed to "
+         "the next.")
 _integer("classifier_image_size", 0, "dcgan-eval: the classifier's input size in pixels; "
          "images of other sizes are resized to it. 0 = the run's image size (train-classifier: "
          "the dataset's own). Scores compare only across runs scored by the same classifier "

@@ -6,6 +6,8 @@ A conditional generator also takes each image's class: the ones asked for (dcgan
 class in turn, so each class gets the same number of images and none depends on a random draw.
 """
 
+import math
+
 import numpy as np
 import tensorflow as tf
 
@@ -15,11 +17,25 @@ from dcgan_dist.errors import UserError
 GENERATE_CHUNK = 500
 
 
-def chunk_noise(seed, start, num_images, noise_dim):
+def chunk_noise(seed, start, num_images, noise_dim, truncation=0.0):
     """The noise of images start..start+n-1: one draw keyed by the chunk's first index, so
-    the images do not depend on how many are asked for at once (the export traces this)."""
-    return tf.random.stateless_normal(tf.stack([num_images, noise_dim]),
-                                      seed=streams.keyed(seed, streams.EVAL_NOISE, start))
+    the images do not depend on how many are asked for at once (the export traces this).
+
+    `truncation` > 0 draws every component from the normal truncated to [-t, t] (the
+    "truncation trick" of BigGAN, Brock et al. 2019: variety traded for fidelity), as the
+    inverse CDF of a uniform draw between the bounds' probabilities: exactly the normal
+    resampled until within the bound, in one draw.
+    """
+    shape, key = tf.stack([num_images, noise_dim]), streams.keyed(seed, streams.EVAL_NOISE,
+                                                                  start)
+    if not truncation:
+        return tf.random.stateless_normal(shape, seed=key)
+    if truncation < 0:
+        raise UserError(f"--truncation={truncation} must be positive (or 0 for none)")
+    low = 0.5 * math.erfc(truncation / math.sqrt(2))  # the normal's mass below -t
+    u = tf.random.stateless_uniform(shape, seed=key, minval=low, maxval=1 - low,
+                                    dtype=tf.float64)
+    return tf.cast(tf.clip_by_value(tf.math.ndtri(u), -truncation, truncation), tf.float32)
 
 
 def eval_labels(num_images, num_classes):
@@ -61,13 +77,13 @@ def choose_labels(labels, per_class, num_images, class_names):
 
 
 def generate(generator, num_images, noise_dim, seed=0, images_per_call=GENERATE_CHUNK,
-             labels=None):
+             labels=None, truncation=0.0):
     """num_images samples in [-1, 1], float32, from fixed, seeded noise, in chunks; image i
     of class labels[i] when the generator is conditional."""
     out = []
     for start in range(0, num_images, images_per_call):
         n = min(images_per_call, num_images - start)
-        z = chunk_noise(seed, start, n, noise_dim)
+        z = chunk_noise(seed, start, n, noise_dim, truncation)
         inputs = z if labels is None else [z, tf.constant(labels[start:start + n], tf.int32)]
         out.append(np.asarray(generator(inputs, training=False), np.float32))
     return np.concatenate(out)

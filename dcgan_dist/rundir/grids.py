@@ -152,10 +152,17 @@ def write_gif(workdir, duration_ms=200, max_frames=GIF_MAX_FRAMES):
         frames.append(np.repeat(frame[..., None], 3, axis=-1) if frame.ndim == 2 else frame[..., :3])
     if not frames:
         return 0
-    data = iio.imwrite("<bytes>", np.stack(frames), extension=".gif", duration=duration_ms,
-                       loop=0)
-    write_atomic(f"{workdir}/samples.gif", data)
+    write_atomic(f"{workdir}/samples.gif", encode_gif(frames, duration_ms))
     return len(frames)
+
+
+def encode_gif(frames_uint8, duration_ms=200):
+    """An endlessly looping GIF of same-sized frames, each made RGB (see write_gif)."""
+    frames = [np.repeat(f, 3, axis=-1) if f.shape[-1] == 1 else
+              np.repeat(f[..., None], 3, axis=-1) if f.ndim == 2 else f[..., :3]
+              for f in frames_uint8]
+    return iio.imwrite("<bytes>", np.stack(frames), extension=".gif", duration=duration_ms,
+                       loop=0)
 
 
 def remove_samples_after(workdir, step):
