@@ -60,7 +60,7 @@ def main():
             runs.append((precision, seed, name, workdir))
 
     from dcgan_dist.rundir import progress
-    evaluator = quality.mnist_classifier(args.data_dir)
+    evaluator = quality.mnist_evaluator(args.data_dir)
     print(f"Machine: {machine_line()}  ")
     print(f"Command: `{command_line()}`  ")
     print(f"{args.config} to {args.steps} steps; {args.num_images} generated images scored by "

