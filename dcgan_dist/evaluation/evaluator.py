@@ -79,9 +79,11 @@ class Evaluator:
                            f"{real}[:{reference_stats.SAMPLE_SIZE}]")
 
         def stats(network, split, labelled=False):
+            whole, _, first = split.partition("[:")  # "test", or "train[:10000]"
+            count = min(splits[whole], int(first.rstrip("]"))) if first else splits[whole]
             return reference_stats.get(
                 network, data_dir=data_dir, dataset=dataset, split=split,
-                image_shape=tuple(image_shape), labelled=labelled,
+                image_shape=tuple(image_shape), labelled=labelled, num_images=count,
                 batches_fn=lambda: reals.batches(data_dir, dataset, split, image_shape,
                                                  image_key=image_key, labels=labelled))
 

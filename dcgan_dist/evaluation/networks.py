@@ -16,6 +16,8 @@ from typing import Callable
 
 import numpy as np
 
+from dcgan_dist.rundir.progress import Ticker
+
 
 class NetworkUnavailable(Exception):
     """The network's weights are not configured here (not an error: it is skipped)."""
@@ -50,8 +52,10 @@ class FeatureNetwork:
         images = np.asarray(images, np.float32)
         self.check_images(images.shape[1:])
         features, probs = [], []
+        ticker = Ticker(f"{self.name} features", len(images))
         for start in range(0, len(images), batch_size):
             f, p = self.features_fn(images[start:start + batch_size])
+            ticker.update(len(f))
             features.append(np.asarray(f, np.float32).reshape(len(f), -1))
             if p is not None:
                 probs.append(np.asarray(p, np.float32))

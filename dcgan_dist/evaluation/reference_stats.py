@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from dcgan_dist.rundir.files import write_atomic
+from dcgan_dist.rundir.progress import Ticker
 
 SAMPLE_SIZE = 10000
 
@@ -42,7 +43,8 @@ def stats_path(data_dir, dataset, split, image_shape, network):
             f"{network.sha256}.npz")
 
 
-def get(network, *, data_dir, dataset, split, image_shape, batches_fn, labelled=False):
+def get(network, *, data_dir, dataset, split, image_shape, batches_fn, labelled=False,
+        num_images=None):
     """The cached statistics, computing and saving them first on a miss.
 
     `batches_fn()` yields batches of real images in [-1, 1] at `image_shape` (with
@@ -62,7 +64,8 @@ def get(network, *, data_dir, dataset, split, image_shape, batches_fn, labelled=
     logging.info("Computing reference statistics of %s:%s at %s with %s %s (once; cached in "
                  "%s)", dataset, split, "x".join(map(str, image_shape)), network.name,
                  network.sha256, path)
-    arrays = compute(network, batches_fn())
+    arrays = compute(network, batches_fn(), what=f"{dataset}:{split} {network.name} features",
+                     total=num_images)
     buffer = io.BytesIO()  # zipfile seeks back while writing; GFile cannot
     np.savez(buffer, sha256=network.sha256, **{k: v for k, v in arrays.items() if v is not None})
     tf.io.gfile.makedirs(path.rsplit("/", 1)[0])
@@ -77,7 +80,8 @@ def _from_arrays(arrays, path):
                           num_images=int(arrays["num_images"]), path=path, **optional)
 
 
-def compute(network, image_batches, sample_size=SAMPLE_SIZE, seed=0):
+def compute(network, image_batches, sample_size=SAMPLE_SIZE, seed=0, what="features",
+            total=None):
     """Streams batches through the network: sums for mean and covariance, and a sample.
 
     The sample is a seeded reservoir (every image equally likely, whatever the split's
@@ -87,9 +91,11 @@ def compute(network, image_batches, sample_size=SAMPLE_SIZE, seed=0):
     rng = np.random.default_rng(seed)
     count, total, outer = 0, None, None
     sample = []  # (features, probs or None, label or None) of the sampled images
+    ticker = Ticker(what, total)  # a line with images/s and the ETA every 30 s
     for batch in image_batches:
         images, labels = batch if isinstance(batch, tuple) else (batch, None)
         features, probs = network.features(np.asarray(images))
+        ticker.update(len(features))
         f64 = features.astype(np.float64)
         total = f64.sum(0) if total is None else total + f64.sum(0)
         outer = f64.T @ f64 if outer is None else outer + f64.T @ f64

@@ -22,6 +22,28 @@ def _format_secs(secs):
     return f"{hours}:{rest // 60:02d}:{rest % 60:02d}" if hours else f"{rest // 60}:{rest % 60:02d}"
 
 
+class Ticker:
+    """Progress of long work in images: a line every `every_secs` with the count, images/s
+    and the ETA (`total` may be None when unknown)."""
+
+    def __init__(self, what, total=None, every_secs=30.0):
+        self.what, self.total, self.every_secs = what, total, every_secs
+        self.done, self._start = 0, time.monotonic()
+        self._last = self._start
+
+    def update(self, num_images):
+        self.done += num_images
+        now = time.monotonic()
+        if now - self._last < self.every_secs:
+            return
+        self._last = now
+        rate = self.done / max(now - self._start, 1e-9)
+        of = f"/{self.total}" if self.total else ""
+        eta = (f"  eta {_format_secs((self.total - self.done) / rate)}"
+               if self.total and rate else "")
+        logging.info("%s: %d%s images  %.1f img/s%s", self.what, self.done, of, rate, eta)
+
+
 def log_start(architecture, data, total_steps, steps_per_epoch, workdir):
     """The run's first line: what is trained, on what data (`data.inputs.Input.description`),
     for how long, and where the results go. Details (model sizes, the data source's
