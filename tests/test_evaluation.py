@@ -274,3 +274,24 @@ def test_export_refuses_a_non_empty_folder_without_overwrite(trained_run, tmp_pa
     assert code == 0 and stdout.strip().endswith("-> uint8 images 28x28x1"), err[-2000:]
     assert sorted(os.listdir(out)) == ["assets", "fingerprint.pb", "run.json", "saved_model.pb",
                                        "variables"]
+
+
+def test_protocols_are_named_only_when_every_setting_matches():
+    from dcgan_dist.evaluation import protocols
+    assert protocols.match("test", 10000, 10000, 10000) == "lucic2018"
+    assert protocols.match("test", 10000, 10000, 5000) == "custom"     # fewer generated
+    assert protocols.match("train", 10000, 10000, 10000) == "custom"   # another split
+    assert protocols.match("test", 5000, 5000, 10000) == "custom"      # a smaller test split
+    assert protocols.match("train", 50000, 50000, 50000) == "fid50k_full"  # all of train
+    assert protocols.match("train", 70000, 70000, 50000) == "fid50k_full"
+    line = protocols.describe("lucic2018", "mnist", "test", 10000, 10000, "uint8, bilinear")
+    assert line == ("protocol lucic2018 (Lucic et al. 2018 (10,000 test images vs 10,000 "
+                    "generated)): 10000 generated images vs 10000 mnist test images; uint8, "
+                    "bilinear")
+
+
+def test_density_coverage_and_intra_class_fid_degrade_to_nan_on_too_few_images():
+    few = np.zeros((5, 3))
+    assert np.isnan(eval_math.density_coverage(few, few, k=5)["density"])
+    per_class, mean = eval_math.intra_class_frechet(few, [0, 1, 2, 3, 4], few, [0] * 5)
+    assert per_class == {} and np.isnan(mean)

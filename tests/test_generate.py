@@ -100,6 +100,8 @@ def test_a_conditional_run_walks_once_per_class(conditional_run, tmp_path):
                                                  "--interpolate"),
     (["--interpolate=0,1", "--interpolation_steps=0", "--output=OUT.png"],
      "--interpolation_steps=0 must be at least 1"),
+    (["--interpolate=0,1", "--labels=3", "--output=OUT.png"],
+     "--labels needs a --conditional run"),
 ])
 def test_bad_interpolation_flags_are_one_line(trained_run, tmp_path, capsys, args, message):
     args = [a.replace("OUT", str(tmp_path / "x")) for a in args]

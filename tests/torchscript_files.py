@@ -34,6 +34,14 @@ class _Module:
                                        **state}
 
 
+class Strided:
+    """A tensor written with a layout of the caller's choosing over `storage` (float32):
+    how a crafted file would try to read outside its storage."""
+
+    def __init__(self, storage, offset, size, stride):
+        self.storage, self.layout = np.asarray(storage, "<f4"), (offset, size, stride)
+
+
 REBUILD = _Global("torch._utils", "_rebuild_tensor_v2")
 FLOAT_STORAGE = _Global("torch", "FloatStorage")
 
@@ -51,6 +59,11 @@ class _Writer(pickle._Pickler):  # the pure-Python pickler, to write chosen GLOB
         if isinstance(obj, _Module):
             module, _, name = f"__torch__.{obj.kind}".rpartition(".")
             return (_NewObj(_Global(module, name)), (), obj.state)
+        if isinstance(obj, Strided):
+            key = str(len(self.storages))
+            self.storages[key] = obj.storage.tobytes()
+            return (REBUILD, (_Storage(key, obj.storage.size), *obj.layout, False,
+                              collections.OrderedDict()))
         if isinstance(obj, np.ndarray):
             key = str(len(self.storages))
             # Written transposed and strided back, so the reader must honour the strides.
@@ -127,9 +140,9 @@ def tiny_inception(width=2, seed=0):
         mangled = isinstance(padding, list)
         return _Module("inceptionv3.___torch_mangle_2.Conv2dLayer" if mangled
                        else "inceptionv3.Conv2dLayer",
-                       weight=rng.normal(0, 1.5 / np.sqrt(cin * kh * kw),
+                       weight=rng.normal(0, 2.0 / np.sqrt(cin * kh * kw),
                                          (out, cin, kh, kw)).astype(np.float32),
-                       beta=rng.normal(0.1, 0.1, out).astype(np.float32),
+                       beta=rng.uniform(0.0, 0.2, out).astype(np.float32),
                        mean=rng.normal(0, 0.1, out).astype(np.float32),
                        var=rng.uniform(0.5, 1.5, out).astype(np.float32),
                        stride=stride, padding=padding)

@@ -155,7 +155,9 @@ class Evaluator:
         the reference split and its image count, the generated count and the resize."""
         network = next((n for n in self.networks if n.name == "inception"), self.networks[0])
         count = self.references[network.name].num_images
-        name = protocols.match(self.reference_split, count, count, num_generated)
+        # A published protocol needs the Inception network and real images at their own size.
+        name = (protocols.match(self.reference_split, count, count, num_generated)
+                if network.name == "inception" and not self.real_resize else "custom")
         resize = self.real_resize + network.info.get("resize",
                                                      f"{network.name}'s own input size")
         return {"protocol": name, "reference_split": self.reference_split,

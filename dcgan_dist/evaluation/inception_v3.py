@@ -151,7 +151,10 @@ class InceptionV3:
         unknown = sorted({m.kind for m in layers.children.values()} - set(LAYERS))
         if unknown:
             raise ValueError(f"not the FID Inception: unknown layers {', '.join(unknown)}")
-        self._forward = _chain(*(LAYERS[m.kind](m) for m in layers.children.values()))
+        try:
+            self._forward = _chain(*(LAYERS[m.kind](m) for m in layers.children.values()))
+        except (KeyError, TypeError, AttributeError, ValueError) as e:  # a part missing
+            raise ValueError(f"not the FID Inception: a layer lacks {e}") from e
         self._call = tf.function(lambda images: tf.reshape(
             self._forward(resize_and_scale(images)), [tf.shape(images)[0], -1]),
             input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8)])

@@ -60,8 +60,9 @@ def frechet_distance(features_a, features_b):
 def intra_class_frechet(fake_features, fake_labels, real_features, real_labels, min_images=2):
     """Intra-class FID: each class's generated images against that class's real ones.
 
-    Returns ({class index: distance}, mean over the classes scored). A class with fewer
-    than `min_images` images on either side is left out (its covariance is undefined).
+    Returns ({class index: distance}, mean over the classes scored; NaN when none could be).
+    A class with fewer than `min_images` images on either side is left out (its covariance
+    is undefined).
     """
     fake_labels, real_labels = np.asarray(fake_labels), np.asarray(real_labels)
     per_class = {}
@@ -69,9 +70,8 @@ def intra_class_frechet(fake_features, fake_labels, real_features, real_labels, 
         fake, real = fake_features[fake_labels == k], real_features[real_labels == k]
         if min(len(fake), len(real)) >= min_images:
             per_class[int(k)] = frechet_distance(fake, real)
-    if not per_class:
-        raise ValueError("intra-class FID: no class has images on both sides")
-    return per_class, float(np.mean(list(per_class.values())))
+    mean = float(np.mean(list(per_class.values()))) if per_class else float("nan")
+    return per_class, mean
 
 
 def kernel_distance(features_a, features_b, num_subsets=50, subset_size=1000, seed=0):
@@ -141,8 +141,12 @@ def density_coverage(real_features, fake_features, k=5, max_points=10000, seed=0
     one generated point (unlike recall it is not fooled by generated outliers).
 
     Returns:
-      {"density": float, "coverage": float, "num_points": int}
+      {"density": float, "coverage": float, "num_points": int}; NaN for both when a set has
+      k points or fewer.
     """
+    if min(len(real_features), len(fake_features)) <= k:
+        return {"density": float("nan"), "coverage": float("nan"),
+                "num_points": min(len(real_features), len(fake_features))}
     real, fake = _subsample(real_features, fake_features, k, max_points, seed)
     radii = _kth_neighbour_radii(real, k, rows_per_batch)
     balls_holding = np.zeros(len(fake))

@@ -89,7 +89,7 @@ def compute(network, image_batches, sample_size=SAMPLE_SIZE, seed=0, what="featu
     be (images, labels) pairs: the sample keeps each image's label.
     """
     rng = np.random.default_rng(seed)
-    count, total, outer = 0, None, None
+    count, feature_sum, outer = 0, None, None
     sample = []  # (features, probs or None, label or None) of the sampled images
     ticker = Ticker(what, total)  # a line with images/s and the ETA every 30 s
     for batch in image_batches:
@@ -97,7 +97,7 @@ def compute(network, image_batches, sample_size=SAMPLE_SIZE, seed=0, what="featu
         features, probs = network.features(np.asarray(images))
         ticker.update(len(features))
         f64 = features.astype(np.float64)
-        total = f64.sum(0) if total is None else total + f64.sum(0)
+        feature_sum = f64.sum(0) if feature_sum is None else feature_sum + f64.sum(0)
         outer = f64.T @ f64 if outer is None else outer + f64.T @ f64
         for i in range(len(features)):
             # Algorithm R: the n-th image replaces a random slot with probability k / n.
@@ -110,7 +110,7 @@ def compute(network, image_batches, sample_size=SAMPLE_SIZE, seed=0, what="featu
             count += 1
     if count < 2:
         raise ValueError("reference statistics need at least two images")
-    mu = total / count
+    mu = feature_sum / count
     cov = (outer - count * np.outer(mu, mu)) / (count - 1)
     return {"mu": mu, "cov": cov, "features": np.stack([f for f, _, _ in sample]),
             "probs": None if sample[0][1] is None else np.stack([p for _, p, _ in sample]),

@@ -22,6 +22,7 @@ STORAGE_DTYPES = {"FloatStorage": np.float32, "DoubleStorage": np.float64,
                   "HalfStorage": np.float16, "LongStorage": np.int64, "IntStorage": np.int32,
                   "ByteStorage": np.uint8, "BoolStorage": np.bool_}
 MODULE_PREFIX = "__torch__."
+MAX_BYTES = 1 << 30  # all storages together, and data.pkl: the real network has 87 MB
 
 
 class FormatError(ValueError):
@@ -57,13 +58,35 @@ def _module_class(qualified_name):
     return type(kind.rsplit(".", 1)[-1], (Module,), {"KIND": kind})
 
 
+class _Storage:
+    """A storage as persistent_load made it: a 1-D array no tensor may reach past."""
+
+    def __init__(self, array):
+        self.array = array
+
+
+def _is_count(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
 def _rebuild_tensor(storage, offset, size, stride, *unused):
-    itemsize = storage.itemsize
-    needed = offset + sum((n - 1) * s for n, s in zip(size, stride)) + 1 if all(size) else 0
-    if needed > storage.size:
-        raise FormatError(f"a tensor of shape {tuple(size)} reaches past its storage")
+    """The tensor's elements copied out of its storage, every index checked first: a
+    crafted file must not read outside the storage nor ask for more memory than it holds."""
+    if not isinstance(storage, _Storage):
+        raise FormatError("a tensor whose storage is not a storage")
+    size, stride = tuple(size), tuple(stride)
+    if not (_is_count(offset) and len(size) == len(stride)
+            and all(map(_is_count, size + stride))
+            and all(s > 0 or n <= 1 for n, s in zip(size, stride))):
+        raise FormatError(f"a tensor with a bad layout (offset {offset!r:.20}, shape "
+                          f"{size!r:.40}, strides {stride!r:.40})")
+    array = storage.array
+    count = int(np.prod(size, dtype=np.int64)) if size else 1
+    last = offset + sum((n - 1) * s for n, s in zip(size, stride)) if count else offset - 1
+    if last >= array.size or count > array.size:
+        raise FormatError(f"a tensor of shape {size} reaches past its storage")
     return np.lib.stride_tricks.as_strided(
-        storage[offset:], shape=tuple(size), strides=tuple(s * itemsize for s in stride)).copy()
+        array[offset:], shape=size, strides=tuple(s * array.itemsize for s in stride)).copy()
 
 
 class _Unpickler(pickle.Unpickler):
@@ -89,7 +112,10 @@ class _Unpickler(pickle.Unpickler):
         if not (isinstance(pid, tuple) and len(pid) == 5 and pid[0] == "storage"):
             raise FormatError(f"unknown persistent reference {pid!r:.60}")
         _, dtype, key, _, numel = pid
-        return self._load_storage(str(key), dtype, numel)
+        if not (isinstance(dtype, type) and dtype in STORAGE_DTYPES.values()
+                and _is_count(numel)):
+            raise FormatError(f"a storage of an unknown type or size ({pid!r:.60})")
+        return _Storage(self._load_storage(str(key), dtype, numel))
 
 
 def read(fileobj):
@@ -103,21 +129,38 @@ def read(fileobj):
         if not pickles:
             raise FormatError("not a TorchScript file (no ARCHIVE/data.pkl inside)")
         prefix = pickles[0][:-len("data.pkl")]
+        loaded, budget = {}, [MAX_BYTES]
+
+        def member(name):
+            """A member's bytes, its declared size checked against what is left of the budget
+            first (zipfile reads no more than it declares, and checks its CRC)."""
+            size = archive.getinfo(name).file_size
+            if size > budget[0]:
+                raise FormatError(f"{name} makes the file larger than a network file "
+                                  f"({MAX_BYTES} bytes)")
+            budget[0] -= size
+            return archive.read(name)
 
         def load_storage(key, dtype, numel):
-            try:
-                data = archive.read(f"{prefix}data/{key}")
-            except KeyError as e:
-                raise FormatError(f"storage {key} is missing from the file") from e
-            array = np.frombuffer(data, np.dtype(dtype).newbyteorder("<"))
-            if array.size < numel:
-                raise FormatError(f"storage {key} is truncated: {array.size} of {numel} values")
-            return array[:numel]
+            if key not in loaded:  # a storage may back many tensors: read it once
+                name, itemsize = f"{prefix}data/{key}", np.dtype(dtype).itemsize
+                if name not in archive.namelist():
+                    raise FormatError(f"storage {key} is missing from the file")
+                if archive.getinfo(name).file_size < numel * itemsize:
+                    raise FormatError(f"storage {key} is truncated: "
+                                      f"{archive.getinfo(name).file_size} of {numel * itemsize} "
+                                      "bytes")
+                data = member(name)
+                loaded[key] = np.frombuffer(data, np.dtype(dtype).newbyteorder("<"))[:numel]
+            return loaded[key]
 
         try:
-            root = _Unpickler(io.BytesIO(archive.read(pickles[0])), load_storage).load()
-        except (pickle.UnpicklingError, EOFError, TypeError, AttributeError) as e:
-            raise FormatError(f"a damaged TorchScript pickle ({type(e).__name__}: {e})") from e
+            data = member(pickles[0])
+            root = _Unpickler(io.BytesIO(data), load_storage).load()
+        except FormatError:
+            raise
+        except Exception as e:  # whatever a damaged or crafted file raises, as one line
+            raise FormatError(f"a damaged TorchScript file ({type(e).__name__}: {e})") from e
     if not isinstance(root, Module):
         raise FormatError("the TorchScript file holds no module")
     return root

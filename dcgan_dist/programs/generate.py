@@ -65,8 +65,8 @@ def interpolate(workdir, seeds, steps, output, labels=None, truncation=0.0):
                         "GIF goes beside it)")
     seeds = interpolation.parse_seeds(seeds)
     record, state = build.reopen(workdir)
-    classes = (None if not record.class_names else
-               sampling.choose_labels(labels, 1, 0, record.class_names))  # each class once
+    classes = sampling.choose_labels(labels, 1 if record.class_names else 0, 0,
+                                     record.class_names)  # each class once; None unconditional
     z = interpolation.path_noise(seeds, steps, record.config.model.noise_dim, truncation)
     frames = to_uint8(interpolation.frames(state.sampling_generator, z, classes))
     rows = frames[:, None] if classes is None else frames  # [F, rows, H, W, C]

@@ -148,8 +148,7 @@ def write_gif(workdir, duration_ms=200, max_frames=GIF_MAX_FRAMES):
     frames = []
     for _, path in gif_frames(list_samples(workdir), max_frames):
         with tf.io.gfile.GFile(path, "rb") as f:
-            frame = iio.imread(io.BytesIO(f.read()), extension=".png")
-        frames.append(np.repeat(frame[..., None], 3, axis=-1) if frame.ndim == 2 else frame[..., :3])
+            frames.append(iio.imread(io.BytesIO(f.read()), extension=".png"))
     if not frames:
         return 0
     write_atomic(f"{workdir}/samples.gif", encode_gif(frames, duration_ms))
@@ -157,9 +156,10 @@ def write_gif(workdir, duration_ms=200, max_frames=GIF_MAX_FRAMES):
 
 
 def encode_gif(frames_uint8, duration_ms=200):
-    """An endlessly looping GIF of same-sized frames, each made RGB (see write_gif)."""
-    frames = [np.repeat(f, 3, axis=-1) if f.shape[-1] == 1 else
-              np.repeat(f[..., None], 3, axis=-1) if f.ndim == 2 else f[..., :3]
+    """An endlessly looping GIF of same-sized frames (HxW grey, HxWx1, HxWx3 or 4), each made
+    RGB (see write_gif)."""
+    frames = [np.repeat(f[..., None], 3, axis=-1) if f.ndim == 2 else
+              np.repeat(f, 3, axis=-1) if f.shape[-1] == 1 else f[..., :3]
               for f in frames_uint8]
     return iio.imwrite("<bytes>", np.stack(frames), extension=".gif", duration=duration_ms,
                        loop=0)
