@@ -10,7 +10,8 @@ images against MNIST's 10,000 test images, grey tiled to RGB (protocol lucic2018
 KID, precision/recall and density/coverage; a conditional run also gets intra-class FID
 (each class against the test images of that class) and its mean. The first row is the floor:
 10,000 real train images scored the same way. `--runs` scores existing work directories
-instead of training (e.g. a sweep's). Progress on stderr, the markdown table on stdout.
+instead of training (e.g. a sweep's); `--truncations=0,1.5,1` scores each run's images drawn
+with each `dcgan-generate --truncation` too. Progress on stderr, the markdown table on stdout.
 """
 
 import argparse
@@ -39,18 +40,20 @@ def parse_args():
     parser.add_argument("--flags", default="", help="extra dcgan-train flags, comma-separated")
     parser.add_argument("--workroot", default="/tmp/dcgan_fid")
     parser.add_argument("--num_images", type=int, default=10000)
+    parser.add_argument("--truncations", default="0",
+                        help="comma-separated truncation bounds to score each run at (0: none)")
     parser.add_argument("--no_floor", action="store_true", help="skip the real-images row")
     return parser.parse_args()
 
 
-def score(workdir, evaluator, num_images):
+def score(workdir, evaluator, num_images, truncation=0.0):
     from dcgan_dist import build
     from dcgan_dist.evaluation import sampling
     from dcgan_dist.rundir import progress as run_progress
     config, state = build.restore_run(workdir)
     labels = sampling.eval_labels(num_images, state.num_classes)
     images = sampling.generate(state.sampling_generator, num_images, config.model.noise_dim,
-                               labels=labels)
+                               labels=labels, truncation=truncation)
     stats = run_progress.read_stats(workdir)
     minutes = max((r["elapsed_secs"] for r in stats), default=float("nan")) / 60
     return int(state.step.numpy()), minutes, evaluator.score(images, labels)
@@ -89,11 +92,15 @@ def main():
                          floor).replace("| nan |", "| |"))
     fids = {}
     for name, workdir in runs:
-        progress(f"scoring {name} ({workdir})")
-        step, minutes, s = score(workdir, evaluator, args.num_images)
-        fids.setdefault(name.rsplit(" seed ", 1)[0], []).append(s["fid"])
-        lines.append(row(name, step, minutes, s))
-        progress(lines[-1])
+        for truncation in map(float, args.truncations.split(",")):
+            progress(f"scoring {name} ({workdir}), truncation {truncation}")
+            step, minutes, s = score(workdir, evaluator, args.num_images, truncation)
+            label = f"{name}, truncation {truncation:g}" if truncation else name
+            config = name.rsplit(" seed ", 1)[0]  # two seeds of a config: one mean
+            key = f"{config}, truncation {truncation:g}" if truncation else config
+            fids.setdefault(key, []).append(s["fid"])
+            lines.append(row(label, step, minutes, s))
+            progress(lines[-1])
     network = evaluator.networks[0]
     print(f"# Real FID, {evaluator.protocol(args.num_images)['protocol_line']}\n")
     print(f"{machine_line()}  \nCommand: `{command_line()}`  \nInception {network.sha256} "
