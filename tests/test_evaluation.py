@@ -105,6 +105,10 @@ def test_density_and_coverage_hand_values_k1():
     result = eval_math.density_coverage(real, fake, k=1, rows_per_batch=3)
     assert result == {"density": pytest.approx(1.0), "coverage": pytest.approx(0.5),
                       "num_points": 4}
+    # k = 2: the radii are 2, 1, 1, 2; each 0.5 is in the balls of 0 and 1, so density is
+    # (2 + 0 + 2 + 0) / (2 * 4): the count is divided by k.
+    k2 = eval_math.density_coverage(real, fake, k=2)
+    assert (k2["density"], k2["coverage"]) == (pytest.approx(0.5), pytest.approx(0.5))
     # Unlike precision, density grows where generated points crowd a dense region.
     crowded = eval_math.density_coverage(real, np.array([[0.5]] * 4), k=1)
     assert crowded["density"] == pytest.approx(2.0) and crowded["coverage"] == 0.5
