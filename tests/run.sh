@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# The README's test command: creates or reuses a virtual environment, installs the package
-# with the versions in constraints/ (the ones the suite passed with), and runs the whole
-# suite. Extra arguments go to pytest.
+# The README's test command: creates or reuses a virtual environment of its own, installs the
+# package with the versions in constraints/ (the ones the suite passed with), and runs the
+# whole suite. Extra arguments go to pytest.
+#
+# Its environments are its own (.venv-tests, .venv-tests-tf2.20), never .venv: the suite needs
+# the cpu extra (tensorflow-cpu), which writes the same files as the gpu extra's tensorflow,
+# so installing it into the user's .venv broke a GPU install made by the README's first step.
+# tests/test_environments.py runs this script against a fake .venv and checks it is left as it was.
 #
 # Tests run in DCGAN_TEST_WORKERS pytest-xdist processes (default 3 on this 2-core machine, see
 # below; 0 runs them in this process). Measured on 2026-12-01's 2-core Xeon VM, TensorFlow
@@ -19,17 +24,19 @@
 # subset 437 tests.
 #
 # DCGAN_TF picks the TensorFlow, each in its own environment:
-#   2.21 (default)  .venv          TensorFlow 2.21, Keras 3.15   constraints/tf2.21.txt
-#   2.20            .venv-tf2.20   TensorFlow 2.20, Keras 3.12   constraints/tf2.20.txt
+#   2.21 (default)  .venv-tests         TensorFlow 2.21, Keras 3.15   constraints/tf2.21.txt
+#   2.20            .venv-tests-tf2.20  TensorFlow 2.20, Keras 3.12   constraints/tf2.20.txt
 #                   (the TensorFlow of the Cloud TPU build, and the Keras Python 3.10 gets)
 # An environment is reinstalled when setup.cfg or its constraints file changes.
+# (.venv and .venv-tf2.20 from before this split are no longer used or changed: delete
+# .venv-tf2.20 if you made it only for the tests.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DCGAN_TF="${DCGAN_TF:-2.21}"
 case "${DCGAN_TF}" in
-  2.21) venv=.venv ;;
-  2.20) venv=.venv-tf2.20 ;;
+  2.21) venv=.venv-tests ;;
+  2.20) venv=.venv-tests-tf2.20 ;;
   *) echo "tests/run.sh: DCGAN_TF=${DCGAN_TF} is not tested here; use 2.21 or 2.20" >&2
      exit 2 ;;
 esac
@@ -41,12 +48,6 @@ fi
 stamp="$(cat setup.cfg "${constraints}" | sha256sum)"
 if [ "$(cat "${venv}/.dcgan-installed" 2>/dev/null)" != "${stamp}" ]; then
   "${venv}/bin/pip" install --quiet --upgrade pip
-  # tensorflow and tensorflow-cpu write the same files: an environment made before the cpu
-  # extra moved to tensorflow-cpu (x86-64 Linux) drops the standard wheel first.
-  if [ "$(uname -sm)" = "Linux x86_64" ] && "${venv}/bin/python" -c \
-      'import importlib.metadata as m; m.version("tensorflow")' 2>/dev/null; then
-    "${venv}/bin/pip" uninstall --quiet --yes tensorflow
-  fi
   "${venv}/bin/pip" install --quiet -c "${constraints}" -e ".[cpu,test]"
   echo "${stamp}" > "${venv}/.dcgan-installed"
 fi
