@@ -12,10 +12,13 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 
 import pytest
+
+from helpers import wait_for
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPTS = sorted(glob.glob(os.path.join(REPO, "launch", "*.sh")))
@@ -202,24 +205,150 @@ def test_multi_worker_requires_a_shared_workdir(tmp_path):
     assert "set WORKDIR to one path every host shares" in result.stderr
 
 
-def test_slurm_batch_script_sruns_the_multi_worker_config_without_tf_config(tmp_path):
-    # sbatch runs a copy of the script elsewhere; SLURM_SUBMIT_DIR leads it back to the repo.
-    record = tmp_path / "srun.txt"
-    srun = tmp_path / "srun"
-    srun.write_text(f'#!/usr/bin/env bash\n{{ printf "%s\\n" "$@"; echo "TF_CONFIG=${{TF_CONFIG:-}}"; '
-                    f'pwd; }} > "{record}"\n')
-    srun.chmod(0o755)
+# A fake srun: runs the command once per node (one task each) as SLURM would, with the job
+# step's variables and the node's GPUs, forwards SIGTERM to the tasks, exits with the highest
+# task exit code. It records its own options in $FAKE_SLURM/srun-$SLURM_JOB_ID.txt.
+FAKE_SRUN = r"""
+import os, signal, subprocess, sys
+args = sys.argv[1:]
+options = []
+while args[0].startswith("--"):
+    options.append(args.pop(0))
+root, job = os.environ["FAKE_SLURM"], os.environ["SLURM_JOB_ID"]
+with open(os.path.join(root, f"srun-{job}.txt"), "w") as f:
+    f.write("\n".join(options) + "\n")
+flags = dict(o[2:].split("=", 1) for o in options if "=" in o)
+nodes, gpus = int(flags["nodes"]), int(flags.get("gpus-per-node", 0))
+tasks = []
+signal.signal(signal.SIGTERM, lambda *_: [t.send_signal(signal.SIGTERM) for t in tasks])
+for rank in range(nodes):
+    env = dict(os.environ, SLURM_PROCID=str(rank), SLURM_STEP_NUM_TASKS=str(nodes),
+               SLURM_STEP_NODELIST=f"node[0-{nodes - 1}]",
+               SLURM_STEP_TASKS_PER_NODE=f"1(x{nodes})", SLURMD_NODENAME=f"node{rank}")
+    if gpus:
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, range(gpus)))
+    tasks.append(subprocess.Popen(args, env=env))
+sys.exit(max(t.wait() for t in tasks))
+"""
+# A fake dcgan-train: records what it was started with and what it sees, one line per task;
+# on SIGTERM it takes a moment to "save" and exits 42, as the real one does.
+FAKE_TRAINER = r"""#!/usr/bin/env bash
+out="$FAKE_SLURM/trainer-$SLURM_JOB_ID-$SLURM_PROCID.txt"
+trap 'sleep 0.3; echo "saved" >> "$out"; exit 42' TERM
+{ printf '%s\n' "$@"; echo "CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-}";
+  echo "TF_CONFIG=${TF_CONFIG:-}"; pwd; } > "$out"
+sleep "${FAKE_TRAIN_SECS:-0}" & wait $!
+"""
+
+
+def fake_slurm(tmp_path):
+    """A copy of launch/slurm.sbatch in a spool folder (sbatch runs a copy) and the
+    environment of a fake SLURM whose srun and dcgan-train are the fakes above."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "srun").write_text(f"#!{sys.executable}\n{FAKE_SRUN}")
+    (bin_dir / "dcgan-train").write_text(FAKE_TRAINER)
+    for name in ("srun", "dcgan-train"):
+        (bin_dir / name).chmod(0o755)
     copy = tmp_path / "spool" / "slurm_script"
     copy.parent.mkdir()
     shutil.copy(SLURM, copy)
-    env = {"PATH": f"{tmp_path}{os.pathsep}{os.environ['PATH']}", "SLURM_SUBMIT_DIR": REPO,
-           "WORKDIR": "/shared/run", "DCGAN_TRAIN": "dcgan-train", "TF_CONFIG": "{}"}
-    result = subprocess.run(["bash", str(copy), "--train_steps=5"], env=env, capture_output=True,
-                            text=True, timeout=60)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "FAKE_SLURM": str(tmp_path),
+           "SLURM_SUBMIT_DIR": REPO, "WORKDIR": "/shared/run", "DCGAN_TRAIN": "dcgan-train",
+           "TF_CONFIG": "{}", "SLURM_JOB_ID": "4242", "SLURM_JOB_NUM_NODES": "1"}
+    return copy, env
+
+
+def slurm_job(tmp_path, job_id):
+    """What each of a job's tasks recorded: {rank: (argv, CUDA_VISIBLE_DEVICES, TF_CONFIG,
+    cwd)}, and the options its srun got."""
+    tasks = {}
+    for path in sorted(tmp_path.glob(f"trainer-{job_id}-*.txt")):
+        lines = path.read_text().splitlines()
+        end = lines.index(next(line for line in lines if line.startswith("CUDA_VISIBLE")))
+        tasks[int(path.stem.rsplit("-", 1)[1])] = (lines[:end], lines[end], lines[end + 1],
+                                                    lines[end + 2])
+    return tasks, (tmp_path / f"srun-{job_id}.txt").read_text().splitlines()
+
+
+def test_slurm_header_leaves_the_job_size_to_sbatch():
+    with open(SLURM) as f:
+        header = [line.split()[1] for line in f if line.startswith("#SBATCH")]
+    assert header == ["--job-name=dcgan-dist", "--ntasks-per-node=1", "--requeue",
+                      "--signal=TERM@120", "--open-mode=append"]
+
+
+def test_slurm_two_jobs_of_four_nodes_with_eight_gpus_each(tmp_path):
+    """sbatch --nodes=4 --gpus-per-node=8, twice at once: one worker per node with all 8 GPUs,
+    the multi-worker config without TF_CONFIG, and each job on its own port."""
+    copy, env = fake_slurm(tmp_path)
+    env.update(SLURM_JOB_NUM_NODES="4", SLURM_GPUS_ON_NODE="8", SLURM_GPUS_PER_NODE="8",
+               FAKE_TRAIN_SECS="0.5")
+    jobs = [subprocess.Popen(["bash", str(copy), "--train_steps=5"],
+                             env={**env, "SLURM_JOB_ID": job}, stdout=subprocess.PIPE,
+                             text=True) for job in ("4242", "4243")]
+    outs = [job.communicate(timeout=60)[0] for job in jobs]
+    assert [job.returncode for job in jobs] == [0, 0], outs
+    ports = []
+    for job_id, out in zip((4242, 4243), outs):
+        tasks, srun = slurm_job(tmp_path, job_id)
+        assert srun == ["--nodes=4", "--ntasks=4", "--ntasks-per-node=1", "--kill-on-bad-exit=1",
+                        "--gpus-per-node=8"]
+        assert sorted(tasks) == [0, 1, 2, 3]
+        port = 10000 + job_id % 20000
+        for argv, gpus, tf_config, cwd in tasks.values():
+            assert argv == ["--config=multi_worker", "--workdir=/shared/run", "--data_dir=data",
+                            f"--slurm_port_base={port}", "--train_steps=5"]
+            assert (gpus, tf_config, cwd) == ("CUDA_VISIBLE_DEVICES=0,1,2,3,4,5,6,7",
+                                              "TF_CONFIG=", REPO)
+        assert f"job {job_id}: 4 node(s), 8 GPU(s) each, port {port}" in out
+        assert "slurm.sbatch: done; the run is in /shared/run" in out
+        ports.append(port)
+    assert ports[0] != ports[1]
+
+
+def test_slurm_requeued_job_resumes_on_its_port_and_cpu_nodes_ask_no_gpus(tmp_path):
+    copy, env = fake_slurm(tmp_path)
+    result = subprocess.run(["bash", str(copy)], capture_output=True, text=True, timeout=60,
+                            env={**env, "SLURM_JOB_ID": "31337", "SLURM_RESTART_COUNT": "2",
+                                 "SLURM_JOB_NUM_NODES": "2"})
     assert result.returncode == 0, result.stderr
-    assert record.read_text().splitlines() == [
-        "dcgan-train", "--config=multi_worker", "--workdir=/shared/run",
-        "--data_dir=data", "--train_steps=5", "TF_CONFIG=", REPO]
+    assert ("job 31337: 2 node(s), 0 GPU(s) each, port 21337, requeued 2 time(s): resuming"
+            in result.stdout)
+    tasks, srun = slurm_job(tmp_path, 31337)
+    assert srun == ["--nodes=2", "--ntasks=2", "--ntasks-per-node=1", "--kill-on-bad-exit=1"]
+    assert {argv[3] for argv, _, _, _ in tasks.values()} == {"--slurm_port_base=21337"}
+    # SLURM_PORT_BASE chooses the port.
+    subprocess.run(["bash", str(copy)], env={**env, "SLURM_PORT_BASE": "9000"}, check=True,
+                   capture_output=True, timeout=60)
+    assert slurm_job(tmp_path, 4242)[0][0][0][3] == "--slurm_port_base=9000"
+
+
+def test_slurm_sigterm_waits_for_the_checkpoint_and_says_how_to_resume(tmp_path):
+    """scancel or preemption: SLURM sends SIGTERM to the batch shell and to every task. The
+    shell must outlive it until the workers have saved, then exit 42 with the next step."""
+    copy, env = fake_slurm(tmp_path)
+    proc = subprocess.Popen(["bash", str(copy)], env={**env, "SLURM_JOB_NUM_NODES": "2",
+                                                      "FAKE_TRAIN_SECS": "30"},
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    wait_for(lambda: len(list(tmp_path.glob("trainer-4242-*.txt"))) == 2, proc, 30,
+             "the workers did not start")
+    os.killpg(proc.pid, signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 42, out
+    assert "slurm.sbatch: SIGTERM; waiting for the workers to save a checkpoint" in out
+    assert ("slurm.sbatch: SIGTERM (time limit, preemption or scancel): a checkpoint was saved "
+            "in /shared/run; submit the same command again to resume") in out
+    for rank in (0, 1):
+        assert (tmp_path / f"trainer-4242-{rank}.txt").read_text().endswith("saved\n")
+
+
+def test_slurm_needs_a_workdir_and_a_job(tmp_path):
+    copy, env = fake_slurm(tmp_path)
     missing = subprocess.run(["bash", str(copy)], env={**env, "WORKDIR": ""},
                              capture_output=True, text=True, timeout=60)
     assert missing.returncode != 0 and "set WORKDIR to one path every node shares" in missing.stderr
+    outside = subprocess.run(["bash", str(copy)], env={**env, "SLURM_JOB_ID": ""},
+                             capture_output=True, text=True, timeout=60)
+    assert outside.returncode != 0
+    assert "run this script with sbatch (SLURM_JOB_ID is not set)" in outside.stderr
