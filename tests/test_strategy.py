@@ -127,9 +127,27 @@ def test_slurm_resolver_names_every_task_and_this_ones_place(monkeypatch, tmp_pa
     resolver = strategy_lib.slurm_resolver(config.runtime.slurm_port_base)
     assert resolver.cluster_spec().as_dict() == {"worker": ["node01:7000", "node02:7000"]}
     assert (resolver.task_type, resolver.task_id) == ("worker", 1)
-    # GPU nodes: the resolver gives each task its node's GPUs; CPU nodes: no accelerators.
+    # GPU nodes: the one task of each node gets all its GPUs, and CUDA_VISIBLE_DEVICES stays
+    # as SLURM left it (here: unset, every GPU); CPU nodes: no accelerators.
     assert resolver.num_accelerators() == ({"GPU": 4} if gpus else {})
-    assert os.environ.get("CUDA_VISIBLE_DEVICES") == ("0,1,2,3" if gpus else None)
+    assert os.environ.get("CUDA_VISIBLE_DEVICES") is None
+
+
+@pytest.mark.parametrize("tasks_per_node, visible, expected", [
+    ("1(x2)", "4,5,6,7", "4,5,6,7"),   # a node shared with another job: SLURM's GPUs, kept
+    ("2", "0,1,2,3", "2,3"),           # two tasks on a node: the resolver splits its GPUs
+])
+def test_slurm_resolver_keeps_slurms_gpus_for_one_task_per_node(monkeypatch, tmp_path,
+                                                                  tasks_per_node, visible,
+                                                                  expected):
+    step = {**SLURM_STEP, "SLURM_STEP_TASKS_PER_NODE": tasks_per_node,
+            "SLURM_STEP_NODELIST": "node01" if tasks_per_node == "2" else "node[01-02]"}
+    config = _slurm_env(monkeypatch, tmp_path, step, gpus=4)
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", visible)
+    resolver = strategy_lib.slurm_resolver(config.runtime.slurm_port_base)
+    resolver.cluster_spec()
+    assert os.environ["CUDA_VISIBLE_DEVICES"] == expected
+    assert resolver.num_accelerators() == {"GPU": len(expected.split(","))}
 
 
 def test_a_broken_slurm_step_is_one_clear_error(monkeypatch, tmp_path):

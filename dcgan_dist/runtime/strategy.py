@@ -12,6 +12,7 @@ do instead.
 import dataclasses
 import json
 import os
+import re
 import shutil
 
 from absl import logging
@@ -120,8 +121,15 @@ def slurm_resolver(port_base):
     """The cluster of this SLURM job step: one worker per task, task 0 the chief."""
     try:
         if "CUDA_VISIBLE_DEVICES" in os.environ or shutil.which("nvidia-smi"):
-            # GPU nodes: the resolver splits each node's GPUs among its tasks.
-            return tf.distribute.cluster_resolver.SlurmClusterResolver(port_base=port_base)
+            # GPU nodes: the resolver splits each node's GPUs among its tasks, renumbering them
+            # 0..n-1. With one task per node (launch/slurm.sbatch) the task keeps the list SLURM
+            # set: on a node shared with another job it may be 4,5,6,7, and 0..3 would be the
+            # other job's GPUs.
+            # SLURM_STEP_TASKS_PER_NODE lists tasks per node: "1(x4)", "2,1(x3)".
+            one_per_node = re.fullmatch(r"1(\(x\d+\))?(,1(\(x\d+\))?)*",
+                                        os.environ.get("SLURM_STEP_TASKS_PER_NODE", ""))
+            return tf.distribute.cluster_resolver.SlurmClusterResolver(
+                port_base=port_base, auto_set_gpu=one_per_node is None)
         # CPU nodes: the resolver counts GPUs with nvidia-smi and cannot give a task zero of
         # them, so give it one placeholder per task, keep CUDA_VISIBLE_DEVICES alone, and
         # report no accelerators (else the strategy would look for GPU:0).
