@@ -10,7 +10,14 @@
 #       the checkpoint in $BUCKET (up to MAX_RESTARTS times). When training ends it deletes the
 #       VM (unless --keep_vm) and prints how to evaluate and export from the bucket.
 #       Ctrl-C only detaches: training goes on; `follow` reattaches.
-#   follow, stop, status and delete use the settings `run` saved (BUCKET, --spot, --queued, the
+#   BUCKET=gs://b nohup bash launch/tpu_vm.sh watch [the same options] > tpu_vm.log 2>&1 &
+#       `run` for a host that stays on (a small VM, a workstation, Cloud Shell while its
+#       session lasts) instead of the laptop: it ignores a hang-up (a closed terminal or ssh
+#       session), stamps its own lines with the UTC time, starts what is missing (creates the
+#       VM if there is none, starts the job if none runs, follows one that does), and
+#       recreates and resumes after every preemption until the run ends. Under systemd:
+#       systemd-run --user --unit=dcgan-tpu --setenv=BUCKET=gs://b bash $PWD/launch/tpu_vm.sh watch --spot
+#   follow, stop, status, delete (and watch) use the settings `run` saved (BUCKET, --spot, --queued, the
 #   config and dcgan-train flags: ~/.config/dcgan-dist/tpu_vm-$TPU_NAME.env)
 #   bash launch/tpu_vm.sh follow     reattach: the same supervision, without creating first
 #   bash launch/tpu_vm.sh stop       SIGTERM the trainer: it checkpoints and exits 42 (a
@@ -28,7 +35,9 @@
 # Cloud TPU facts it relies on: the runtime image per generation
 # (https://cloud.google.com/tpu/docs/runtimes); TensorFlow on v5e/v5p/v6e needs PJRT_DEVICE=TPU,
 # NEXT_PLUGGABLE_DEVICE_USE_C_API=true and TF_PLUGGABLE_DEVICE_LIBRARY_PATH=<libtpu.so> before it
-# starts (https://cloud.google.com/tpu/docs/v5e-training); a slice of several hosts runs every
+# starts (https://cloud.google.com/tpu/docs/v5e-training); the zones that offer each generation
+# (Cloud TPU's "TPU regions and zones", https://cloud.google.com/tpu/docs/regions-zones: its North
+# America tables, and v6e's europe-west4-a); a slice of several hosts runs every
 # command on every host (--worker=all); a preempted Spot VM is PREEMPTED and must be deleted and
 # created again; a queued resource waits (WAITING_FOR_RESOURCES, PROVISIONING) until ACTIVE
 # (https://cloud.google.com/tpu/docs/queued-resources).
@@ -37,7 +46,8 @@
 #   BUCKET            gs://bucket the VM reads and writes; data in $BUCKET/tensorflow_datasets
 #                     (required, see README)
 #   TPU_NAME          the TPU VM (and queued resource) name              (dcgan-tpu)
-#   ZONE              zone with quota for the accelerator                (us-central2-b)
+#   ZONE              zone with quota for the accelerator  (the generation's first zone below)
+#   ZONE_CHECK=0      skip the check that ZONE offers the generation (a zone newer than the table)
 #   ACCELERATOR_TYPE  v4-8, v5litepod-8, v5p-8, v6e-8, or a slice such as v4-32  (v4-8)
 #   TPU_VERSION       runtime image (by generation, as above; required for others)
 #   TPU_PJRT          1 exports the PJRT variables                       (1 on v5e/v5p/v6e)
@@ -54,7 +64,8 @@ cd "$(dirname "$0")/.."
 
 BUCKET="${BUCKET:-}"
 TPU_NAME="${TPU_NAME:-dcgan-tpu}"
-ZONE="${ZONE:-us-central2-b}"
+ZONE="${ZONE:-}"
+ZONE_CHECK="${ZONE_CHECK:-1}"
 ACCELERATOR_TYPE="${ACCELERATOR_TYPE:-v4-8}"
 PROJECT="${PROJECT:-}"
 CONFIG="${CONFIG:-tpu}"
@@ -72,13 +83,14 @@ for arg in "$@"; do
     --spot) SPOT=1 ;;
     --queued) QUEUED=1 ;;
     --keep_vm) KEEP_VM=1 ;;
-    run|follow|stop|status|delete) COMMAND="${arg}" ;;
+    run|watch|follow|stop|status|delete) COMMAND="${arg}" ;;
     *) train_args+=("${arg}") ;;
   esac
 done
 
 fail() { echo "tpu_vm.sh: $*" >&2; exit 2; }
-say() { echo "tpu_vm.sh: $*"; }
+# watch runs unattended, its output in a file or a journal: each of its lines says when.
+say() { echo "$([ "${COMMAND}" = watch ] && date -u '+%Y-%m-%dT%H:%M:%SZ ')tpu_vm.sh: $*"; }
 
 # `run` saves how the job was started; follow, stop, status and delete read it back, so that a
 # VM recreated while following is the same kind (spot, queued) and reruns the same command.
@@ -110,18 +122,33 @@ BUCKET="${BUCKET%/}"
 WORKDIR="${BUCKET}/runs/${RUN_NAME}"
 DATA_DIR="${BUCKET}/tensorflow_datasets"
 
-# Generation -> runtime image and whether TensorFlow needs the PJRT variables.
+# Generation -> runtime image, whether TensorFlow needs the PJRT variables, and the zones that
+# offer it (the first is the default ZONE).
 generation="${ACCELERATOR_TYPE%%-*}"
 size="${ACCELERATOR_TYPE##*-}"
 case "${generation}" in
-  v4) image="tpu-ubuntu2204-base"; pjrt=0 ;;
-  v5litepod|v5e) image=v2-alpha-tpuv5-lite; pjrt=1 ;;
-  v5p) image=v2-alpha-tpuv5; pjrt=1 ;;
-  v6e) image=v2-alpha-tpuv6e; pjrt=1 ;;
-  *) image=""; pjrt=0 ;;
+  v4) image="tpu-ubuntu2204-base"; pjrt=0; zones="us-central2-b" ;;
+  v5litepod|v5e) image=v2-alpha-tpuv5-lite; pjrt=1
+    zones="us-central1-a us-south1-a us-west1-c us-west4-a" ;;
+  v5p) image=v2-alpha-tpuv5; pjrt=1; zones="us-central1-a us-east5-a" ;;
+  v6e) image=v2-alpha-tpuv6e; pjrt=1
+    zones="us-central1-b us-east1-d us-east5-a us-east5-b europe-west4-a" ;;
+  v3) image=""; pjrt=0; zones="us-central1-a us-central1-b" ;;
+  *) image=""; pjrt=0; zones="" ;;
 esac
 TPU_VERSION="${TPU_VERSION:-${image}}"
 TPU_PJRT="${TPU_PJRT:-${pjrt}}"
+ZONE="${ZONE:-${zones%% *}}"
+if [ -z "${ZONE}" ]; then
+  fail "no zone known for ACCELERATOR_TYPE=${ACCELERATOR_TYPE}; set ZONE (see" \
+       "https://cloud.google.com/tpu/docs/regions-zones)"
+fi
+if [ "${ZONE_CHECK}" = 1 ] && [ -n "${zones}" ] && [[ " ${zones} " != *" ${ZONE} "* ]]; then
+  fail "ZONE=${ZONE} does not offer ${generation} (ACCELERATOR_TYPE=${ACCELERATOR_TYPE}): it is" \
+       "in ${zones// /, } (Cloud TPU's \"TPU regions and zones\"," \
+       "https://cloud.google.com/tpu/docs/regions-zones); set ZONE to one of them, or" \
+       "ZONE_CHECK=0 for a zone newer than this table"
+fi
 if [ -z "${TPU_VERSION}" ]; then
   fail "no runtime image known for ACCELERATOR_TYPE=${ACCELERATOR_TYPE}; set TPU_VERSION" \
        "(see https://cloud.google.com/tpu/docs/runtimes)"
@@ -317,8 +344,12 @@ supervise() {
   done
 }
 
+if [ "${COMMAND}" = watch ]; then
+  # Unattended: a closed terminal or ssh session must not end it (nohup does the same).
+  trap '' HUP
+fi
 case "${COMMAND}" in
-  run)
+  run|watch)
     echo "# ${ACCELERATOR_TYPE}: image ${TPU_VERSION}, PJRT variables $([ "${TPU_PJRT}" = 1 ] \
       && echo exported || echo not needed), $([ ${#all_hosts[@]} = 0 ] && echo "one host" \
       || echo "several hosts: every command on every worker")$([ "${SPOT}" = 1 ] \
@@ -333,8 +364,10 @@ case "${COMMAND}" in
     case "$(vm_state)" in
       "") create_vm; supervise 1 ;;  # a create that fails (quota, capacity) ends here
       READY)
-        if ssh_vm --worker=0 "bash ~/dcgan-dist/launch/tpu_job.sh status" 2>/dev/null \
-            | grep -q "^dcgan-job: running"; then
+        # Read whole, then matched: `ssh | grep -q` under pipefail failed whenever grep's
+        # early exit broke ssh's pipe, and a running job then looked absent.
+        job="$(ssh_vm --worker=0 "bash ~/dcgan-dist/launch/tpu_job.sh status" 2>/dev/null || true)"
+        if grep -q "^dcgan-job: running" <<< "${job}"; then
           say "${TPU_NAME} is training already: following it (tpu_vm.sh stop ends it)"
           supervise 0
         fi

@@ -8,7 +8,11 @@ live under FAKE_GCLOUD/gs. Every call is appended to FAKE_GCLOUD/calls.jsonl.
 
 Tests act on it as the cloud would: `preempt(root, name)` kills the VM's processes and its ssh
 sessions and marks it PREEMPTED; a file `drop_follow` holding N makes the next N following
-ssh sessions end with exit 255 after half a second, while the job goes on; with a file
+ssh sessions end with exit 255 after half a second, while the job goes on; `restart` ends
+every process of a VM that stays READY (a host maintenance restart: no job after it);
+`sigterm_trainer` sends SIGTERM to the trainer on each host, as the VM itself does before
+maintenance; a file `preempt_on_create` holding N makes the next N VMs created PREEMPTED at once;
+with a file
 `describe_failures_after_drop` holding M, the M describes after a drop fail as an expired
 credential or a network error would (exit 1, no NOT_FOUND). No network here.
 """
@@ -112,6 +116,16 @@ def _kill_vm_processes(vm):
             pass
 
 
+def restart(root, name):
+    _kill_vm_processes(_vm(root, name))
+
+
+def sigterm_trainer(root, name):
+    vm = _vm(root, name)
+    for host in _hosts(root, name):
+        os.kill(int(_read(os.path.join(vm, host, "dcgan-job", "trainer.pid"))), signal.SIGTERM)
+
+
 def preempt(root, name):
     vm = _vm(root, name)
     with open(os.path.join(vm, "state"), "w") as f:
@@ -138,8 +152,14 @@ def _create(root, name, accelerator, spot):
     hosts = 2 if int(accelerator.rsplit("-", 1)[1]) > 8 else 1
     for i in range(hosts):
         os.makedirs(os.path.join(vm, f"w{i}"))
+    doomed = os.path.join(root, "preempt_on_create")
+    left = int(_read(doomed, "0"))
+    preempted = left > 0
+    if preempted:
+        with open(doomed, "w") as f:
+            f.write(str(left - 1))
     with open(os.path.join(vm, "state"), "w") as f:
-        f.write("READY")
+        f.write("PREEMPTED" if preempted else "READY")
     with open(os.path.join(vm, "spot"), "w") as f:
         f.write(str(spot))
 

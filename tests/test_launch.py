@@ -137,15 +137,15 @@ PJRT_EXPORTS = ("export PJRT_DEVICE=TPU NEXT_PLUGGABLE_DEVICE_USE_C_API=true; "
                 '"import libtpu; print(libtpu.get_library_path())")"; ')
 
 
-@pytest.mark.parametrize("accelerator, image, pjrt, pod", [
-    ("v4-8", "tpu-ubuntu2204-base", False, False),
-    ("v5litepod-8", "v2-alpha-tpuv5-lite", True, False),
-    ("v5p-8", "v2-alpha-tpuv5", True, False),
-    ("v6e-8", "v2-alpha-tpuv6e", True, False),
-    ("v4-32", "tpu-ubuntu2204-base", False, True),
+@pytest.mark.parametrize("accelerator, image, pjrt, pod, zone", [
+    ("v4-8", "tpu-ubuntu2204-base", False, False, "us-central2-b"),
+    ("v5litepod-8", "v2-alpha-tpuv5-lite", True, False, "us-central1-a"),
+    ("v5p-8", "v2-alpha-tpuv5", True, False, "us-central1-a"),
+    ("v6e-8", "v2-alpha-tpuv6e", True, False, "us-central1-b"),
+    ("v4-32", "tpu-ubuntu2204-base", False, True, "us-central2-b"),
 ])
 def test_tpu_dry_run_prints_every_gcloud_command_and_calls_none(tmp_path, accelerator, image,
-                                                                pjrt, pod):
+                                                                pjrt, pod, zone):
     marker = tmp_path / "gcloud_was_called"
     fake_executable(str(tmp_path), "gcloud", marker)
     result = launch("tpu_vm.sh", "--dry_run", "--train_steps=10", path_first=str(tmp_path),
@@ -160,7 +160,7 @@ def test_tpu_dry_run_prints_every_gcloud_command_and_calls_none(tmp_path, accele
     assert verbs == ["create", "scp", "ssh", "ssh", "delete"], result.stdout
     create, scp, start, follow, delete = lines
     assert f"--accelerator-type={accelerator} --version={image}" in create
-    assert "--zone=us-central2-b" in create and "dcgan-tpu" in scp
+    assert f"--zone={zone}" in create and "dcgan-tpu" in scp
     for line in (scp, start):  # a pod slice copies, installs and starts on every host
         assert ("--worker=all" in line) == pod, line
     assert "--worker=0" in follow and "tpu_job.sh follow 0" in follow
@@ -186,6 +186,31 @@ def test_tpu_other_generations_need_an_image():
     assert result.returncode == 0, result.stderr
     assert "--accelerator-type=v3-8 --version=tpu-vm-tf-2.16.1-pjrt" in result.stdout
     assert PJRT_EXPORTS in result.stdout
+
+
+@pytest.mark.parametrize("accelerator, zone, offered", [
+    ("v5litepod-8", "us-central2-b", "us-central1-a, us-south1-a, us-west1-c, us-west4-a"),
+    ("v4-8", "us-west4-a", "us-central2-b"),
+    ("v6e-4", "us-central1-a", "us-central1-b, us-east1-d, us-east5-a, us-east5-b, europe-west4-a"),
+])
+def test_tpu_a_zone_without_the_generation_is_one_line_before_any_gcloud(tmp_path, accelerator,
+                                                                        zone, offered):
+    marker = tmp_path / "gcloud_was_called"
+    fake_executable(str(tmp_path), "gcloud", marker)
+    result = launch("tpu_vm.sh", path_first=str(tmp_path),
+                    env={"BUCKET": "gs://b", "ACCELERATOR_TYPE": accelerator, "ZONE": zone,
+                         "TPU_STATE_DIR": str(tmp_path)})
+    assert result.returncode == 2 and result.stdout == "" and not marker.exists()
+    generation = accelerator.split("-")[0]
+    assert result.stderr == (
+        f"tpu_vm.sh: ZONE={zone} does not offer {generation} (ACCELERATOR_TYPE={accelerator}): "
+        f"it is in {offered} (Cloud TPU's \"TPU regions and zones\", "
+        "https://cloud.google.com/tpu/docs/regions-zones); set ZONE to one of them, or "
+        "ZONE_CHECK=0 for a zone newer than this table\n")
+    newer = launch("tpu_vm.sh", "--dry_run", env={"BUCKET": "gs://b", "ZONE": zone,
+                                                  "ACCELERATOR_TYPE": accelerator,
+                                                  "ZONE_CHECK": "0"})
+    assert newer.returncode == 0 and f"--zone={zone}" in newer.stdout, newer.stderr
 
 
 @pytest.mark.parametrize("bucket", [None, "/local", "gs:/"])

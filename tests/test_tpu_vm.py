@@ -6,6 +6,7 @@ the laptop going away and `follow`, Ctrl-C, `stop`, `--keep_vm` and `delete`, a 
 No TensorFlow here; each test takes a few seconds of shell."""
 
 import os
+import re
 import signal
 import subprocess
 import time
@@ -56,14 +57,14 @@ def ckpt_step(root):
 
 def test_tpu_run_trains_detached_on_every_host_and_ends_with_the_bucket_commands(tmp_path):
     result = tpu(tmp_path, "--train_steps=6", "--x=a b",
-                 env={"ACCELERATOR_TYPE": "v5litepod-16", "ZONE": "z", "PROJECT": "p"})
+                 env={"ACCELERATOR_TYPE": "v5litepod-16", "ZONE": "us-west4-a", "PROJECT": "p"})
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
     assert [line for line in out.splitlines() if line.startswith("step ")] == [
         f"step {i}/6" for i in range(1, 7)]  # worker 0's log, streamed once
     calls = fake_gcloud.calls(str(tmp_path))
     create = next(c for c in calls if c[3:4] == ["create"])
-    assert create[4:] == ["dcgan-tpu", "--zone=z", "--project=p",
+    assert create[4:] == ["dcgan-tpu", "--zone=us-west4-a", "--project=p",
                           "--accelerator-type=v5litepod-16", "--version=v2-alpha-tpuv5-lite"]
     start = next(c for c in calls if c[3:4] == ["ssh"] and "tpu_job.sh start" in c[-1])
     assert "--worker=all" in start and PJRT_EXPORTS in start[-1]
@@ -131,10 +132,11 @@ def test_tpu_queued_resource_waits_for_capacity_and_is_deleted_with_its_node(tmp
                                "WAITING_FOR_RESOURCES") == 3
     calls = fake_gcloud.calls(str(tmp_path))
     create = next(c for c in calls if c[2:4] == ["queued-resources", "create"])
-    assert create[4:] == ["dcgan-tpu", "--node-id=dcgan-tpu", "--zone=us-central2-b",
+    # The zone: v5e's first in the table (v4's us-central2-b does not offer it).
+    assert create[4:] == ["dcgan-tpu", "--node-id=dcgan-tpu", "--zone=us-central1-a",
                           "--accelerator-type=v5litepod-8",
                           "--runtime-version=v2-alpha-tpuv5-lite", "--spot"]
-    assert calls[-1][2:] == ["queued-resources", "delete", "dcgan-tpu", "--zone=us-central2-b",
+    assert calls[-1][2:] == ["queued-resources", "delete", "dcgan-tpu", "--zone=us-central1-a",
                              "--force", "--quiet"]
     assert not (tmp_path / "vms" / "dcgan-tpu").exists()
 
@@ -242,3 +244,86 @@ def test_tpu_follow_after_the_laptop_recreates_the_same_kind_of_vm_with_the_same
     assert "Done: 40 steps" in result.stdout
     # The run is over and its VM deleted: nothing saved is left to mislead a later `follow`.
     assert not list((tmp_path / ".config" / "dcgan-dist").glob("tpu_vm-*.env"))
+
+
+@pytest.mark.slow
+def test_tpu_watch_outlives_a_hangup_and_recreates_a_preempted_vm(tmp_path):
+    """`watch` on an always-on host: the terminal it started from closes (SIGHUP to its whole
+    process group), then the Spot VM is preempted: it recreates it and the run resumes."""
+    proc = tpu(tmp_path, "watch", "--spot", "--train_steps=40", background=True)
+    wait_for(lambda: ckpt_step(tmp_path) >= 3, proc, 60, "timed out waiting for step 3")
+    os.killpg(proc.pid, signal.SIGHUP)
+    fake_gcloud.preempt(str(tmp_path), "dcgan-tpu")
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert re.search(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ tpu_vm.sh: dcgan-tpu is PREEMPTED: "
+                     r"creating it again \(1/20\)", out, re.M), out
+    (_, _, args1), (_, resumed, args2) = trainer_starts(tmp_path)
+    assert args1 == args2 and int(resumed) >= 3 and "Done: 40 steps" in out
+    creates = [c for c in fake_gcloud.calls(str(tmp_path)) if c[3:4] == ["create"]]
+    assert len(creates) == 2 and all("--spot" in c for c in creates)
+    assert not (tmp_path / "vms" / "dcgan-tpu").exists()
+
+
+@pytest.mark.slow
+def test_tpu_watch_follows_a_job_that_runs_and_starts_one_after_a_vm_restart(tmp_path):
+    """The laptop's `run` is gone; `watch` elsewhere takes over the running job without a
+    second start. Then the VM restarts (maintenance): READY again, but no job on it; watch
+    starts the same command, which resumes."""
+    proc = tpu(tmp_path, "--train_steps=40", background=True)
+    wait_for(lambda: ckpt_step(tmp_path) >= 2, proc, 60, "timed out waiting for step 2")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    watch = tpu(tmp_path, "watch", background=True)
+    wait_for(lambda: ckpt_step(tmp_path) >= 6, watch, 60, "timed out waiting for step 6")
+    assert len(trainer_starts(tmp_path)) == 1, "watch started a second trainer beside the first"
+    fake_gcloud.restart(str(tmp_path), "dcgan-tpu")
+    out, _ = watch.communicate(timeout=120)
+    assert watch.returncode == 0, out
+    assert "tpu_vm.sh: dcgan-tpu is training already: following it" in out
+    assert "tpu_vm.sh: no job runs on dcgan-tpu: starting it" in out
+    (_, _, args1), (_, resumed, args2) = trainer_starts(tmp_path)
+    assert args1 == args2 and int(resumed) >= 6 and "Done: 40 steps" in out
+    assert gcloud_verbs(tmp_path).count("tpu-vm create") == 1
+
+
+def test_tpu_sigterm_from_the_vm_itself_restarts_the_job_on_the_same_vm(tmp_path):
+    proc = tpu(tmp_path, "--train_steps=30", background=True)
+    wait_for(lambda: ckpt_step(tmp_path) >= 3, proc, 60, "timed out waiting for step 3")
+    fake_gcloud.sigterm_trainer(str(tmp_path), "dcgan-tpu")
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    assert ("tpu_vm.sh: the trainer got SIGTERM from the VM and saved a checkpoint; starting it "
+            "again") in out
+    (_, first, _), (_, resumed, _) = trainer_starts(tmp_path)
+    assert first == "0" and int(resumed) >= 3 and "Done: 30 steps" in out
+    assert gcloud_verbs(tmp_path).count("tpu-vm create") == 1
+
+
+@pytest.mark.slow
+def test_tpu_preemption_under_queued_requests_the_resource_again_and_resumes(tmp_path):
+    proc = tpu(tmp_path, "--queued", "--spot", "--train_steps=30", background=True,
+               env={"ACCELERATOR_TYPE": "v5litepod-8"})
+    wait_for(lambda: ckpt_step(tmp_path) >= 3, proc, 60, "timed out waiting for step 3")
+    fake_gcloud.preempt(str(tmp_path), "dcgan-tpu")
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, out
+    queued = [c[3] for c in fake_gcloud.calls(str(tmp_path)) if c[2:3] == ["queued-resources"]
+              and c[3] != "describe"]
+    assert queued == ["create", "delete", "create", "delete"]  # the old request goes first
+    assert not [c for c in fake_gcloud.calls(str(tmp_path)) if c[2:4] == ["tpu-vm", "create"]]
+    (_, _, args1), (_, resumed, args2) = trainer_starts(tmp_path)
+    assert args1 == args2 and int(resumed) >= 3 and "Done: 30 steps" in out
+
+
+def test_tpu_gives_up_after_max_restarts_and_deletes_the_vm(tmp_path):
+    (tmp_path / "preempt_on_create").write_text("3")  # every VM is taken back at once
+    result = tpu(tmp_path, "--spot", env={"MAX_RESTARTS": "2"})
+    assert result.returncode == 1, result.stdout + result.stderr
+    out = result.stdout
+    assert "tpu_vm.sh: dcgan-tpu is PREEMPTED: creating it again (2/2)" in out
+    assert ("tpu_vm.sh: the VM was lost 2 times (last state: PREEMPTED); giving up" in out)
+    assert gcloud_verbs(tmp_path).count("tpu-vm create") == 3 and not trainer_starts(tmp_path)
+    assert gcloud_verbs(tmp_path)[-1] == "tpu-vm delete"
+    assert not (tmp_path / "vms" / "dcgan-tpu").exists()
+    assert "To train further: BUCKET=gs://b bash launch/tpu_vm.sh run" in out
