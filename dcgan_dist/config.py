@@ -126,6 +126,8 @@ class EvalConfig:
     image_key: str | None
     label_key: str | None
     inception_path: str | None
+    reference_split: str  # '' = the held-out 'test' split when there is one
+    split: str            # the split the run trains on: scoring against it says so
     eval_num_images: int
     noise_dim: int
     seed: int

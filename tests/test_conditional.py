@@ -16,7 +16,7 @@ import tensorflow_datasets as tfds
 
 from dcgan_dist import build, models
 from dcgan_dist.config import Config
-from dcgan_dist.data import folder, info as data_info
+from dcgan_dist.data import info as data_info, prepare, readers
 from dcgan_dist.data.images import to_uint8
 from dcgan_dist.errors import UserError
 from dcgan_dist.evaluation import metrics, sampling
@@ -409,15 +409,15 @@ def test_a_three_class_folder_prepares_with_its_labels_and_trains_conditionally(
     data_dir = tmp_path / "tfds"
     code, out, err = run_in_process(data_cli.run, "dcgan-data", [
         "prepare", "folder", f"--source={source}", "--name=my_shapes", f"--data_dir={data_dir}",
-        "--labels=subfolders"], capsys)
+        "--labels=subfolders", "--holdout=0"], capsys)
     assert code == 0, err[-2000:]
-    assert "3 classes, from the sub-folders: bar, column, square" in out.splitlines()
+    assert "3 classes: bar, column, square" in out.splitlines()
     info = data_info.read("my_shapes", str(data_dir))
     assert info.class_names == ("bar", "column", "square") and info.source_shape == (16, 16, 1)
-    paths = folder.find_images(source)  # the dataset keeps their sorted order
+    paths = readers.FolderReader(source, None).names()  # the dataset keeps their sorted order
     stored = list(tfds.as_numpy(tfds.load("my_shapes", split="train", data_dir=str(data_dir))))
     assert [int(ex["label"]) for ex in stored] == [
-        info.class_names.index(os.path.relpath(p, source).split(os.sep)[0]) for p in paths]
+        info.class_names.index(p.split("/")[0]) for p in paths]
 
     workdir = tmp_path / "run"
     code, _, err = run_in_process(train.run, "dcgan-train", [
@@ -437,7 +437,7 @@ def test_folder_labels_errors_name_the_fix(tmp_path, capsys):
     source = write_class_folder(str(tmp_path / "shapes"), per_class=2)
     iio.imwrite(os.path.join(source, "stray.png"), np.zeros((16, 16), np.uint8))
     with pytest.raises(UserError) as raised:
-        folder.prepare_folder(source, "strays", str(tmp_path / "tfds"), labels="subfolders")
+        prepare.prepare(source, "strays", str(tmp_path / "tfds"), labels="subfolders")
     assert str(raised.value) == (
         "--labels=subfolders takes each image's class from its sub-folder, but 1 images are "
         f"directly in --source={source} (stray.png); move them into a sub-folder named by "
@@ -445,8 +445,7 @@ def test_folder_labels_errors_name_the_fix(tmp_path, capsys):
     code, _, err = run_in_process(data_cli.run, "dcgan-data", [
         "prepare", "folder", f"--source={source}", "--name=x", f"--data_dir={tmp_path}",
         "--labels=folders"], capsys)
-    assert (code, last_line(err)) == (2, "dcgan-data: error: --labels=folders is not a way to "
-                                         "label a folder; use --labels=subfolders (each "
-                                         "image's sub-folder is its class), or leave it out "
-                                         "for images without labels")
+    assert (code, last_line(err)) == (2, "dcgan-data: error: --labels=folders does not apply "
+                                         "to shapes (a folder); use --labels=subfolders|none, "
+                                         "or leave it out")
     assert not os.path.exists(tmp_path / "tfds")

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from dcgan_dist.data import folder
+from dcgan_dist.data import prepare
 from dcgan_dist.errors import UserError
 from dcgan_dist.programs import data as data_program, train
 from helpers import last_line, run_in_process, snapshot, tiny_run_args
@@ -69,7 +69,7 @@ def image_data_dir(tmp_path_factory):
         source = tmp_path_factory.mktemp(name)
         for i, size in enumerate(sizes):
             Image.fromarray(np.zeros(size + (3,), np.uint8)).save(source / f"{i}.png")
-        folder.prepare_folder(str(source), name, data_dir)
+        prepare.prepare(str(source), name, data_dir, holdout=0)
     return data_dir
 
 

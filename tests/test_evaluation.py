@@ -209,6 +209,18 @@ def test_dcgan_eval_report_and_its_record(trained_run_copy, stand_in_inception, 
     assert set(record["networks"]) == {"inception", "classifier"} and record["fid"] >= 0
     assert (record["protocol"], record["reference_split"], record["reference_images"],
             record["num_generated"]) == ("custom", "test", 16, 32)
+    assert record["reference_is_training_data"] is False and "trained on" not in out
+    # Against the training images, if asked: allowed, and said in the output and the record.
+    code, out, err = run_in_process(eval_cli.run, "dcgan-eval", [
+        f"--workdir={workdir}", "--num_images=32", "--reference_split=train",
+        f"--inception_path={stand_in_inception[0]}"], capsys)
+    assert code == 0, err[-2000:]
+    record = json.loads((workdir / "eval.jsonl").read_text().splitlines()[-1])
+    assert (record["reference_split"], record["reference_is_training_data"]) == ("train", True)
+    assert (f"32 generated images vs {record['reference_images']} mnist train images; uint8, "
+            "bilinear to 299x299 (TF1 ResizeBilinear = StyleGAN's nv_bilinear); the train split "
+            "is what the model trained on: a model that memorised it scores well (prepare with "
+            "--holdout for a held-out split)") in out
     assert record["inception_density"] >= 0 and 0 <= record["inception_coverage"] <= 1
     before = (workdir / "eval.jsonl").read_text()
     code, _, err = run_in_process(eval_cli.run, "dcgan-eval", [

@@ -121,10 +121,10 @@ def test_dcgan_train_diverging_exits_3_naming_the_steps(tmp_path):
 def test_dcgan_data_prepares_a_folder(tmp_path):
     from conftest import write_image_folder
     source = write_image_folder(str(tmp_path / "photos"), num_images=4)
-    result = run_cli("dcgan-data", ["prepare", "folder", f"--source={source}", "--name=mine",
+    result = run_cli("dcgan-data", ["prepare", "images", f"--source={source}", "--name=mine",
                                     f"--data_dir={tmp_path / 'tfds'}", "--image_size=16"])
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "\nprepared 4 images at 16x16x3 in " in "\n" + result.stdout
+    assert "\nprepared 4 training images at 16x16x3 in " in "\n" + result.stdout
     assert "/dcgan-train --config=folder32 --dataset=mine --data_dir=" in result.stdout
     # TFDS's own prints about writing the dataset are not the user's business.
     for noise in ("Downloading and preparing", "downloaded and prepared", "absl::InitializeLog",

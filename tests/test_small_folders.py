@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from dcgan_dist import build, flagfiles, flags, loop, paths
-from dcgan_dist.data import folder, info as data_info
+from dcgan_dist.data import commands, info as data_info
 from dcgan_dist.data.images import to_uint8
 from dcgan_dist.programs import data as data_cli, train
 from dcgan_dist.rundir import grids, progress
@@ -91,7 +91,7 @@ def test_path_flags_expand_home_and_relative_paths(tmp_path, monkeypatch):
     ((None, None, 3), 800, "folder64", []),
 ])
 def test_the_recommended_config_follows_size_and_count(shape, count, config, extra):
-    assert folder.recommended_flags(shape, count) == (config, extra)
+    assert commands.recommended_flags(shape, count) == (config, extra)
     assert config in flagfiles.CONFIGS  # a packaged config: --config=NAME works anywhere
 
 

@@ -8,7 +8,11 @@
   the step so a resumed run reads what an uninterrupted one would; `preview` for reals.png.
 - `images`: crop, resize, flip, and the uint8 <-> [-1, 1] convention.
 - `damaged`: which dataset file is broken, and the command that prepares it again.
-- `mnist`, `folder`: the preparers (`dcgan-data`: programs/data.py).
+- `mnist`: MNIST from its IDX files. `prepare`: your images (`dcgan-data prepare images`),
+  read in place by `readers` (folders, zip, tar, LMDB, StyleGAN2-ADA zips; `cifar` for
+  CIFAR's tarballs), decoded as viewers show them by `photos`, with a held-out split;
+  `writer` stores the result complete or not at all (local or gs://); `commands` says what
+  was written and the dcgan-train command for it. (`dcgan-data`: programs/data.py.)
 
 It imports the core's `errors` and `runtime.streams` only.
 """

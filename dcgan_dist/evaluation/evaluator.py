@@ -52,7 +52,7 @@ class Evaluator:
     """
 
     def __init__(self, networks, *, data_dir, dataset, image_shape, skipped=None,
-                 image_key=None, label_key=None):
+                 image_key=None, label_key=None, reference_split="", train_split="train"):
         if not networks:
             reasons = "; ".join((skipped or {}).values()) or "none asked for"
             raise UserError(f"no feature network to score with: {reasons}")
@@ -71,7 +71,12 @@ class Evaluator:
         if self.label_key != info.label_key and any(n.name == "classifier" for n in networks):
             self.skipped["class accuracy"] = (f"the classifier predicts {info.label_key}, not "
                                               f"the run's {self.label_key}")
-        self.reference_split = "test" if "test" in splits else "train"
+        if reference_split and reference_split not in splits:
+            raise UserError(f"--reference_split={reference_split} is not a split of {dataset}; "
+                            f"its splits: {', '.join(splits)}")
+        self.reference_split = reference_split or ("test" if "test" in splits else "train")
+        # Scores against the images the model trained on cannot see memorisation: say so.
+        self.on_training_images = self.reference_split == train_split
         # The real-data reference values need only a sample: never run all of a large
         # train split through Inception (hours on a CPU).
         real = "train" if "train" in splits else self.reference_split
@@ -115,7 +120,8 @@ class Evaluator:
             logging.info("Not scoring with %s: %s", name, reason)
         return cls(networks, data_dir=data_dir, dataset=dataset, image_shape=image_shape,
                    skipped=skipped, image_key=evaluation.image_key,
-                   label_key=evaluation.label_key)
+                   label_key=evaluation.label_key, reference_split=evaluation.reference_split,
+                   train_split=evaluation.split)
 
     def score(self, images, labels=None):
         """Every network's metrics of images in [-1, 1]: one flat dict for stats.jsonl.
@@ -160,10 +166,15 @@ class Evaluator:
                 if network.name == "inception" and not self.real_resize else "custom")
         resize = self.real_resize + network.info.get("resize",
                                                      f"{network.name}'s own input size")
+        line = protocols.describe(name, self.dataset, self.reference_split, count,
+                                  num_generated, resize)
+        if self.on_training_images:
+            line += (f"; the {self.reference_split} split is what the model trained on: a "
+                     "model that memorised it scores well (prepare with --holdout for a "
+                     "held-out split)")
         return {"protocol": name, "reference_split": self.reference_split,
-                "reference_images": count, "resize": resize,
-                "protocol_line": protocols.describe(name, self.dataset, self.reference_split,
-                                                    count, num_generated, resize)}
+                "reference_images": count, "reference_is_training_data": self.on_training_images,
+                "resize": resize, "protocol_line": line}
 
     def _intra_class(self, network, features, labels):
         """Intra-class Fréchet distance of a conditional run's images, when the reference

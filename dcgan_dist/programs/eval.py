@@ -2,7 +2,7 @@
 
   dcgan-eval train-classifier --data_dir=DIR [--dataset=NAME] [--classifier_image_size=S]
                                                  train and cache a classifier for NAME
-  dcgan-eval --workdir=W [--num_images=10000] [--inception_path=P]
+  dcgan-eval --workdir=W [--num_images=10000] [--inception_path=P] [--reference_split=S]
                                                  score W's latest checkpoint (EMA if any) on
                                                  every available network; a --conditional
                                                  run draws every class in turn and is also
@@ -22,7 +22,7 @@ from dcgan_dist.evaluation import classifier, evaluator, report, sampling
 from dcgan_dist.programs import cli
 from dcgan_dist.rundir import files, progress
 
-FLAGS = ("workdir", "data_dir", "dataset", "num_images", "inception_path",
+FLAGS = ("workdir", "data_dir", "dataset", "num_images", "inception_path", "reference_split",
          "classifier_image_size", "verbose")
 USAGE = ("usage: dcgan-eval --workdir=W [--num_images=N] [--inception_path=P] | "
          "dcgan-eval train-classifier --data_dir=DIR [--dataset=NAME]")
@@ -56,7 +56,8 @@ def evaluate(flag_values):
     image_shape = tuple(state.sampling_generator.output_shape[1:])
     evaluation = dataclasses.replace(
         config.evaluation, data_dir=_data_dir(flag_values, config),
-        inception_path=flag_values.inception_path or config.evaluation.inception_path)
+        inception_path=flag_values.inception_path or config.evaluation.inception_path,
+        reference_split=flag_values.reference_split or config.evaluation.reference_split)
     scorer = evaluator.Evaluator.for_run(evaluation, image_shape,
                                          flag_values.classifier_image_size)
     labels = sampling.eval_labels(num_images, state.num_classes)

@@ -1,0 +1,218 @@
+"""`dcgan-data prepare images` (alias `folder`): your images -> a TFDS dataset.
+
+The source is a folder, a zip/tar archive, an LMDB export or a CIFAR tarball (`readers`),
+read in place. Two passes over it:
+1. scan: each image's header (size, grey or colour, EXIF orientation) and a digest of its
+   bytes, in threads. Unreadable files are skipped and counted; exact duplicates (the same
+   bytes, or in pass 2 the same pixels, as an earlier image) are dropped and reported, the
+   first kept; an image over
+   --max_image_pixels stops the prepare before anything is written (`photos`).
+2. write: the split `train`, and the held-out split `test` (the source's own test batch, or
+   --holdout of the images, chosen by a hash of their names so the same images are held out
+   whatever the order they are read in). Each image decoded on all cores (`photos.decode`),
+   center-cropped and resized once (--image_size), stored PNG-encoded in TFDS's format, so
+   `dcgan-train --dataset=NAME --data_dir=DIR` and `tfds.load` read it like a catalog
+   dataset. Training reads `train` only; dcgan-eval compares against `test`.
+A source mixing grey and colour becomes RGB. With labels (`readers`: --labels) each image has
+a ClassLabel `label`, which `dcgan-train --conditional` trains on.
+
+The dataset is written complete or not at all (`writer`), locally or on gs://.
+"""
+
+import concurrent.futures
+import dataclasses
+import hashlib
+import itertools
+import os
+import time
+
+from absl import logging
+
+from dcgan_dist.data import commands, photos, readers, writer
+from dcgan_dist.errors import UserError
+
+HOLDOUT_SHARE = 0.1    # held out by default: a tenth of the images,
+HOLDOUT_CAP = 10_000   # at most 10,000 (the size of MNIST's and CIFAR's test splits)
+_CHUNK = 256           # images read ahead of the decoders
+
+
+@dataclasses.dataclass(frozen=True)
+class _Scanned:
+    name: str
+    label: str | None
+    split: str | None  # the source's own
+    grey: bool
+    size: tuple        # (height, width), upright
+
+
+class _Progress:
+    """A log line every few seconds: what is done, the rate and (when the total is known)
+    the time left."""
+
+    def __init__(self, what, total=None, every_secs=5.0, clock=time.monotonic):
+        self.what, self.total, self.every_secs, self.clock = what, total, every_secs, clock
+        self.start = self.last = clock()
+
+    def update(self, done):
+        now = self.clock()
+        if now - self.last < self.every_secs and done != self.total:
+            return
+        self.last = now
+        rate = done / max(now - self.start, 1e-9)
+        if self.total:
+            eta = (self.total - done) / rate if rate else 0
+            logging.info("%s %d/%d images (%.0f/s), eta %d:%02d", self.what, done, self.total,
+                         rate, eta // 60, eta % 60)
+        else:
+            logging.info("%s %d images (%.0f/s)", self.what, done, rate)
+
+
+def _chunks(iterable):
+    iterator = iter(iterable)
+    while chunk := list(itertools.islice(iterator, _CHUNK)):
+        yield chunk
+
+
+def _probe(item, max_pixels):
+    """(item, digest, (grey, size)) or (item, None, reason) for an unreadable image."""
+    data = item.data
+    digest = hashlib.sha1(data.tobytes() if hasattr(data, "tobytes") else data).digest()
+    try:
+        return item, digest, photos.probe(data, max_pixels)
+    except photos.Refused as e:
+        raise UserError(f"{item.name} declares {e}; remove it from the source, or raise "
+                        "--max_image_pixels if it is a real image that large") from e
+    except Exception as e:  # noqa: BLE001 - any unreadable file is skipped, whatever the cause
+        return item, None, f"{type(e).__name__}"
+
+
+def scan(reader, pool, max_pixels):
+    """Pass 1: ([_Scanned] of the unique readable images, [unreadable names],
+    [(duplicate, the name it repeats)])."""
+    total = reader.names()
+    progress = _Progress("scanned", len(total) if total is not None else None)
+    found, unreadable, duplicates, first_of = [], [], [], {}
+    for chunk in _chunks(reader.items()):
+        for item, digest, probed in pool.map(lambda i: _probe(i, max_pixels), chunk):
+            if digest is None:
+                unreadable.append(item.name)
+            elif digest in first_of:
+                duplicates.append((item.name, first_of[digest]))
+            else:
+                first_of[digest] = item.name
+                found.append(_Scanned(item.name, item.label, item.split, *probed))
+        progress.update(len(found) + len(unreadable) + len(duplicates))
+    return found, unreadable, duplicates
+
+
+def holdout_count(holdout, num_images):
+    """How many images --holdout keeps out of training: None -> HOLDOUT_SHARE of them up to
+    HOLDOUT_CAP; a share in (0, 1); a count >= 1; 0 none."""
+    if holdout is None:
+        return min(round(num_images * HOLDOUT_SHARE), HOLDOUT_CAP)
+    count = round(num_images * holdout) if 0 < holdout < 1 else int(holdout)
+    if holdout < 0 or holdout != int(holdout) and holdout > 1 or count >= num_images:
+        raise UserError(f"--holdout={holdout:g} cannot be held out of {num_images} images; "
+                        "use a share below 1 (e.g. 0.1), a count below the number of "
+                        "images, or 0 for no held-out split")
+    return count
+
+
+def assign_splits(scanned, holdout):
+    """{name: 'train' or 'test'}: the source's own splits when it has them and --holdout
+    is not given, else the `holdout_count` images whose names hash lowest."""
+    if holdout is None and any(s.split for s in scanned):
+        return {s.name: s.split for s in scanned}
+    count = holdout_count(holdout, len(scanned))
+    inner = readers.unwrapped([s.name for s in scanned])  # a folder and its zip alike
+    ranked = sorted(scanned, key=lambda s: hashlib.sha1(inner[s.name].encode()).digest())
+    held = {s.name for s in ranked[:count]}
+    return {s.name: "test" if s.name in held else "train" for s in scanned}
+
+
+def _features(shape, class_names):
+    import tensorflow_datasets as tfds
+    features = {"image": tfds.features.Image(shape=shape)}
+    if class_names:
+        features["label"] = tfds.features.ClassLabel(names=class_names)
+    return tfds.features.FeaturesDict(features)
+
+
+def prepare(source, name, data_dir, *, image_size=0, overwrite=False, labels=None,
+            holdout=None, transparency="white", max_image_pixels=0, workers=None):
+    """Writes `name` (splits train and, held out, test) under `data_dir`; returns a summary
+    of what was written and the command that trains on it."""
+    reader = readers.open_source(source, labels)
+    target = writer.check_target(name, data_dir, overwrite)
+    with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+        scanned, unreadable, duplicates = scan(reader, pool, max_image_pixels)
+        if not scanned:
+            raise UserError(f"--source={source} holds no readable image ({len(unreadable)} "
+                            f"files with an image extension: {', '.join(readers.EXTENSIONS)}); "
+                            "point it at a folder or archive of images")
+        split_of = assign_splits(scanned, holdout)
+        label_of, class_names = _labels(reader, scanned, source)
+        channels = 1 if all(s.grey for s in scanned) else 3
+        sizes = {s.size for s in scanned}
+        smallest = min(min(s) for s in sizes)
+        if image_size and image_size > smallest:
+            logging.warning("--image_size=%d is larger than some images (smallest side %d): "
+                            "they are upsampled", image_size, smallest)
+        shape = ((image_size, image_size, channels) if image_size else
+                 (*next(iter(sizes)), channels) if len(sizes) == 1 else (None, None, channels))
+        failed, written, seen = [], {"train": 0, "test": 0}, {}
+
+        def examples(split):
+            wanted = {n for n, s in split_of.items() if s == split}
+            progress, done = _Progress(f"wrote {split}", len(wanted)), 0
+            decode = lambda item: photos.decode(item.data, channels, image_size,  # noqa: E731
+                                                transparency, max_image_pixels)
+            for chunk in _chunks(reader.items(keep=wanted.__contains__)):
+                for item, image in zip(chunk, pool.map(_or_none(decode), chunk)):
+                    done += 1
+                    progress.update(done)
+                    if image is None:  # passed the header check, failed to decode
+                        failed.append(item.name)
+                        continue
+                    # The same pixels under other bytes (a re-saved file): also a duplicate,
+                    # across splits too, so no held-out image is one training saw.
+                    digest = hashlib.sha1(image.tobytes()).digest()
+                    if digest in seen:
+                        duplicates.append((item.name, seen[digest]))
+                        continue
+                    seen[digest] = item.name
+                    written[split] += 1
+                    label = {"label": label_of[item.name]} if class_names else {}
+                    yield item.name, {"image": image, **label}
+
+        split_examples = {split: examples(split) for split in ("train", "test")
+                          if split in split_of.values()}
+        target = writer.write(name, data_dir, _features(shape, class_names), split_examples,
+                              f"Images from {os.path.abspath(source)}, by dcgan-data prepare "
+                              "folder")
+    return commands.summary(written, shape, target, unreadable + failed, duplicates, name,
+                            data_dir, class_names)
+
+
+def _or_none(fn):
+    def wrapped(item):
+        try:
+            return fn(item)
+        except photos.Refused:
+            raise
+        except Exception:  # noqa: BLE001 - a file that passed the header check but not decoding
+            return None
+    return wrapped
+
+
+def _labels(reader, scanned, source):
+    """({name: label index}, class names), or ({}, []) without labels."""
+    if reader.labels == "subfolders":
+        class_of = readers.subfolder_classes([s.name for s in scanned], f"--source={source}")
+    else:
+        class_of = {s.name: s.label for s in scanned if s.label is not None}
+    if not class_of:
+        return {}, []
+    class_names = reader.class_names() or sorted(set(class_of.values()))
+    index = {c: i for i, c in enumerate(class_names)}
+    return {n: index[c] for n, c in class_of.items()}, class_names

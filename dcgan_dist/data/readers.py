@@ -1,0 +1,274 @@
+"""Where `dcgan-data prepare` reads images from: the files people download, read in place.
+
+    READERS = {"folder": ..., "zip": ..., "stylegan_zip": ..., "tar": ..., "lmdb": ...,
+               "cifar10": ..., "cifar100": ...}
+    reader = open_source(path, labels)      # the kind is recognised from the path itself
+    for item in reader.items(keep=None):   # Item(name, data, label, split)
+
+- folder: png, jpg/jpeg, bmp, webp, gif, tif/tiff under it, recursively, in sorted path order.
+- zip (`img_align_celeba.zip`) and tar, tar.gz, tar.bz2, tar.xz: the same images inside,
+  nested folders and all, read without unpacking (a tar in its own order, as it streams).
+  A single folder wrapping everything (how zipping a folder comes out) is not a level.
+- stylegan_zip: a zip with StyleGAN2-ADA's dataset.json (its dataset_tool.py's output);
+  the labels in it are kept.
+- lmdb: LSUN's exports (`bedroom_train_lmdb/`, data.mdb inside: key -> encoded image), with
+  the `lmdb` package (`pip install "dcgan-dist[lmdb]"`).
+- cifar10, cifar100: `cifar-10-python.tar.gz` / `cifar-100-python.tar.gz` as downloaded, its
+  test batch as the held-out split (`cifar`).
+
+--labels picks an item's class: `subfolders` (the first-level folder inside the source),
+the source's own (CIFAR's, dataset.json's: the default where there are some; CIFAR-100's
+`fine` or `coarse`), or `none`.
+"""
+
+import dataclasses
+import json
+import os
+import tarfile
+import zipfile
+
+import numpy as np
+
+from dcgan_dist.data import cifar
+from dcgan_dist.errors import UserError
+
+EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".gif", ".tif", ".tiff")
+MAX_FILE_BYTES = 512 * 2**20  # one archived file decompressing past this is refused (a bomb)
+_TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+
+
+@dataclasses.dataclass(frozen=True)
+class Item:
+    """One image of a source: `name` says where (a path inside it, an LMDB key), `data` is
+    its encoded bytes or (CIFAR) its HxWx3 uint8 array, `label` its class name when the
+    source labels it, `split` the source's own split ('train', 'test') when it has them."""
+    name: str
+    data: bytes | np.ndarray
+    label: str | None = None
+    split: str | None = None
+
+
+def _is_image(name):
+    base = name.rsplit("/", 1)[-1]
+    # macOS zips carry "__MACOSX/._photo.jpg" resource forks beside each image.
+    return (name.lower().endswith(EXTENSIONS) and not base.startswith("._")
+            and "__MACOSX/" not in name)
+
+
+def _read_capped(fileobj, name):
+    data = fileobj.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise UserError(f"{name} decompresses to more than {MAX_FILE_BYTES // 2**20} MB (an "
+                        "archive bomb?); remove it from the archive")
+    return data
+
+
+def unwrapped(names):
+    """{name: the name below a single folder wrapping them all} (how zipping or tarring a
+    folder comes out: 'photos/cat/1.jpg' -> 'cat/1.jpg'), so a folder and its archive name
+    their images alike."""
+    tops = {n.split("/", 1)[0] for n in names}
+    root = f"{tops.pop()}/" if len(tops) == 1 and all("/" in n for n in names) else ""
+    return {n: n[len(root):] for n in names}
+
+
+def subfolder_classes(names, source):
+    """{name: its first-level folder} (below a wrapping folder: `unwrapped`); UserError naming
+    the images that sit loose at the top."""
+    parts = {n: inner.split("/") for n, inner in unwrapped(names).items()}
+    loose = [n for n, p in parts.items() if len(p) == 1]
+    if loose:
+        raise UserError(f"--labels=subfolders takes each image's class from its sub-folder, but "
+                        f"{len(loose)} images are directly in {source} ("
+                        f"{', '.join(loose[:3])}{', ...' if len(loose) > 3 else ''}); move them "
+                        "into a sub-folder named by their class")
+    return {n: p[0] for n, p in parts.items()}
+
+
+class _Reader:
+    kind = None
+    own_labels = ()  # the --labels values the source itself holds, its default first
+    folders = True   # its images sit in folders: --labels=subfolders applies
+
+    def __init__(self, path, labels):
+        self.path = path
+        allowed = (*(("subfolders",) if self.folders else ()), *self.own_labels, "none")
+        if labels is None:
+            labels = self.own_labels[0] if self.own_labels else "none"
+        if labels not in allowed:
+            raise UserError(f"--labels={labels} does not apply to {os.path.basename(path)} (a "
+                            f"{self.kind}); use --labels={'|'.join(allowed)}, or leave it out")
+        self.labels = labels
+
+    def names(self):
+        """Every image's name, in the order `items` yields them; None when only reading the
+        whole source tells (a tar streams)."""
+        return None
+
+    def class_names(self):
+        """The source's own class names in label order (after `items` ran), or None: then
+        the classes are the labels seen, sorted."""
+        return None
+
+
+class FolderReader(_Reader):
+    kind = "folder"
+
+    def __init__(self, path, labels):
+        super().__init__(path, labels)
+        found = []
+        for root, dirs, files in os.walk(path):
+            dirs.sort()
+            found += [os.path.join(root, f) for f in files if _is_image(f)]
+        self._names = sorted(os.path.relpath(p, path).replace(os.sep, "/") for p in found)
+
+    def names(self):
+        return self._names
+
+    def items(self, keep=None):
+        for name in self._names:
+            if keep is None or keep(name):
+                with open(os.path.join(self.path, name), "rb") as f:
+                    yield Item(name, _read_capped(f, name))
+
+
+class ZipReader(_Reader):
+    kind = "zip"
+    json_labels = {}
+
+    def __init__(self, path, labels):
+        super().__init__(path, labels)
+        with zipfile.ZipFile(path) as archive:
+            self._names = sorted(n for n in archive.namelist() if _is_image(n))
+
+    def names(self):
+        return self._names
+
+    def items(self, keep=None):
+        with zipfile.ZipFile(self.path) as archive:
+            for name in self._names:
+                if keep is None or keep(name):
+                    with archive.open(name) as f:
+                        data = _read_capped(f, name)
+                    yield Item(name, data, self.json_labels.get(name) if self.labels ==
+                               "dataset_json" else None)
+
+
+class StyleGanZipReader(ZipReader):
+    """StyleGAN2-ADA's dataset zip: its dataset.json's labels are integers, named '0', '1'..."""
+
+    kind = "stylegan_zip"
+    own_labels = ("dataset_json",)
+
+    def __init__(self, path, labels):
+        with zipfile.ZipFile(path) as archive:
+            meta = json.loads(archive.read("dataset.json"))
+        self.json_labels = {n: str(v) for n, v in (meta.get("labels") or [])}
+        if labels is None and not self.json_labels:
+            labels = "none"  # dataset.json says {"labels": null}
+        super().__init__(path, labels)
+        if self.labels == "dataset_json" and not self.json_labels:
+            raise UserError(f"{path}'s dataset.json has no labels; leave --labels out")
+
+    def class_names(self):  # dataset.json's labels are integers: 0, 1, ..., 10, not '10' < '2'
+        if self.labels == "dataset_json":
+            return [str(v) for v in range(max(map(int, self.json_labels.values())) + 1)]
+        return None
+
+
+class TarReader(_Reader):
+    kind = "tar"
+
+    def items(self, keep=None):
+        with tarfile.open(self.path, "r|*") as archive:  # a stream: never seeks back
+            for member in archive:
+                if member.isfile() and _is_image(member.name) and (keep is None or
+                                                                   keep(member.name)):
+                    yield Item(member.name, _read_capped(archive.extractfile(member),
+                                                         member.name))
+
+
+class LmdbReader(_Reader):
+    """LSUN's export: one LMDB environment, each value an encoded image under its key."""
+
+    kind = "lmdb"
+    folders = False
+
+    def items(self, keep=None):
+        try:
+            import lmdb
+        except ImportError as e:
+            raise UserError(f"{self.path} is an LMDB database, which needs the lmdb package: "
+                            'pip install "dcgan-dist[lmdb]" (or: pip install lmdb)') from e
+        env = lmdb.open(self.path, readonly=True, lock=False, readahead=False,
+                        max_readers=1, subdir=os.path.isdir(self.path))
+        try:
+            with env.begin(write=False) as txn:
+                for key, value in txn.cursor():
+                    name = key.decode("ascii", "replace")
+                    if keep is None or keep(name):
+                        if len(value) > MAX_FILE_BYTES:
+                            raise UserError(f"{name} is over {MAX_FILE_BYTES // 2**20} MB")
+                        yield Item(name, bytes(value))
+        finally:
+            env.close()
+
+
+class CifarReader(_Reader):
+    """CIFAR's python tarball: arrays, not files; its own train and test batches."""
+
+    folders = False
+
+    _class_names = None
+
+    def items(self, keep=None):
+        batches, meta = cifar.load(self.path, self.kind)
+        self._class_names = cifar.class_names(meta, self.kind, self.labels)
+        for name, array, label, split in cifar.images(batches, meta, self.kind, self.labels,
+                                                      keep):
+            yield Item(name, array, label, split)
+
+    def class_names(self):
+        return self._class_names
+
+
+class Cifar10Reader(CifarReader):
+    kind = "cifar10"
+    own_labels = ("cifar",)
+
+
+class Cifar100Reader(CifarReader):
+    kind = "cifar100"
+    own_labels = ("fine", "coarse")
+
+
+READERS = {r.kind: r for r in (FolderReader, ZipReader, StyleGanZipReader, TarReader,
+                               LmdbReader, Cifar10Reader, Cifar100Reader)}
+
+
+def kind_of(path):
+    """Which READERS entry reads `path`, from what it is (not only its name)."""
+    if not os.path.exists(path):
+        raise UserError(f"--source={path} does not exist; pass the folder or archive holding "
+                        "your images")
+    lmdb_file = os.path.join(path, "data.mdb") if os.path.isdir(path) else path
+    if os.path.basename(lmdb_file) == "data.mdb" and os.path.isfile(lmdb_file):
+        return "lmdb"
+    if os.path.isdir(path):
+        return "folder"
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return "stylegan_zip" if "dataset.json" in archive.namelist() else "zip"
+    if path.lower().endswith(_TAR_SUFFIXES) or tarfile.is_tarfile(path):
+        return cifar.kind_of_tar(path) or "tar"
+    raise UserError(f"--source={path} is neither a folder nor an archive prepare reads (zip, "
+                    "tar, tar.gz, an LMDB folder, CIFAR's python tarball); unpack it or point "
+                    "--source at the folder of images")
+
+
+def open_source(path, labels=None):
+    """The reader of `path` (see READERS), labelling as --labels says."""
+    kind = kind_of(path)
+    if kind == "lmdb" and os.path.isfile(path):
+        path = os.path.dirname(path) or "."
+    return READERS[kind](path, labels)
