@@ -223,20 +223,23 @@ _string("name", None, "dcgan-data prepare images: the dataset's name, for --data
 _string("labels", None, "dcgan-data prepare images: 'subfolders' stores each image's "
         "first-level sub-folder of --source as its class (names sorted); 'none' no label; "
         "CIFAR-100: 'fine' (default) or 'coarse'. Default: the source's own labels (CIFAR, a "
-        "StyleGAN2-ADA dataset.json), else none. dcgan-generate (a --conditional run): the classes to draw, by "
-        "index or name, e.g. 7 or 0,1,2; images cycle through them (--num_images) or take "
-        "--per_class each. Default: every class.")
+        "StyleGAN2-ADA dataset.json), else none. dcgan-generate (a --conditional run): the "
+        "classes to draw, by index or name, e.g. 7 or 0,1,2; images cycle through them "
+        "(--num_images) or take --per_class each. Default: every class.")
 _integer("per_class", 0, "dcgan-generate (a --conditional run): this many images of each class "
          "of --labels (default every class), class by class, instead of --num_images.")
 _float("holdout", None, "dcgan-data prepare images: images kept out of training as the split "
        "'test', which dcgan-eval compares against: a share (0.1) or a count (2000); 0 = none. "
        f"Default: the source's own test split (CIFAR), else {prepare.HOLDOUT_SHARE:g} of the "
-       f"images, at most {prepare.HOLDOUT_CAP:,}.")
-_enum("transparency", "white", photos.TRANSPARENCY, "dcgan-data prepare images: the colour "
-      "transparent pixels (RGBA, LA, a palette's transparent index) become.")
-_integer("max_image_pixels", 89_478_485, "dcgan-data prepare images: refuse an image with "
-         "more pixels (width x height) than this, before decoding it: a decompression bomb "
-         "is a small file that decodes to gigabytes. Default: Pillow's limit.")
+       f"images, at most {prepare.HOLDOUT_CAP:,}, none from fewer than "
+       f"{prepare.HOLDOUT_MIN_SOURCE} images.")
+_enum("transparency", photos.DEFAULT_TRANSPARENCY, photos.TRANSPARENCY, "dcgan-data prepare "
+      "images: the colour transparent pixels (RGBA, LA, a palette's transparent index) "
+      "become.")
+_integer("max_image_pixels", photos.DEFAULT_MAX_PIXELS, "dcgan-data prepare images: refuse an "
+         "image with more pixels (width x height) than this, before decoding it: a "
+         "decompression bomb is a small file that decodes to gigabytes. Default: Pillow's "
+         "limit.")
 _bool("overwrite", False, "dcgan-data prepare images: replace a dataset of the same name; "
       "dcgan-export: replace what --output holds.")
 

@@ -15,7 +15,7 @@ from helpers import last_line, run_in_process
 
 def _decode(path, channels=3, size=0, **kwargs):
     with open(path, "rb") as f:
-        return photos.decode(f.read(), channels, size, **kwargs)
+        return photos.decode(f.read(), channels, size, **kwargs)[0]
 
 
 @pytest.mark.parametrize("orientation", [3, 6, 8])
@@ -74,6 +74,15 @@ def test_a_decompression_bomb_is_refused_by_name_before_anything_is_written(tmp_
         "--max_image_pixels=89,478,485 (a decompression bomb?); remove it from the source, or "
         "raise --max_image_pixels if it is a real image that large")
     assert not data_dir.exists() or not os.listdir(data_dir)
+
+
+def test_max_image_pixels_can_be_raised_past_pillows_own_refusal(tmp_path):
+    path = af.write_bomb_png(str(tmp_path / "panorama.png"))  # 400M pixels: Pillow refuses
+    data = open(path, "rb").read()
+    with pytest.raises(photos.Refused):
+        photos.probe(data, photos.DEFAULT_MAX_PIXELS)
+    with photos.own_pixel_limit():
+        assert photos.probe(data, 500_000_000) == (True, (20000, 20000))
 
 
 def test_phone_folder_end_to_end_with_duplicates_dropped_and_reported(tmp_path):

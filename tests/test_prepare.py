@@ -5,6 +5,7 @@ import os
 import subprocess
 import sys
 import time
+import zipfile
 
 import numpy as np
 import pytest
@@ -38,6 +39,7 @@ def _class_files(n_per_class=3, classes=("cat", "dog")):
 ])
 def test_archives_prepare_in_place_with_subfolder_labels(kind, write, tmp_path):
     files = _class_files()
+    files = {("./" if kind == "tar" else "") + n: data for n, data in files.items()}
     files["pets/notes.txt"] = b"not an image"
     files["__MACOSX/pets/cat/._000.png"] = b"\x00\x05\x16\x07 resource fork"
     source = write(str(tmp_path / "pets"), files)
@@ -133,6 +135,12 @@ def test_stylegan_dataset_zip_keeps_its_integer_labels_in_order(tmp_path):
     stored = _load(tmp_path / "tfds", "sg")
     assert [int(s[1]) for s in stored] == labels
     np.testing.assert_array_equal(stored[11][0], images[11])
+    partly = af.write_stylegan_zip(str(tmp_path / "partly.zip"), images, labels)
+    with zipfile.ZipFile(partly, "a") as archive:
+        archive.writestr("00000/img00000099.png", af.image_bytes(af.pattern(99, 8)))
+    with pytest.raises(UserError, match=r"labels 12 images but not 1 others \(00000/img00000099"
+                                        r".png\); add their labels, or pass --labels=none"):
+        prepare.prepare(partly, "sg_partly", str(tmp_path / "tfds"))
     unlabelled = af.write_stylegan_zip(str(tmp_path / "plain.zip"), images[:3])
     prepare.prepare(unlabelled, "sg_plain", str(tmp_path / "tfds"), holdout=0)
     assert "label" not in tfds.builder("sg_plain", data_dir=str(tmp_path / "tfds")).info.features
@@ -143,17 +151,17 @@ def _held_out(data_dir, name):
 
 
 def test_holdout_default_share_count_off_and_the_same_whatever_the_order(tmp_path):
-    files = {f"img/{i:03d}.png": af.image_bytes(af.pattern(i, 8)) for i in range(40)}
+    files = {f"img/{i:03d}.png": af.image_bytes(af.pattern(i, 8)) for i in range(60)}
     folder = tmp_path / "folder"
     for name, data in files.items():
         os.makedirs(folder / os.path.dirname(name), exist_ok=True)
         (folder / name).write_bytes(data)
     data_dir = tmp_path / "tfds"
     summary = prepare.prepare(str(folder / "img"), "default", str(data_dir))
-    assert "prepared 36 training images" in summary and "4 held out as split test" in summary
+    assert "prepared 54 training images" in summary and "6 held out as split test" in summary
     train = {image.tobytes() for image, _ in _load(data_dir, "default")}
-    assert len(train) == 36 and not train & _held_out(data_dir, "default")
-    # A tar lists them in another order: the same four are held out (chosen by name).
+    assert len(train) == 54 and not train & _held_out(data_dir, "default")
+    # A tar lists them in another order: the same six are held out (chosen by name).
     tar = af.write_tar(str(tmp_path / "img.tar"), dict(reversed(list(files.items()))),
                        compression="")
     prepare.prepare(tar, "from_tar", str(data_dir))
@@ -162,8 +170,11 @@ def test_holdout_default_share_count_off_and_the_same_whatever_the_order(tmp_pat
     assert "no held-out split" in prepare.prepare(str(folder), "none", str(data_dir), holdout=0)
     assert "test" not in tfds.builder("none", data_dir=str(data_dir)).info.splits
     assert prepare.holdout_count(None, 1_000_000) == prepare.HOLDOUT_CAP == 10_000
-    with pytest.raises(UserError, match="--holdout=40 cannot be held out of 40 images"):
-        prepare.prepare(str(folder), "all", str(data_dir), holdout=40)
+    assert prepare.holdout_count(None, 49) == 0  # a small folder keeps every image to train
+    for holdout in (60, 1, 0.01, 2.5, -3):
+        with pytest.raises(UserError, match=f"--holdout={holdout:g} of 60 images is not a "
+                                            "held-out split of 2 images or more"):
+            prepare.prepare(str(folder), "bad", str(data_dir), holdout=holdout)
 
 
 def test_interrupted_prepare_never_looks_complete_and_the_rerun_starts_over(tmp_path):
@@ -259,3 +270,19 @@ def test_progress_says_rate_and_time_left(monkeypatch):
                                  clock=lambda: next(clock))
     progress.update(100)  # 100 images in 1 s: 100 more take 1 s
     assert lines == ["wrote train 100/200 images (100/s), eta 0:01"]
+
+
+def test_a_damaged_member_is_skipped_and_a_cut_archive_is_one_line(tmp_path):
+    files = {f"img/{i}.png": af.image_bytes(af.pattern(i, 8)) for i in range(4)}
+    path = af.write_zip(str(tmp_path / "bad.zip"), files, compression=zipfile.ZIP_STORED)
+    raw = bytearray(open(path, "rb").read())
+    at = raw.index(files["img/2.png"]) + 20  # a byte inside 2.png: its CRC no longer holds
+    raw[at] ^= 0xFF
+    open(path, "wb").write(bytes(raw))
+    summary = prepare.prepare(path, "bad_zip", str(tmp_path / "tfds"))
+    assert "prepared 3 training images" in summary and "skipped 1 unreadable: 2.png" in summary
+    tar = af.write_tar(str(tmp_path / "cut.tar.gz"), files)
+    data = open(tar, "rb").read()
+    open(tar, "wb").write(data[:len(data) // 2])  # a download stopped halfway
+    with pytest.raises(UserError, match=r"cut.tar.gz is cut short or damaged after \d images"):
+        prepare.prepare(tar, "cut", str(tmp_path / "tfds"))

@@ -13,7 +13,7 @@ import tensorflow as tf
 from dcgan_dist import build, flagfiles, flags, loop, paths
 from dcgan_dist.data import commands, info as data_info
 from dcgan_dist.data.images import to_uint8
-from dcgan_dist.programs import data as data_cli, train
+from dcgan_dist.programs import data as data_cli, eval as eval_cli, train
 from dcgan_dist.rundir import grids, progress
 from conftest import write_image_folder
 from helpers import run_in_process
@@ -96,12 +96,14 @@ def test_the_recommended_config_follows_size_and_count(shape, count, config, ext
 
 
 @pytest.mark.slow
-def test_prepare_folder_prints_a_command_that_trains_as_printed(tmp_path, monkeypatch, capsys):
+def test_prepare_folder_prints_a_command_that_trains_as_printed(tmp_path, monkeypatch, capsys,
+                                                               stand_in_inception):
     """From another directory, with a relative --source and a ~ --data_dir, as a person would;
-    the printed command is then run as it is, with only its budget cut (later flags win)."""
+    the printed command is then run as it is, with only its budget cut (later flags win), and
+    the run is scored against the images prepare held out."""
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.chdir(tmp_path)
-    write_image_folder(str(tmp_path / "photos"), num_images=40)
+    write_image_folder(str(tmp_path / "photos"), num_images=60)
     code, out, err = run_in_process(data_cli.run, "dcgan-data", [
         "prepare", "folder", "--source=photos", "--name=my_photos", "--data_dir=~/data",
         "--image_size=32"], capsys)
@@ -121,3 +123,9 @@ def test_prepare_folder_prints_a_command_that_trains_as_printed(tmp_path, monkey
     assert code == 0, err[-2000:]
     stats = progress.read_stats(str(tmp_path / "runs" / "my_photos"))
     assert stats[-1]["step"] == 2 and "augment_p" in stats[-1]  # folder32's ada
+    code, out, err = run_in_process(eval_cli.run, "dcgan-eval", [
+        f"--workdir={tmp_path / 'runs' / 'my_photos'}", "--num_images=16",
+        f"--inception_path={stand_in_inception[0]}"], capsys)
+    assert code == 0, err[-2000:]
+    assert "16 generated images vs 6 my_photos test images" in out  # the 6 held out of 60
+    assert "what the model trained on" not in out

@@ -6,6 +6,8 @@ import os
 import shlex
 import sys
 
+from dcgan_dist.data import writer
+
 def _names(pairs_or_names, limit=5):
     shown = [p if isinstance(p, str) else f"{p[0]} (= {p[1]})" for p in pairs_or_names[:limit]]
     return ", ".join(shown) + (", ..." if len(pairs_or_names) > limit else "")
@@ -60,7 +62,7 @@ def training_command(name, data_dir, shape, count, extra=()):
     Python, so that a virtual environment need not be active); the run goes to ./runs/NAME of
     where prepare ran. `extra` flags go last."""
     config, recommended = recommended_flags(shape, count)
-    where = data_dir if "://" in data_dir else os.path.abspath(data_dir)  # gs:// as it is
+    where = data_dir if writer.is_remote(data_dir) else os.path.abspath(data_dir)  # gs://
     train = os.path.join(os.path.dirname(sys.executable), "dcgan-train")
     if not os.path.isfile(train):
         train = "dcgan-train"

@@ -14,11 +14,15 @@ What a phone, a scanner or an export tool hands over, and what each becomes here
   gigabytes): refused from its header, before decoding, naming the file.
 """
 
+import contextlib
+import hashlib
 import io
 
 import numpy as np
 
 TRANSPARENCY = {"white": 255, "black": 0}  # --transparency: what transparent pixels become
+DEFAULT_TRANSPARENCY = "white"
+DEFAULT_MAX_PIXELS = 89_478_485  # Pillow's Image.MAX_IMAGE_PIXELS: --max_image_pixels' default
 GREY_MODES = ("1", "L", "LA", "I", "I;16", "I;16B", "I;16L", "F")
 _16_BIT_MODES = ("I", "I;16", "I;16B", "I;16L")
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
@@ -39,7 +43,23 @@ def _open(data):
     return Image.open(io.BytesIO(data))
 
 
+@contextlib.contextmanager
+def own_pixel_limit():
+    """Pillow's own bomb check off (it refuses at twice its limit whatever --max_image_pixels
+    says): `probe` and `decode` check the flag's limit themselves."""
+    from PIL import Image
+    before, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = before
+
+
 def _orientation(image):
+    # A PNG's EXIF sits in an eXIf chunk before the pixels; asking for one it lacks would
+    # decode the whole image looking for it after them.
+    if image.format == "PNG" and "exif" not in image.info:
+        return 1
     try:
         return int(image.getexif().get(_ORIENTATION_TAG, 1))
     except Exception:  # noqa: BLE001 - a broken EXIF block: show it as stored
@@ -93,9 +113,12 @@ def _has_alpha(image):
     return image.mode in _ALPHA_MODES or "transparency" in image.info
 
 
-def decode(data, channels, size, transparency="white", max_pixels=0):
-    """uint8 HxWxC pixels of one image: upright, 8-bit, alpha flattened, `channels` (1 or 3),
-    center-cropped to a square and resized to size x size (size 0: as it is).
+def decode(data, channels, size, transparency=DEFAULT_TRANSPARENCY,
+           max_pixels=DEFAULT_MAX_PIXELS):
+    """(uint8 HxWxC pixels, digest): the image upright, 8-bit, alpha flattened, `channels`
+    (1 or 3), center-cropped to a square and resized to size x size (size 0: as it is); the
+    digest is of the upright pixels at full size, before the crop (an exact duplicate is the
+    same picture, not two that shrink alike).
 
     Raises:
       Refused: more than `max_pixels` pixels.
@@ -112,6 +135,7 @@ def decode(data, channels, size, transparency="white", max_pixels=0):
         elif _has_alpha(image):
             image = _flatten_alpha(image, TRANSPARENCY[transparency])
         image = image.convert("L" if channels == 1 else "RGB")
+        digest = hashlib.sha1(f"{image.size}".encode() + image.tobytes()).digest()
         if size:
             width, height = image.size
             side = min(width, height)
@@ -120,4 +144,4 @@ def decode(data, channels, size, transparency="white", max_pixels=0):
             if side != size:  # LANCZOS antialiases when shrinking, as StyleGAN's tool
                 image = image.resize((size, size), Image.LANCZOS)
         array = np.asarray(image, np.uint8)
-    return array[..., None] if array.ndim == 2 else array
+    return (array[..., None] if array.ndim == 2 else array), digest

@@ -32,8 +32,10 @@ from absl import logging
 from dcgan_dist.data import commands, photos, readers, writer
 from dcgan_dist.errors import UserError
 
-HOLDOUT_SHARE = 0.1    # held out by default: a tenth of the images,
-HOLDOUT_CAP = 10_000   # at most 10,000 (the size of MNIST's and CIFAR's test splits)
+HOLDOUT_SHARE = 0.1       # held out by default: a tenth of the images,
+HOLDOUT_CAP = 10_000      # at most 10,000 (the size of MNIST's and CIFAR's test splits),
+HOLDOUT_MIN_SOURCE = 50   # and none from fewer images: every one of them is needed to train
+MIN_HELD_OUT = 2          # the fewest images a score can be computed against
 _CHUNK = 256           # images read ahead of the decoders
 
 
@@ -90,8 +92,7 @@ def _probe(item, max_pixels):
 def scan(reader, pool, max_pixels):
     """Pass 1: ([_Scanned] of the unique readable images, [unreadable names],
     [(duplicate, the name it repeats)])."""
-    total = reader.names()
-    progress = _Progress("scanned", len(total) if total is not None else None)
+    progress = _Progress("scanned", reader.count())
     found, unreadable, duplicates, first_of = [], [], [], {}
     for chunk in _chunks(reader.items()):
         for item, digest, probed in pool.map(lambda i: _probe(i, max_pixels), chunk):
@@ -108,15 +109,20 @@ def scan(reader, pool, max_pixels):
 
 def holdout_count(holdout, num_images):
     """How many images --holdout keeps out of training: None -> HOLDOUT_SHARE of them up to
-    HOLDOUT_CAP; a share in (0, 1); a count >= 1; 0 none."""
+    HOLDOUT_CAP (none below HOLDOUT_MIN_SOURCE images); a share in (0, 1); a count >= 1; 0
+    none. A held-out split is at least MIN_HELD_OUT images and leaves some to train on."""
     if holdout is None:
+        if num_images < HOLDOUT_MIN_SOURCE:
+            return 0
         return min(round(num_images * HOLDOUT_SHARE), HOLDOUT_CAP)
-    count = round(num_images * holdout) if 0 < holdout < 1 else int(holdout)
-    if holdout < 0 or holdout != int(holdout) and holdout > 1 or count >= num_images:
-        raise UserError(f"--holdout={holdout:g} cannot be held out of {num_images} images; "
-                        "use a share below 1 (e.g. 0.1), a count below the number of "
-                        "images, or 0 for no held-out split")
-    return count
+    if holdout == 0:
+        return 0
+    count = round(num_images * holdout) if 0 < holdout < 1 else holdout
+    if count != int(count) or not MIN_HELD_OUT <= count < num_images:
+        raise UserError(f"--holdout={holdout:g} of {num_images} images is not a held-out split "
+                        f"of {MIN_HELD_OUT} images or more that leaves some to train on; use a "
+                        "share below 1 (e.g. 0.1), a count (e.g. 500), or 0 for none")
+    return int(count)
 
 
 def assign_splits(scanned, holdout):
@@ -139,13 +145,28 @@ def _features(shape, class_names):
     return tfds.features.FeaturesDict(features)
 
 
+def _shape(scanned, image_size):
+    """(height, width, channels) of the stored images: grey only if every image is."""
+    channels = 1 if all(s.grey for s in scanned) else 3
+    sizes = {s.size for s in scanned}
+    smallest = min(min(s) for s in sizes)
+    if image_size and image_size > smallest:
+        logging.warning("--image_size=%d is larger than some images (smallest side %d): they "
+                        "are upsampled", image_size, smallest)
+    if image_size:
+        return (image_size, image_size, channels)
+    return (*next(iter(sizes)), channels) if len(sizes) == 1 else (None, None, channels)
+
+
 def prepare(source, name, data_dir, *, image_size=0, overwrite=False, labels=None,
-            holdout=None, transparency="white", max_image_pixels=0, workers=None):
+            holdout=None, transparency=photos.DEFAULT_TRANSPARENCY,
+            max_image_pixels=photos.DEFAULT_MAX_PIXELS, workers=None):
     """Writes `name` (splits train and, held out, test) under `data_dir`; returns a summary
     of what was written and the command that trains on it."""
     reader = readers.open_source(source, labels)
-    target = writer.check_target(name, data_dir, overwrite)
-    with concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1) as pool:
+    writer.check_target(name, data_dir, overwrite)
+    pool = concurrent.futures.ThreadPoolExecutor(workers or os.cpu_count() or 1)
+    with pool, photos.own_pixel_limit():
         scanned, unreadable, duplicates = scan(reader, pool, max_image_pixels)
         if not scanned:
             raise UserError(f"--source={source} holds no readable image ({len(unreadable)} "
@@ -153,25 +174,16 @@ def prepare(source, name, data_dir, *, image_size=0, overwrite=False, labels=Non
                             "point it at a folder or archive of images")
         split_of = assign_splits(scanned, holdout)
         label_of, class_names = _labels(reader, scanned, source)
-        channels = 1 if all(s.grey for s in scanned) else 3
-        sizes = {s.size for s in scanned}
-        smallest = min(min(s) for s in sizes)
-        if image_size and image_size > smallest:
-            logging.warning("--image_size=%d is larger than some images (smallest side %d): "
-                            "they are upsampled", image_size, smallest)
-        shape = ((image_size, image_size, channels) if image_size else
-                 (*next(iter(sizes)), channels) if len(sizes) == 1 else (None, None, channels))
+        shape = _shape(scanned, image_size)
         failed, written, seen = [], {"train": 0, "test": 0}, {}
 
-        def encoded(item):  # in a thread: decode, digest, PNG; None when it cannot decode
+        def encoded(item):  # in a thread: (digest, PNG), or None when it cannot decode
             try:
-                image = photos.decode(item.data, channels, image_size, transparency,
-                                      max_image_pixels)
-            except photos.Refused:
-                raise
+                image, digest = photos.decode(item.data, shape[-1], image_size, transparency,
+                                              max_image_pixels)
             except Exception:  # noqa: BLE001 - passed the header check, failed to decode
                 return None
-            return hashlib.sha1(image.tobytes()).digest(), _png(image)
+            return digest, _png(image)
 
         def examples(split):
             wanted = {n for n, s in split_of.items() if s == split}
@@ -183,8 +195,8 @@ def prepare(source, name, data_dir, *, image_size=0, overwrite=False, labels=Non
                     if result is None:
                         failed.append(item.name)
                         continue
-                    # The same pixels under other bytes (a re-saved file): also a duplicate,
-                    # across splits too, so no held-out image is one training saw.
+                    # The same picture under other bytes (a re-saved file) is a duplicate too,
+                    # across splits as well: no training image is also a held-out one.
                     digest, png = result
                     if digest in seen:
                         duplicates.append((item.name, seen[digest]))
@@ -194,11 +206,21 @@ def prepare(source, name, data_dir, *, image_size=0, overwrite=False, labels=Non
                     label = {"label": label_of[item.name]} if class_names else {}
                     yield item.name, {"image": io.BytesIO(png), **label}
 
-        split_examples = {split: examples(split) for split in ("train", "test")
-                          if split in split_of.values()}
-        target = writer.write(name, data_dir, _features(shape, class_names), split_examples,
-                              f"Images from {os.path.abspath(source)}, by dcgan-data prepare "
-                              "folder")
+        # The held-out split first, in memory (at most HOLDOUT_CAP images by default): TFDS
+        # cannot write a split that turns out empty, which pixel duplicates could make it.
+        held_out = list(examples("test"))
+        split_examples = {"train": examples("train"),  # generators both: TFDS wants one type
+                          **({"test": (e for e in held_out)} if held_out else {})}
+        try:
+            target = writer.write(name, data_dir, _features(shape, class_names),
+                                  split_examples, f"Images from {os.path.abspath(source)}, by "
+                                  "dcgan-data prepare folder")
+        except AssertionError as e:  # TFDS's "No examples were yielded": nothing written
+            if written["train"]:
+                raise
+            raise UserError(f"--source={source} leaves no image to train on: each repeats a "
+                            "held-out image or fails to decode; prepare it with --holdout=0, "
+                            "or add images") from e
     return commands.summary(written, shape, target, unreadable + failed, duplicates, name,
                             data_dir, class_names)
 

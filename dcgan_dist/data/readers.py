@@ -26,6 +26,7 @@ import json
 import os
 import tarfile
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -55,12 +56,21 @@ def _is_image(name):
             and "__MACOSX/" not in name)
 
 
-def _read_capped(fileobj, name):
-    data = fileobj.read(MAX_FILE_BYTES + 1)
+def _capped(data, name):
     if len(data) > MAX_FILE_BYTES:
-        raise UserError(f"{name} decompresses to more than {MAX_FILE_BYTES // 2**20} MB (an "
-                        "archive bomb?); remove it from the archive")
+        raise UserError(f"{name} is over {MAX_FILE_BYTES // 2**20} MB (a bomb, if an archive "
+                        "says otherwise); remove it from the source")
     return data
+
+
+def _read_member(open_fn, name):
+    """A member's bytes, at most MAX_FILE_BYTES; b'' (skipped as unreadable, and counted) when
+    the member itself is damaged: a bad CRC, a cut stream, encrypted."""
+    try:
+        with open_fn() as f:
+            return _capped(f.read(MAX_FILE_BYTES + 1), name)
+    except (zipfile.BadZipFile, zlib.error, RuntimeError, EOFError, OSError):
+        return b""
 
 
 def unwrapped(names):
@@ -105,6 +115,11 @@ class _Reader:
         whole source tells (a tar streams)."""
         return None
 
+    def count(self):
+        """How many images `items` yields, when known before reading them (for an ETA)."""
+        names = self.names()
+        return None if names is None else len(names)
+
     def class_names(self):
         """The source's own class names in label order (after `items` ran), or None: then
         the classes are the labels seen, sorted."""
@@ -128,8 +143,8 @@ class FolderReader(_Reader):
     def items(self, keep=None):
         for name in self._names:
             if keep is None or keep(name):
-                with open(os.path.join(self.path, name), "rb") as f:
-                    yield Item(name, _read_capped(f, name))
+                path = os.path.join(self.path, name)
+                yield Item(name, _read_member(lambda: open(path, "rb"), name))
 
 
 class ZipReader(_Reader):
@@ -148,8 +163,7 @@ class ZipReader(_Reader):
         with zipfile.ZipFile(self.path) as archive:
             for name in self._names:
                 if keep is None or keep(name):
-                    with archive.open(name) as f:
-                        data = _read_capped(f, name)
+                    data = _read_member(lambda: archive.open(name), name)
                     yield Item(name, data, self.json_labels.get(name) if self.labels ==
                                "dataset_json" else None)
 
@@ -169,6 +183,11 @@ class StyleGanZipReader(ZipReader):
         super().__init__(path, labels)
         if self.labels == "dataset_json" and not self.json_labels:
             raise UserError(f"{path}'s dataset.json has no labels; leave --labels out")
+        unlabelled = [n for n in self._names if n not in self.json_labels]
+        if self.labels == "dataset_json" and unlabelled:
+            raise UserError(f"{path}'s dataset.json labels {len(self.json_labels)} images but "
+                            f"not {len(unlabelled)} others ({', '.join(unlabelled[:3])}); add "
+                            "their labels, or pass --labels=none to prepare it without labels")
 
     def class_names(self):  # dataset.json's labels are integers: 0, 1, ..., 10, not '10' < '2'
         if self.labels == "dataset_json":
@@ -180,12 +199,20 @@ class TarReader(_Reader):
     kind = "tar"
 
     def items(self, keep=None):
-        with tarfile.open(self.path, "r|*") as archive:  # a stream: never seeks back
-            for member in archive:
-                if member.isfile() and _is_image(member.name) and (keep is None or
-                                                                   keep(member.name)):
-                    yield Item(member.name, _read_capped(archive.extractfile(member),
-                                                         member.name))
+        done = 0
+        try:
+            # Not the stream mode ("r|*"): it takes a .tar.gz cut short for a whole one. Read
+            # in order, this seeks only forward.
+            with tarfile.open(self.path, "r:*") as archive:
+                for member in archive:
+                    name = member.name.removeprefix("./")  # `tar czf x.tgz ./photos`
+                    if member.isfile() and _is_image(name) and (keep is None or keep(name)):
+                        yield Item(name, _read_member(lambda: archive.extractfile(member),
+                                                      name))
+                        done += 1
+        except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
+            raise UserError(f"{self.path} is cut short or damaged after {done} images "
+                            f"({type(e).__name__}: {e}); download or write it again") from e
 
 
 class LmdbReader(_Reader):
@@ -194,22 +221,32 @@ class LmdbReader(_Reader):
     kind = "lmdb"
     folders = False
 
-    def items(self, keep=None):
+    def _open(self):
         try:
             import lmdb
         except ImportError as e:
             raise UserError(f"{self.path} is an LMDB database, which needs the lmdb package: "
                             'pip install "dcgan-dist[lmdb]" (or: pip install lmdb)') from e
-        env = lmdb.open(self.path, readonly=True, lock=False, readahead=False,
-                        max_readers=1, subdir=os.path.isdir(self.path))
+        return lmdb.open(self.path, readonly=True, lock=False, readahead=False,
+                         max_readers=1, subdir=os.path.isdir(self.path))
+
+    def count(self):
+        env = self._open()
         try:
-            with env.begin(write=False) as txn:
-                for key, value in txn.cursor():
-                    name = key.decode("ascii", "replace")
+            return env.stat()["entries"]
+        finally:
+            env.close()
+
+    def items(self, keep=None):
+        env = self._open()
+        try:
+            with env.begin(write=False, buffers=True) as txn:
+                # Keys first: a pass that keeps a few images (the held-out split) reads only
+                # those values, not all of LSUN's 43 GB.
+                for key in txn.cursor().iternext(values=False):
+                    name = bytes(key).decode("latin-1")
                     if keep is None or keep(name):
-                        if len(value) > MAX_FILE_BYTES:
-                            raise UserError(f"{name} is over {MAX_FILE_BYTES // 2**20} MB")
-                        yield Item(name, bytes(value))
+                        yield Item(name, _capped(bytes(txn.get(bytes(key))), name))
         finally:
             env.close()
 
@@ -248,6 +285,9 @@ READERS = {r.kind: r for r in (FolderReader, ZipReader, StyleGanZipReader, TarRe
 
 def kind_of(path):
     """Which READERS entry reads `path`, from what it is (not only its name)."""
+    if "://" in path:
+        raise UserError(f"--source={path} is not on this machine; copy it here first (e.g. "
+                        "gcloud storage cp), prepare reads sources in place from local disk")
     if not os.path.exists(path):
         raise UserError(f"--source={path} does not exist; pass the folder or archive holding "
                         "your images")

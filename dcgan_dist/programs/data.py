@@ -26,7 +26,7 @@ def _source(flag_values):
     """--source with ~ and a relative path made absolute ('pypi' stays a name). Not a path
     flag like --data_dir: prepare mnist takes the name 'pypi' there."""
     source = flag_values.source
-    if source and source != "pypi":
+    if source and source != "pypi" and "://" not in source:  # gs://: refused by the reader
         source = os.path.abspath(os.path.expanduser(source))
     return source
 
