@@ -7,7 +7,9 @@ fake (its python, pip and programs record their arguments), with a fake `python3
 PATH that makes such fakes for the environments the scripts create.
 """
 
+import configparser
 import os
+import re
 import shutil
 import subprocess
 
@@ -120,3 +122,26 @@ def test_cpu_smoke_keeps_a_tensorflow_already_in_dot_venv(copy, has_tensorflow, 
     assert installs == [f".venv/bin/pip install --quiet -c constraints/tf2.21.txt {installed}"]
     assert calls[-1] == (".venv/bin/dcgan-train --config=cpu_smoke --workdir=runs/cpu_smoke "
                          "--data_dir=data --train_steps=1")
+
+
+def _test_extra():
+    """The distribution names of setup.cfg's `test` extra, lower-case."""
+    parser = configparser.ConfigParser()
+    parser.read(os.path.join(REPO, "setup.cfg"))
+    lines = parser["options.extras_require"]["test"].splitlines()
+    return [re.split(r"[<>=!~;\[ ]", line.strip())[0].lower() for line in lines
+            if line.strip() and not line.strip().startswith("#")]
+
+
+def test_the_test_extra_is_pinned_and_listed_in_docs_install():
+    """tests/run.sh installs `.[cpu,test]` with the constraints: each test requirement has a
+    pin in both files, and docs/install.md's table names each one."""
+    names = _test_extra()
+    assert "pyyaml" in names  # tests/test_deploy.py reads the manifests with it
+    for tf in ("2.21", "2.20"):
+        with open(os.path.join(REPO, "constraints", f"tf{tf}.txt")) as f:
+            pinned = {line.split("==")[0].strip().lower() for line in f if "==" in line}
+        assert set(names) <= pinned, f"constraints/tf{tf}.txt lacks {set(names) - pinned}"
+    with open(os.path.join(REPO, "docs", "install.md")) as f:
+        row = next(line for line in f if line.startswith("| `test` |"))
+    assert [n for n in names if n not in row.lower()] == []
