@@ -231,10 +231,14 @@ def test_multi_worker_requires_a_shared_workdir(tmp_path):
 
 
 # A fake srun: runs the command once per node (one task each) as SLURM would, with the job
-# step's variables and the node's GPUs, forwards SIGTERM to the tasks, exits with the highest
-# task exit code. It records its own options in $FAKE_SLURM/srun-$SLURM_JOB_ID.txt.
+# step's variables, forwards SIGTERM to the tasks, and exits with the highest task exit code
+# (128 + the signal for a killed task). Like srun it kills the other tasks when one exits
+# non-zero if --kill-on-bad-exit (or =1) is given, or, without the option, if the cluster's
+# KillOnBadExit (FAKE_KILL_ON_BAD_EXIT here) is 1. It records its own options in
+# $FAKE_SLURM/srun-$SLURM_JOB_ID.txt. GPUs are not faked: what a worker gets is what the script
+# asks srun for (--gpus-per-node), which the tests read from that file.
 FAKE_SRUN = r"""
-import os, signal, subprocess, sys
+import os, signal, subprocess, sys, time
 args = sys.argv[1:]
 options = []
 while args[0].startswith("--"):
@@ -243,25 +247,35 @@ root, job = os.environ["FAKE_SLURM"], os.environ["SLURM_JOB_ID"]
 with open(os.path.join(root, f"srun-{job}.txt"), "w") as f:
     f.write("\n".join(options) + "\n")
 flags = dict(o[2:].split("=", 1) for o in options if "=" in o)
-nodes, gpus = int(flags["nodes"]), int(flags.get("gpus-per-node", 0))
+if "--kill-on-bad-exit" in options:
+    flags["kill-on-bad-exit"] = "1"
+kill_on_bad_exit = flags.get("kill-on-bad-exit",
+                             os.environ.get("FAKE_KILL_ON_BAD_EXIT", "0")) != "0"
+nodes = int(flags["nodes"])
 tasks = []
 signal.signal(signal.SIGTERM, lambda *_: [t.send_signal(signal.SIGTERM) for t in tasks])
 for rank in range(nodes):
     env = dict(os.environ, SLURM_PROCID=str(rank), SLURM_STEP_NUM_TASKS=str(nodes),
                SLURM_STEP_NODELIST=f"node[0-{nodes - 1}]",
                SLURM_STEP_TASKS_PER_NODE=f"1(x{nodes})", SLURMD_NODENAME=f"node{rank}")
-    if gpus:
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, range(gpus)))
     tasks.append(subprocess.Popen(args, env=env))
-sys.exit(max(t.wait() for t in tasks))
+while None in [t.poll() for t in tasks]:  # every task polled: returncode set on each
+    if kill_on_bad_exit and any(t.returncode for t in tasks):
+        for t in tasks:
+            if t.returncode is None:
+                t.kill()
+    time.sleep(0.02)
+sys.exit(max(128 - t.returncode if t.returncode < 0 else t.returncode for t in tasks))
 """
 # A fake dcgan-train: records what it was started with and what it sees, one line per task;
-# on SIGTERM it takes a moment to "save" and exits 42, as the real one does.
+# on SIGTERM it takes a moment to "save" (the chief FAKE_CHIEF_SAVE_SECS) and exits 42, as the
+# real one does.
 FAKE_TRAINER = r"""#!/usr/bin/env bash
 out="$FAKE_SLURM/trainer-$SLURM_JOB_ID-$SLURM_PROCID.txt"
-trap 'sleep 0.3; echo "saved" >> "$out"; exit 42' TERM
-{ printf '%s\n' "$@"; echo "CUDA_VISIBLE_DEVICES=${CUDA_VISIBLE_DEVICES:-}";
-  echo "TF_CONFIG=${TF_CONFIG:-}"; pwd; } > "$out"
+save_secs=0.3
+if [ "$SLURM_PROCID" = 0 ]; then save_secs="${FAKE_CHIEF_SAVE_SECS:-0.3}"; fi
+trap 'sleep "$save_secs"; echo "saved" >> "$out"; exit 42' TERM
+{ printf '%s\n' "$@"; echo "TF_CONFIG=${TF_CONFIG:-}"; pwd; } > "$out"
 sleep "${FAKE_TRAIN_SECS:-0}" & wait $!
 """
 
@@ -285,14 +299,13 @@ def fake_slurm(tmp_path):
 
 
 def slurm_job(tmp_path, job_id):
-    """What each of a job's tasks recorded: {rank: (argv, CUDA_VISIBLE_DEVICES, TF_CONFIG,
-    cwd)}, and the options its srun got."""
+    """What each of a job's tasks recorded: {rank: (argv, TF_CONFIG, cwd)}, and the options
+    its srun got."""
     tasks = {}
     for path in sorted(tmp_path.glob(f"trainer-{job_id}-*.txt")):
         lines = path.read_text().splitlines()
-        end = lines.index(next(line for line in lines if line.startswith("CUDA_VISIBLE")))
-        tasks[int(path.stem.rsplit("-", 1)[1])] = (lines[:end], lines[end], lines[end + 1],
-                                                    lines[end + 2])
+        end = lines.index(next(line for line in lines if line.startswith("TF_CONFIG=")))
+        tasks[int(path.stem.rsplit("-", 1)[1])] = (lines[:end], lines[end], lines[end + 1])
     return tasks, (tmp_path / f"srun-{job_id}.txt").read_text().splitlines()
 
 
@@ -303,33 +316,61 @@ def test_slurm_header_leaves_the_job_size_to_sbatch():
                       "--signal=TERM@120", "--open-mode=append"]
 
 
+# The GPUs of a node as the batch shell sees them: sbatch --gpus-per-node=8 sets both
+# variables, sbatch --gres=gpu:8 only SLURM_GPUS_ON_NODE (sbatch(1), OUTPUT ENVIRONMENT).
+GPUS_PER_NODE_8 = {"SLURM_GPUS_ON_NODE": "8", "SLURM_GPUS_PER_NODE": "8"}
+GRES_GPU_8 = {"SLURM_GPUS_ON_NODE": "8", "SLURM_JOB_GPUS": "0,1,2,3,4,5,6,7"}
+
+
 def test_slurm_two_jobs_of_four_nodes_with_eight_gpus_each(tmp_path):
-    """sbatch --nodes=4 --gpus-per-node=8, twice at once: one worker per node with all 8 GPUs,
-    the multi-worker config without TF_CONFIG, and each job on its own port."""
+    """sbatch --nodes=4 --gpus-per-node=8 and sbatch --nodes=4 --gres=gpu:8 at once: each job
+    step asks srun for one worker per node with all 8 of the node's GPUs, however the job got
+    them (a step gets only the GPUs it asks for), the multi-worker config without TF_CONFIG,
+    and each job on its own port."""
     copy, env = fake_slurm(tmp_path)
-    env.update(SLURM_JOB_NUM_NODES="4", SLURM_GPUS_ON_NODE="8", SLURM_GPUS_PER_NODE="8",
-               FAKE_TRAIN_SECS="0.5")
+    env.update(SLURM_JOB_NUM_NODES="4", FAKE_TRAIN_SECS="0.5")
     jobs = [subprocess.Popen(["bash", str(copy), "--train_steps=5"],
-                             env={**env, "SLURM_JOB_ID": job}, stdout=subprocess.PIPE,
-                             text=True) for job in ("4242", "4243")]
+                             env={**env, **gpus, "SLURM_JOB_ID": job}, stdout=subprocess.PIPE,
+                             text=True)
+            for job, gpus in (("4242", GPUS_PER_NODE_8), ("4243", GRES_GPU_8))]
     outs = [job.communicate(timeout=60)[0] for job in jobs]
     assert [job.returncode for job in jobs] == [0, 0], outs
     ports = []
     for job_id, out in zip((4242, 4243), outs):
         tasks, srun = slurm_job(tmp_path, job_id)
-        assert srun == ["--nodes=4", "--ntasks=4", "--ntasks-per-node=1", "--kill-on-bad-exit=1",
+        assert srun == ["--nodes=4", "--ntasks=4", "--ntasks-per-node=1", "--kill-on-bad-exit=0",
                         "--gpus-per-node=8"]
         assert sorted(tasks) == [0, 1, 2, 3]
         port = 10000 + job_id % 20000
-        for argv, gpus, tf_config, cwd in tasks.values():
+        for argv, tf_config, cwd in tasks.values():
             assert argv == ["--config=multi_worker", "--workdir=/shared/run", "--data_dir=data",
                             f"--slurm_port_base={port}", "--train_steps=5"]
-            assert (gpus, tf_config, cwd) == ("CUDA_VISIBLE_DEVICES=0,1,2,3,4,5,6,7",
-                                              "TF_CONFIG=", REPO)
+            assert (tf_config, cwd) == ("TF_CONFIG=", REPO)
         assert f"job {job_id}: 4 node(s), 8 GPU(s) each, port {port}" in out
         assert "slurm.sbatch: done; the run is in /shared/run" in out
         ports.append(port)
     assert ports[0] != ports[1]
+
+
+def test_slurm_ports_differ_for_any_two_job_ids_less_than_20000_apart(tmp_path):
+    """The port the script derives, over job ids across the range and around each wrap: always
+    in 10000-29999 (below Linux's ephemeral ports, 32768 and up), and two ids less than 20000
+    apart (jobs submitted close together) never share one."""
+    copy, env = fake_slurm(tmp_path)
+    ids = [1, 2, 9999, 19999, 20000, 20001, 22767, 39999, 40000, 987654, 987655, 1007653]
+    ports = {}
+    for job_id in ids:
+        result = subprocess.run(["bash", str(copy)], env={**env, "SLURM_JOB_ID": str(job_id)},
+                                capture_output=True, text=True, timeout=60)
+        assert result.returncode == 0, result.stderr
+        (argv, _, _), = slurm_job(tmp_path, job_id)[0].values()
+        ports[job_id] = int(argv[3].removeprefix("--slurm_port_base="))
+        assert f"port {ports[job_id]}" in result.stdout
+    assert all(10000 <= port < 30000 for port in ports.values()), ports
+    close = [(a, b) for a in ids for b in ids if a < b < a + 20000 and ports[a] == ports[b]]
+    assert close == [], ports
+    # Ids exactly 20000 apart share one: the documented limit.
+    assert ports[20001] == ports[1] and ports[40000] == ports[20000]
 
 
 def test_slurm_requeued_job_resumes_on_its_port_and_cpu_nodes_ask_no_gpus(tmp_path):
@@ -341,8 +382,8 @@ def test_slurm_requeued_job_resumes_on_its_port_and_cpu_nodes_ask_no_gpus(tmp_pa
     assert ("job 31337: 2 node(s), 0 GPU(s) each, port 21337, requeued 2 time(s): resuming"
             in result.stdout)
     tasks, srun = slurm_job(tmp_path, 31337)
-    assert srun == ["--nodes=2", "--ntasks=2", "--ntasks-per-node=1", "--kill-on-bad-exit=1"]
-    assert {argv[3] for argv, _, _, _ in tasks.values()} == {"--slurm_port_base=21337"}
+    assert srun == ["--nodes=2", "--ntasks=2", "--ntasks-per-node=1", "--kill-on-bad-exit=0"]
+    assert {argv[3] for argv, _, _ in tasks.values()} == {"--slurm_port_base=21337"}
     # SLURM_PORT_BASE chooses the port.
     subprocess.run(["bash", str(copy)], env={**env, "SLURM_PORT_BASE": "9000"}, check=True,
                    capture_output=True, timeout=60)
@@ -366,6 +407,26 @@ def test_slurm_sigterm_waits_for_the_checkpoint_and_says_how_to_resume(tmp_path)
             "in /shared/run; submit the same command again to resume") in out
     for rank in (0, 1):
         assert (tmp_path / f"trainer-4242-{rank}.txt").read_text().endswith("saved\n")
+
+
+def test_slurm_a_worker_that_saved_first_does_not_get_the_chief_killed(tmp_path):
+    """After SIGTERM a worker saves and exits 42 while the chief still writes the checkpoint.
+    srun's --kill-on-bad-exit would kill the chief then, and without the option srun takes
+    the cluster's KillOnBadExit: on a cluster that sets it (FAKE_KILL_ON_BAD_EXIT=1), the
+    script's explicit --kill-on-bad-exit=0 lets the chief finish."""
+    copy, env = fake_slurm(tmp_path)
+    proc = subprocess.Popen(["bash", str(copy)], env={**env, "SLURM_JOB_NUM_NODES": "2",
+                                                      "FAKE_TRAIN_SECS": "30",
+                                                      "FAKE_KILL_ON_BAD_EXIT": "1",
+                                                      "FAKE_CHIEF_SAVE_SECS": "1.5"},
+                            stdout=subprocess.PIPE, text=True, start_new_session=True)
+    wait_for(lambda: len(list(tmp_path.glob("trainer-4242-*.txt"))) == 2, proc, 30,
+             "the workers did not start")
+    os.killpg(proc.pid, signal.SIGTERM)
+    out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 42, out
+    assert (tmp_path / "trainer-4242-0.txt").read_text().endswith("saved\n"), (
+        "the chief was killed before its checkpoint was written")
 
 
 def test_slurm_needs_a_workdir_and_a_job(tmp_path):
