@@ -15,10 +15,18 @@
 #       session lasts) instead of the laptop: it ignores a hang-up (a closed terminal or ssh
 #       session), stamps its own lines with the UTC time, starts what is missing (creates the
 #       VM if there is none, starts the job if none runs, follows one that does), and
-#       recreates and resumes after every preemption until the run ends. Under systemd:
-#       systemd-run --user --unit=dcgan-tpu --setenv=BUCKET=gs://b bash $PWD/launch/tpu_vm.sh watch --spot
-#   follow, stop, status, delete (and watch) use the settings `run` saved (BUCKET, --spot, --queued, the
-#   config and dcgan-train flags: ~/.config/dcgan-dist/tpu_vm-$TPU_NAME.env)
+#       recreates and resumes after every preemption until the run ends. Started with its
+#       output on a terminal, it writes to ~/.config/dcgan-dist/tpu_vm-$TPU_NAME.log instead
+#       (a closed terminal fails every write, which would end it). Under systemd (linger:
+#       the user's units keep running after logout; PATH: the unit's own PATH lacks gcloud):
+#       loginctl enable-linger "$USER"
+#       systemd-run --user --unit=dcgan-tpu --setenv=PATH="$PATH" --setenv=BUCKET=gs://b \
+#           bash "$PWD/launch/tpu_vm.sh" watch --spot
+#   follow, stop, status, delete (and watch) use the settings `run` (or watch) saved (BUCKET,
+#   ZONE, ACCELERATOR_TYPE, CONFIG, RUN_NAME, --spot, --queued, the dcgan-train flags:
+#   ~/.config/dcgan-dist/tpu_vm-$TPU_NAME.env). Settings left out come from there; one given
+#   that differs from it is refused in one line (end that run first: stop, then delete);
+#   --keep_vm may be added.
 #   bash launch/tpu_vm.sh follow     reattach: the same supervision, without creating first
 #   bash launch/tpu_vm.sh stop       SIGTERM the trainer: it checkpoints and exits 42 (a
 #                                    supervising run/follow then ends; `run` again resumes)
@@ -53,6 +61,9 @@
 #   TPU_PJRT          1 exports the PJRT variables                       (1 on v5e/v5p/v6e)
 #   PROJECT           Google Cloud project                               (gcloud's own)
 #   CONFIG            the packaged config to train                       (tpu)
+#                     one not made for a TPU (no --strategy=tpu in it or its includes, e.g.
+#                     folder64, celeba64) is followed by tpu.cfg's own settings: TPUStrategy,
+#                     bfloat16, batch 1024, 100 steps per call and its schedule
 #   RUN_NAME          the run directory is $BUCKET/runs/$RUN_NAME        (tpu)
 #   MAX_RESTARTS      VMs created again after preemption before giving up  (20)
 #   POLL_SECS         seconds between state checks while waiting         (30)
@@ -62,6 +73,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# What the caller set, before the defaults below fill in the rest: a command that reads a
+# saved run (watch, follow, ...) refuses any of them that differs from that run's.
+given=()
+for name in BUCKET ZONE PROJECT ACCELERATOR_TYPE TPU_VERSION TPU_PJRT CONFIG RUN_NAME; do
+  if [ -n "${!name:-}" ]; then given+=("${name}=${!name}"); fi
+done
 BUCKET="${BUCKET:-}"
 TPU_NAME="${TPU_NAME:-dcgan-tpu}"
 ZONE="${ZONE:-}"
@@ -94,12 +111,36 @@ say() { echo "$([ "${COMMAND}" = watch ] && date -u '+%Y-%m-%dT%H:%M:%SZ ')tpu_v
 
 # `run` saves how the job was started; follow, stop, status and delete read it back, so that a
 # VM recreated while following is the same kind (spot, queued) and reruns the same command.
-STATE_FILE="${TPU_STATE_DIR:-${HOME}/.config/dcgan-dist}/tpu_vm-${TPU_NAME}.env"
+# A setting given to them must be the saved one: silently replaced, it would mislead (a watch
+# started with other flags would follow the old run); refused, the user learns which wins.
+STATE_DIR="${TPU_STATE_DIR:-${HOME}/.config/dcgan-dist}"
+STATE_FILE="${STATE_DIR}/tpu_vm-${TPU_NAME}.env"
 if [ "${COMMAND}" != run ] && [ -f "${STATE_FILE}" ]; then
-  given_spot="${SPOT}" given_queued="${QUEUED}" given_keep="${KEEP_VM}"
+  if [ "${SPOT}" = 1 ]; then given+=(SPOT=1); fi
+  if [ "${QUEUED}" = 1 ]; then given+=(QUEUED=1); fi
+  given_args="" saved_args="" given_keep="${KEEP_VM}"
+  if [ ${#train_args[@]} -gt 0 ]; then printf -v given_args '%q ' "${train_args[@]}"; fi
   # shellcheck source=/dev/null
   source "${STATE_FILE}"
-  SPOT=$((SPOT | given_spot)) QUEUED=$((QUEUED | given_queued)) KEEP_VM=$((KEEP_VM | given_keep))
+  KEEP_VM=$((KEEP_VM | given_keep))
+  differs=""
+  for setting in ${given[@]+"${given[@]}"}; do
+    name="${setting%%=*}" value="${setting#*=}"
+    if [ "${name}" = BUCKET ]; then value="${value%/}"; fi
+    if [ "${value}" != "${!name}" ]; then
+      differs+="; ${name}=${value} (saved: ${!name:-unset})"
+    fi
+  done
+  if [ ${#train_args[@]} -gt 0 ]; then printf -v saved_args '%q ' "${train_args[@]}"; fi
+  if [ -n "${given_args}" ] && [ "${given_args}" != "${saved_args}" ]; then
+    saved_args="${saved_args% }"
+    differs+="; dcgan-train flags ${given_args% } (saved: ${saved_args:-none})"
+  fi
+  if [ -n "${differs}" ]; then
+    fail "${COMMAND}: ${TPU_NAME} has a saved run (${STATE_FILE}) with other settings:" \
+         "${differs#; }. Give its settings or none (they are read from it), or end it" \
+         "first (bash launch/tpu_vm.sh stop, then delete) to start another"
+  fi
 fi
 save_state() {
   mkdir -p "$(dirname "${STATE_FILE}")"
@@ -156,6 +197,29 @@ fi
 if ! [[ "${size}" =~ ^[0-9]+$ ]]; then
   fail "ACCELERATOR_TYPE=${ACCELERATOR_TYPE} is not GENERATION-SIZE, e.g. v4-8 or v5litepod-16"
 fi
+# The trainer's configs. One made for a TPU (--strategy=tpu in it or in a config it includes:
+# tpu, celeba64_tpu) goes alone; any other (folder64, celeba64) is followed by tpu.cfg's own
+# settings, all but its --config=mnist: without them the TPU would run it at a GPU's batch
+# (folder64's 128), one step per call and a GPU's schedule. Flags given here come last and win.
+config_file() { echo "dcgan_dist/configs/$1.cfg"; }
+made_for_tpu() {  # made_for_tpu NAME
+  local include
+  if grep -q '^--strategy=tpu$' "$(config_file "$1")"; then return 0; fi
+  while IFS= read -r include; do
+    if made_for_tpu "${include}"; then return 0; fi
+  done < <(sed -n 's/^--config=//p' "$(config_file "$1")")
+  return 1
+}
+if [ ! -f "$(config_file "${CONFIG}")" ]; then
+  fail "CONFIG=${CONFIG}: there is no $(config_file "${CONFIG}") (dcgan-train --list_configs" \
+       "lists the configs)"
+fi
+config_args=(--config="${CONFIG}")
+if ! made_for_tpu "${CONFIG}"; then
+  while IFS= read -r line; do config_args+=("${line}"); done < <(
+    grep '^--' "$(config_file tpu)" | grep -v '^--config=')
+fi
+
 # More than 8 (cores on v4/v5p, chips on v5e/v6e) spans several hosts.
 all_hosts=()
 if [ "${size}" -gt 8 ]; then all_hosts=(--worker=all); fi
@@ -237,7 +301,7 @@ install_and_start() {
 export TF_PLUGGABLE_DEVICE_LIBRARY_PATH=\"\$(python3 -c \"import libtpu; print(libtpu.get_library_path())\")\"; "
   fi
   # printf %q keeps the flag values and extra arguments single words in the VM's shell.
-  printf -v train '%q ' "${WORKDIR}" --config="${CONFIG}" --tpu=local --workdir="${WORKDIR}" \
+  printf -v train '%q ' "${WORKDIR}" "${config_args[@]}" --tpu=local --workdir="${WORKDIR}" \
     --data_dir="${DATA_DIR}" ${train_args[@]+"${train_args[@]}"}
   ssh_vm "${all_hosts[0]:-}" "set -e; mkdir -p ~/dcgan-dist; \
 tar -xzf ~/dcgan-dist-src.tar.gz -C ~/dcgan-dist; cd ~/dcgan-dist; \
@@ -347,6 +411,16 @@ supervise() {
 if [ "${COMMAND}" = watch ]; then
   # Unattended: a closed terminal or ssh session must not end it (nohup does the same).
   trap '' HUP
+  # Ignoring the hang-up is not enough: once the terminal is gone every write to it fails
+  # (EIO), and the first failed `say` would end the watch under set -e. So a watch started on
+  # a terminal writes to a file of its own (nohup's or systemd's output is a file already).
+  if [ -t 1 ] && [ "${DRY_RUN}" = 0 ]; then
+    log_file="${STATE_DIR}/tpu_vm-${TPU_NAME}.log"
+    mkdir -p "${STATE_DIR}"
+    say "watch writes to ${log_file} from here on (tail -f it), so that closing this" \
+        "terminal does not end it"
+    exec >> "${log_file}" 2>&1 < /dev/null
+  fi
 fi
 case "${COMMAND}" in
   run|watch)

@@ -6,6 +6,7 @@ the laptop going away and `follow`, Ctrl-C, `stop`, `--keep_vm` and `delete`, a 
 No TensorFlow here; each test takes a few seconds of shell."""
 
 import os
+import pty
 import re
 import signal
 import subprocess
@@ -22,8 +23,9 @@ PJRT_EXPORTS = ("export PJRT_DEVICE=TPU NEXT_PLUGGABLE_DEVICE_USE_C_API=true; "
                 '"import libtpu; print(libtpu.get_library_path())")"; ')
 
 
-def tpu(root, *args, env=None, background=False):
-    """Runs launch/tpu_vm.sh against the fake cloud in `root`."""
+def tpu(root, *args, env=None, background=False, stdout=subprocess.PIPE):
+    """Runs launch/tpu_vm.sh against the fake cloud in `root` (in the background: its output
+    to `stdout`, a pipe unless given)."""
     bin_dir = fake_gcloud.install(str(root))
     full_env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "HOME": str(root),
                 "FAKE_GCLOUD": str(root), "BUCKET": "gs://b", "TMPDIR": str(root),
@@ -32,7 +34,7 @@ def tpu(root, *args, env=None, background=False):
     if background:
         # SIGINT at its default: a suite started from a background job inherits it ignored,
         # and bash cannot trap a signal ignored at its start (the Ctrl-C test then failed).
-        return subprocess.Popen(command, env=full_env, stdout=subprocess.PIPE,
+        return subprocess.Popen(command, env=full_env, stdout=stdout,
                                 stderr=subprocess.STDOUT, text=True, start_new_session=True,
                                 preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     return subprocess.run(command, env=full_env, capture_output=True, text=True, timeout=120)
@@ -270,7 +272,9 @@ def test_tpu_watch_follows_a_job_that_runs_and_starts_one_after_a_vm_restart(tmp
     """The laptop's `run` is gone; `watch` elsewhere takes over the running job without a
     second start. Then the VM restarts (maintenance): READY again, but no job on it; watch
     starts the same command, which resumes."""
-    proc = tpu(tmp_path, "--train_steps=40", background=True)
+    # 80 steps: the run must still train when watch asks, on a loaded machine too (with 40 it
+    # had ended there once, and watch rightly started it again).
+    proc = tpu(tmp_path, "--train_steps=80", background=True)
     wait_for(lambda: ckpt_step(tmp_path) >= 2, proc, 60, "timed out waiting for step 2")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate()
@@ -283,7 +287,7 @@ def test_tpu_watch_follows_a_job_that_runs_and_starts_one_after_a_vm_restart(tmp
     assert "tpu_vm.sh: dcgan-tpu is training already: following it" in out
     assert "tpu_vm.sh: no job runs on dcgan-tpu: starting it" in out
     (_, _, args1), (_, resumed, args2) = trainer_starts(tmp_path)
-    assert args1 == args2 and int(resumed) >= 6 and "Done: 40 steps" in out
+    assert args1 == args2 and int(resumed) >= 6 and "Done: 80 steps" in out
     assert gcloud_verbs(tmp_path).count("tpu-vm create") == 1
 
 
@@ -327,3 +331,103 @@ def test_tpu_gives_up_after_max_restarts_and_deletes_the_vm(tmp_path):
     assert gcloud_verbs(tmp_path)[-1] == "tpu-vm delete"
     assert not (tmp_path / "vms" / "dcgan-tpu").exists()
     assert "To train further: BUCKET=gs://b bash launch/tpu_vm.sh run" in out
+
+
+def tpu_cfg_settings():
+    """tpu.cfg's own flags, in order: all but its --config include."""
+    with open(os.path.join(REPO, "dcgan_dist", "configs", "tpu.cfg")) as f:
+        return [line.strip() for line in f
+                if line.startswith("--") and not line.startswith("--config=")]
+
+
+def test_tpu_a_config_not_made_for_a_tpu_gets_tpu_cfgs_settings(tmp_path):
+    """CONFIG=folder64 (the README's own images): the trainer gets tpu.cfg's settings after it
+    (TPUStrategy, bfloat16, batch 1024, --steps_per_execution=100, the schedule), then the
+    flags given here, which win. celeba64_tpu sets them itself and goes alone."""
+    assert "--steps_per_execution=100" in tpu_cfg_settings()
+    result = tpu(tmp_path, "--dataset=my_photos", "--train_steps=2",
+                 env={"CONFIG": "folder64"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    wanted = " ".join(["--config=folder64", *tpu_cfg_settings(), "--tpu=local",
+                       "--workdir=gs://b/runs/tpu", "--data_dir=gs://b/tensorflow_datasets",
+                       "--dataset=my_photos", "--train_steps=2"])
+    start = next(c for c in fake_gcloud.calls(str(tmp_path))
+                 if c[3:4] == ["ssh"] and "tpu_job.sh start" in c[-1])
+    assert start[-1].endswith(f"tpu_job.sh start gs://b/runs/tpu {wanted}"), start[-1]
+    assert [args for _, _, args in trainer_starts(tmp_path)] == [wanted]
+    # Made for a TPU: alone, as before. A name without a config file: one line, no gcloud.
+    alone = tpu(tmp_path, "--dry_run", env={"CONFIG": "celeba64_tpu"})
+    assert alone.returncode == 0, alone.stderr
+    assert ("tpu_job.sh start gs://b/runs/tpu --config=celeba64_tpu --tpu=local "
+            "--workdir=gs://b/runs/tpu --data_dir=gs://b/tensorflow_datasets'") in alone.stdout
+    unknown = tpu(tmp_path / "unknown", env={"CONFIG": "folder46"})
+    assert unknown.returncode == 2 and unknown.stdout == ""
+    assert unknown.stderr == ("tpu_vm.sh: CONFIG=folder46: there is no "
+                              "dcgan_dist/configs/folder46.cfg (dcgan-train --list_configs "
+                              "lists the configs)\n")
+    assert not (tmp_path / "unknown" / "calls.jsonl").exists()
+
+
+def test_tpu_watch_refuses_settings_that_differ_from_the_saved_run(tmp_path):
+    """A saved run (here a finished one whose VM was kept) and a watch given other flags, another
+    CONFIG or --spot: one line naming each difference, before any gcloud call, instead of the
+    saved settings silently replacing the given ones. Left out, or given the same, they are
+    read from the saved run."""
+    assert tpu(tmp_path, "--keep_vm", "--train_steps=2", "--x=a b").returncode == 0
+    calls = len(fake_gcloud.calls(str(tmp_path)))
+    state = tmp_path / ".config" / "dcgan-dist" / "tpu_vm-dcgan-tpu.env"
+    advice = ("Give its settings or none (they are read from it), or end it first (bash "
+              "launch/tpu_vm.sh stop, then delete) to start another\n")
+    refused = tpu(tmp_path, "watch", "--train_steps=5", env={"CONFIG": "folder64"})
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert refused.stderr == (
+        f"tpu_vm.sh: watch: dcgan-tpu has a saved run ({state}) with other settings: "
+        "CONFIG=folder64 (saved: tpu); dcgan-train flags --train_steps=5 (saved: "
+        "--train_steps=2 --x=a\\ b). " + advice)
+    spot = tpu(tmp_path, "watch", "--spot")
+    assert spot.returncode == 2 and spot.stderr == (
+        f"tpu_vm.sh: watch: dcgan-tpu has a saved run ({state}) with other settings: SPOT=1 "
+        "(saved: 0). " + advice)
+    assert len(fake_gcloud.calls(str(tmp_path))) == calls, "a refused watch called gcloud"
+    # The same settings (BUCKET with a slash too): the saved run, resumed on the kept VM.
+    same = tpu(tmp_path, "watch", "--train_steps=2", "--x=a b", env={"BUCKET": "gs://b/"})
+    assert same.returncode == 0, same.stdout + same.stderr
+    assert [args for _, _, args in trainer_starts(tmp_path)][-1].endswith("--train_steps=2 --x=a b")
+    assert tpu(tmp_path, "delete").returncode == 0
+
+
+@pytest.mark.slow
+def test_tpu_watch_started_on_a_terminal_outlives_it_in_its_log(tmp_path):
+    """watch in a terminal, which then closes: the hang-up is ignored, but every later write to
+    the terminal fails (EIO). watch writes to its log file instead, says where, and carries on
+    through a preemption to the end."""
+    master, terminal = pty.openpty()
+    proc = tpu(tmp_path, "watch", "--spot", "--train_steps=40", background=True,
+               stdout=terminal)
+    os.close(terminal)
+    log = tmp_path / ".config" / "dcgan-dist" / "tpu_vm-dcgan-tpu.log"
+    first = b""
+    while not first.endswith(b"\n"):
+        first += os.read(master, 1)
+    assert re.fullmatch(rf"\S+Z tpu_vm.sh: watch writes to {re.escape(str(log))} from here on "
+                        r"\(tail -f it\), so that closing this terminal does not end it\r\n",
+                        first.decode()), first
+    wait_for(lambda: ckpt_step(tmp_path) >= 3, proc, 60, "timed out waiting for step 3")
+    os.close(master)  # the terminal closes: a hang-up, and writes to it fail from now on
+    os.killpg(proc.pid, signal.SIGHUP)
+    fake_gcloud.preempt(str(tmp_path), "dcgan-tpu")
+    assert proc.wait(timeout=120) == 0, log.read_text()
+    out = log.read_text()
+    assert "tpu_vm.sh: dcgan-tpu is PREEMPTED: creating it again (1/20)" in out
+    assert "Done: 40 steps" in out and "tpu_vm.sh: training finished" in out
+
+
+@pytest.mark.parametrize("path", ["README.md", "launch/tpu_vm.sh"])
+def test_the_systemd_recipe_lingers_and_passes_path(path):
+    """A user unit runs only while its user is logged in unless lingering is on, and gets
+    systemd's PATH, without gcloud: the recipe turns on the one and passes the other."""
+    with open(os.path.join(REPO, path)) as f:
+        text = f.read().replace("\\\n", " ")
+    (recipe,) = [line for line in text.splitlines() if "systemd-run --user" in line]
+    assert '--setenv=PATH="$PATH"' in recipe and "watch" in recipe
+    assert 'loginctl enable-linger "$USER"' in text.split(recipe)[0].splitlines()[-1]
