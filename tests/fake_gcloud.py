@@ -29,7 +29,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 # The fake VM's dcgan-train: steps 1..--train_steps (default 30), resuming from the step
 # stored under its --workdir; SIGTERM saves and exits 42; FAKE_GCLOUD/fail_at_step=S exits 3.
 # From step 10 on it waits while sessions are still to be dropped (drop_follow), so that the
-# drops land during training however slow this machine is.
+# drops land during training however slow this machine is; at or past FAKE_GCLOUD/hold_at_step
+# it waits while that file exists (a test's fixed point, whatever the machine's load).
 TRAINER = r'''#!/usr/bin/env bash
 root="$FAKE_GCLOUD"; total=30; workdir=""
 for arg in "$@"; do
@@ -45,6 +46,10 @@ trap 'save; echo "SIGTERM at step $step: checkpoint saved"; exit 42' TERM
 while [ "$step" -lt "$total" ]; do
   step=$((step + 1)); echo "step $step/$total"; save
   while [ "$step" -ge 10 ] && [ "$(cat "$root/drop_follow" 2>/dev/null || echo 0)" -gt 0 ]; do
+    sleep 0.05
+  done
+  while [ -f "$root/hold_at_step" ] && [ "$step" -ge "$(cat "$root/hold_at_step" 2>/dev/null \
+      || echo "$step")" ]; do
     sleep 0.05
   done
   if [ -f "$root/fail_at_step" ] && [ "$step" = "$(cat "$root/fail_at_step")" ]; then

@@ -272,15 +272,21 @@ def test_tpu_watch_follows_a_job_that_runs_and_starts_one_after_a_vm_restart(tmp
     """The laptop's `run` is gone; `watch` elsewhere takes over the running job without a
     second start. Then the VM restarts (maintenance): READY again, but no job on it; watch
     starts the same command, which resumes."""
-    # 80 steps: the run must still train when watch asks, on a loaded machine too (with 40 it
-    # had ended there once, and watch rightly started it again).
+    # The trainer holds at step 6 until watch has asked about it and followed it: it must
+    # still be training when watch asks, however loaded the machine is.
+    (tmp_path / "hold_at_step").write_text("6")
     proc = tpu(tmp_path, "--train_steps=80", background=True)
     wait_for(lambda: ckpt_step(tmp_path) >= 2, proc, 60, "timed out waiting for step 2")
     os.killpg(proc.pid, signal.SIGKILL)
     proc.communicate()
+    before = len(fake_gcloud.calls(str(tmp_path)))
     watch = tpu(tmp_path, "watch", background=True)
+    # Two ssh sessions: the status check, then the follow.
+    wait_for(lambda: sum("ssh" in c for c in fake_gcloud.calls(str(tmp_path))[before:]) >= 2,
+             watch, 60, "timed out waiting for watch to follow the job")
     wait_for(lambda: ckpt_step(tmp_path) >= 6, watch, 60, "timed out waiting for step 6")
     assert len(trainer_starts(tmp_path)) == 1, "watch started a second trainer beside the first"
+    (tmp_path / "hold_at_step").unlink()
     fake_gcloud.restart(str(tmp_path), "dcgan-tpu")
     out, _ = watch.communicate(timeout=120)
     assert watch.returncode == 0, out
