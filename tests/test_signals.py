@@ -203,3 +203,29 @@ def test_a_full_disk_stops_with_exit_5_keeps_the_checkpoint_and_cleans_up_next_s
     assert f"ckpt-{kept_step} at step {kept_step}" in caplog.text and "Removed" in caplog.text
     assert not leftovers(), os.listdir(workdir / "ckpt")
     assert checkpoint_step(latest_checkpoint(workdir)) == kept_step + 1
+
+
+@pytest.mark.parametrize("code, leaves_at_once", [(130, True), (42, True), (4, True),
+                                                  (2, False), (0, False)])
+def test_the_console_leaves_at_once_after_a_saved_stop(code, leaves_at_once, monkeypatch):
+    """After a stop that saved and said so, the console skips interpreter teardown, where a
+    multi-worker run's collective threads could still abort the process (exit -6, not 130);
+    every other exit goes through SystemExit as usual."""
+    from dcgan_dist import signals
+    from dcgan_dist.programs import console
+
+    class Program:
+        @staticmethod
+        def run():
+            raise SystemExit(code)
+
+    drained, left = [], []
+    monkeypatch.setattr(console.importlib, "import_module", lambda name: Program)
+    monkeypatch.setattr(console.sys, "argv", ["/venv/bin/dcgan-train"])
+    monkeypatch.setattr(signals, "BEFORE_IMMEDIATE_EXIT", [lambda: drained.append(1)])
+    monkeypatch.setattr(signals.os, "_exit", lambda c: left.append(c) or (_ for _ in ()).throw(
+        RuntimeError("left")))
+    with pytest.raises(RuntimeError if leaves_at_once else SystemExit):
+        console.main()
+    assert left == ([code] if leaves_at_once else [])
+    assert drained == ([1] if leaves_at_once else [])  # the stderr filter drained first

@@ -110,4 +110,10 @@ def main():
     """Every console script: quiet TensorFlow, then the program named by sys.argv[0]."""
     module = program_module(sys.argv[0])
     start_tensorflow_quietly(sys.argv)
-    importlib.import_module(module).run()
+    try:
+        importlib.import_module(module).run()
+    except SystemExit as e:
+        from dcgan_dist import signals
+        if e.code in signals.STOPPED_EXIT_CODES:  # saved, closed and said: leave at once
+            signals.exit_now(e.code)
+        raise
