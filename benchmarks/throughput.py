@@ -50,7 +50,8 @@ def parse_args():
     parser.add_argument("--quick", action="store_true",
                         help="smoke check: 2 timed steps, 1 warm-up, 1 repetition, no memory run")
     parser.add_argument("--skip", default="", help="comma-separated: a,b,c,d,e,f,g,h,matmul,"
-                        "matmul_bf16,dcgan32,dcgan64,dcgan128,scaling,memory")
+                        "matmul_bf16,dcgan32,dcgan64,dcgan128,bn_replica,bn_sync,scaling,"
+                        "memory")
     args = parser.parse_args()
     args.skip = {s.strip() for s in args.skip.split(",") if s.strip()}
     if args.quick:
@@ -95,6 +96,14 @@ def make_groups(args):
         groups.append((f"dcgan{side}", f"(c) with --architecture=dcgan at {side} px", package(
             synthetic_data=True, architecture="dcgan", image_size=side, g_filters=64,
             d_filters=64, d_dropout=0.0)))
+    # Synchronised batch norm's cost (configs/celeba64_gpus.cfg): the 64 px networks under
+    # Mirrored on 2 logical CPUs, per-replica statistics against global ones.
+    paper64 = dict(synthetic_data=True, architecture="dcgan", image_size=64, g_filters=64,
+                   d_filters=64, d_dropout=0.0, **mirrored)
+    groups.append(("bn_replica", "dcgan 64 px, Mirrored on 2 logical CPUs, per-replica BN",
+                   package(**paper64)))
+    groups.append(("bn_sync", "dcgan 64 px, Mirrored on 2 logical CPUs, --sync_batchnorm",
+                   package(**paper64, sync_batchnorm=True)))
     if not args.native_bf16[0]:
         progress(f"not timing matmul_bf16 and (h): {args.native_bf16[1]}")
         args.skip.update(BF16_KEYS)

@@ -77,6 +77,15 @@ def render(labels, rates, ready, memory, args, *, global_batch_size, other_cpu, 
                      if "matmul" in median else "–")
             out.append(f"| {labels[key]} | {median[key]:.1f} | {spread(rates[key])} | {ratio} "
                        f"| {own_flops / 1e9:.2f} | {limit} |")
+    if "bn_replica" in median and "bn_sync" in median:
+        out += ["", "Synchronised batch norm (configs/celeba64_gpus.cfg): the 64 px networks "
+                "under Mirrored on 2 logical CPUs, synthetic data:", "",
+                "| variant | images/s (median) | min–max |", "|---|---:|---:|"]
+        out += [f"| {labels[k]} | {median[k]:.1f} | {spread(rates[k])} |"
+                for k in ("bn_replica", "bn_sync")]
+        cost = 100 * (1 - median["bn_sync"] / median["bn_replica"])
+        out.append(f"\n- --sync_batchnorm costs **{cost:.1f}%** of the step here (an all-reduce "
+                   "of each BN layer's mean and variance per step).")
     out.append("")
     if "b" in median and "c" in median:
         note = " (meaningless here: --synthetic_data feeds both)" if args.synthetic_data else ""
