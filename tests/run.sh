@@ -21,8 +21,8 @@
 # the quick subset without the tests marked slow (training runs, programs as processes): 410
 # tests in about a minute. Later on 2026-12-06, after issue 33's first part: 537 tests in
 # 5:44 (TensorFlow 2.20, alone on the VM; 2.21 shared the VM with a FID job); the quick
-# subset 437 tests. After issues 34-35, alone: 604-609 tests in 5:29, 5:55 and 6:06 (2.21)
-# and 5:37 (2.20); four workers took 6:03, and running the modules with the most slow tests
+# subset 437 tests. After issues 34-35, alone: 604-609 tests in 5:29 and 5:55 (2.21) and
+# 5:37 (2.20); four workers took 6:03, and running the modules with the most slow tests
 # first 6:06: neither kept.
 #
 # DCGAN_TF picks the TensorFlow, each in its own environment:
