@@ -14,7 +14,7 @@ import copy
 from absl import flags
 
 from dcgan_dist import flagfiles, models, paths
-from dcgan_dist.data import photos, prepare
+from dcgan_dist.data import photos, splits
 from dcgan_dist.runtime import precision, strategy
 from dcgan_dist.training import augment, losses
 
@@ -230,9 +230,9 @@ _integer("per_class", 0, "dcgan-generate (a --conditional run): this many images
          "of --labels (default every class), class by class, instead of --num_images.")
 _float("holdout", None, "dcgan-data prepare images: images kept out of training as the split "
        "'test', which dcgan-eval compares against: a share (0.1) or a count (2000); 0 = none. "
-       f"Default: the source's own test split (CIFAR), else {prepare.HOLDOUT_SHARE:g} of the "
-       f"images, at most {prepare.HOLDOUT_CAP:,}, none from fewer than "
-       f"{prepare.HOLDOUT_MIN_SOURCE} images.")
+       f"Default: the source's own test split (CIFAR), else {splits.HOLDOUT_SHARE:g} of the "
+       f"images, at most {splits.HOLDOUT_CAP:,}, none from fewer than "
+       f"{splits.HOLDOUT_MIN_SOURCE} images.")
 _enum("transparency", photos.DEFAULT_TRANSPARENCY, photos.TRANSPARENCY, "dcgan-data prepare "
       "images: the colour transparent pixels (RGBA, LA, a palette's transparent index) "
       "become.")

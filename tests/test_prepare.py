@@ -13,7 +13,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 import archive_files as af
-from dcgan_dist.data import prepare, readers, writer
+from dcgan_dist.data import prepare, readers, splits, writer
 from dcgan_dist.errors import UserError
 from dcgan_dist.programs import data as data_cli
 from helpers import last_line, run_in_process, snapshot
@@ -169,8 +169,8 @@ def test_holdout_default_share_count_off_and_the_same_whatever_the_order(tmp_pat
     assert "10 held out" in prepare.prepare(str(folder), "count", str(data_dir), holdout=10)
     assert "no held-out split" in prepare.prepare(str(folder), "none", str(data_dir), holdout=0)
     assert "test" not in tfds.builder("none", data_dir=str(data_dir)).info.splits
-    assert prepare.holdout_count(None, 1_000_000) == prepare.HOLDOUT_CAP == 10_000
-    assert prepare.holdout_count(None, 49) == 0  # a small folder keeps every image to train
+    assert splits.holdout_count(None, 1_000_000) == splits.HOLDOUT_CAP == 10_000
+    assert splits.holdout_count(None, 49) == 0  # a small folder keeps every image to train
     for holdout in (60, 1, 0.01, 2.5, -3):
         with pytest.raises(UserError, match=f"--holdout={holdout:g} of 60 images is not a "
                                             "held-out split of 2 images or more"):

@@ -10,7 +10,8 @@
 - `damaged`: which dataset file is broken, and the command that prepares it again.
 - `mnist`: MNIST from its IDX files. `prepare`: your images (`dcgan-data prepare images`),
   read in place by `readers` (folders, zip, tar, LMDB, StyleGAN2-ADA zips; `cifar` for
-  CIFAR's tarballs), decoded as viewers show them by `photos`, with a held-out split;
+  CIFAR's tarballs), decoded as viewers show them by `photos`, split (a held-out `test`) and labelled from
+  their names by `splits`;
   `writer` stores the result complete or not at all (local or gs://); `commands` says what
   was written and the dcgan-train command for it. (`dcgan-data`: programs/data.py.)
 

@@ -9,7 +9,7 @@ read in place. Two passes over it:
    --max_image_pixels stops the prepare before anything is written (`photos`).
 2. write: the split `train`, and the held-out split `test` (the source's own test batch, or
    --holdout of the images, chosen by a hash of their names so the same images are held out
-   whatever the order they are read in). Each image decoded on all cores (`photos.decode`),
+   whatever the order they are read in: `splits`). Each image decoded on all cores (`photos.decode`),
    center-cropped and resized once (--image_size), stored PNG-encoded in TFDS's format, so
    `dcgan-train --dataset=NAME --data_dir=DIR` and `tfds.load` read it like a catalog
    dataset. Training reads `train` only; dcgan-eval compares against `test`.
@@ -29,13 +29,9 @@ import time
 
 from absl import logging
 
-from dcgan_dist.data import commands, photos, readers, writer
+from dcgan_dist.data import commands, photos, readers, splits, writer
 from dcgan_dist.errors import UserError
 
-HOLDOUT_SHARE = 0.1       # held out by default: a tenth of the images,
-HOLDOUT_CAP = 10_000      # at most 10,000 (the size of MNIST's and CIFAR's test splits),
-HOLDOUT_MIN_SOURCE = 50   # and none from fewer images: every one of them is needed to train
-MIN_HELD_OUT = 2          # the fewest images a score can be computed against
 _CHUNK = 256           # images read ahead of the decoders
 
 
@@ -107,36 +103,6 @@ def scan(reader, pool, max_pixels):
     return found, unreadable, duplicates
 
 
-def holdout_count(holdout, num_images):
-    """How many images --holdout keeps out of training: None -> HOLDOUT_SHARE of them up to
-    HOLDOUT_CAP (none below HOLDOUT_MIN_SOURCE images); a share in (0, 1); a count >= 1; 0
-    none. A held-out split is at least MIN_HELD_OUT images and leaves some to train on."""
-    if holdout is None:
-        if num_images < HOLDOUT_MIN_SOURCE:
-            return 0
-        return min(round(num_images * HOLDOUT_SHARE), HOLDOUT_CAP)
-    if holdout == 0:
-        return 0
-    count = round(num_images * holdout) if 0 < holdout < 1 else holdout
-    if count != int(count) or not MIN_HELD_OUT <= count < num_images:
-        raise UserError(f"--holdout={holdout:g} of {num_images} images is not a held-out split "
-                        f"of {MIN_HELD_OUT} images or more that leaves some to train on; use a "
-                        "share below 1 (e.g. 0.1), a count (e.g. 500), or 0 for none")
-    return int(count)
-
-
-def assign_splits(scanned, holdout):
-    """{name: 'train' or 'test'}: the source's own splits when it has them and --holdout
-    is not given, else the `holdout_count` images whose names hash lowest."""
-    if holdout is None and any(s.split for s in scanned):
-        return {s.name: s.split for s in scanned}
-    count = holdout_count(holdout, len(scanned))
-    inner = readers.unwrapped([s.name for s in scanned])  # a folder and its zip alike
-    ranked = sorted(scanned, key=lambda s: hashlib.sha1(inner[s.name].encode()).digest())
-    held = {s.name for s in ranked[:count]}
-    return {s.name: "test" if s.name in held else "train" for s in scanned}
-
-
 def _features(shape, class_names):
     import tensorflow_datasets as tfds
     features = {"image": tfds.features.Image(shape=shape)}
@@ -172,8 +138,8 @@ def prepare(source, name, data_dir, *, image_size=0, overwrite=False, labels=Non
             raise UserError(f"--source={source} holds no readable image ({len(unreadable)} "
                             f"files with an image extension: {', '.join(readers.EXTENSIONS)}); "
                             "point it at a folder or archive of images")
-        split_of = assign_splits(scanned, holdout)
-        label_of, class_names = _labels(reader, scanned, source)
+        split_of = splits.assign_splits(scanned, holdout)
+        label_of, class_names = splits.labels(reader, scanned, source)
         shape = _shape(scanned, image_size)
         failed, written, seen = [], {"train": 0, "test": 0}, {}
 
@@ -206,7 +172,7 @@ def prepare(source, name, data_dir, *, image_size=0, overwrite=False, labels=Non
                     label = {"label": label_of[item.name]} if class_names else {}
                     yield item.name, {"image": io.BytesIO(png), **label}
 
-        # The held-out split first, in memory (at most HOLDOUT_CAP images by default): TFDS
+        # The held-out split first, in memory (at most splits.HOLDOUT_CAP by default): TFDS
         # cannot write a split that turns out empty, which pixel duplicates could make it.
         held_out = list(examples("test"))
         split_examples = {"train": examples("train"),  # generators both: TFDS wants one type
@@ -233,16 +199,3 @@ def _png(image):
     out = io.BytesIO()
     Image.fromarray(image[..., 0] if image.shape[-1] == 1 else image).save(out, "PNG")
     return out.getvalue()
-
-
-def _labels(reader, scanned, source):
-    """({name: label index}, class names), or ({}, []) without labels."""
-    if reader.labels == "subfolders":
-        class_of = readers.subfolder_classes([s.name for s in scanned], f"--source={source}")
-    else:
-        class_of = {s.name: s.label for s in scanned if s.label is not None}
-    if not class_of:
-        return {}, []
-    class_names = reader.class_names() or sorted(set(class_of.values()))
-    index = {c: i for i, c in enumerate(class_names)}
-    return {n: index[c] for n, c in class_of.items()}, class_names

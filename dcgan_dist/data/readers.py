@@ -73,28 +73,6 @@ def _read_member(open_fn, name):
         return b""
 
 
-def unwrapped(names):
-    """{name: the name below a single folder wrapping them all} (how zipping or tarring a
-    folder comes out: 'photos/cat/1.jpg' -> 'cat/1.jpg'), so a folder and its archive name
-    their images alike."""
-    tops = {n.split("/", 1)[0] for n in names}
-    root = f"{tops.pop()}/" if len(tops) == 1 and all("/" in n for n in names) else ""
-    return {n: n[len(root):] for n in names}
-
-
-def subfolder_classes(names, source):
-    """{name: its first-level folder} (below a wrapping folder: `unwrapped`); UserError naming
-    the images that sit loose at the top."""
-    parts = {n: inner.split("/") for n, inner in unwrapped(names).items()}
-    loose = [n for n, p in parts.items() if len(p) == 1]
-    if loose:
-        raise UserError(f"--labels=subfolders takes each image's class from its sub-folder, but "
-                        f"{len(loose)} images are directly in {source} ("
-                        f"{', '.join(loose[:3])}{', ...' if len(loose) > 3 else ''}); move them "
-                        "into a sub-folder named by their class")
-    return {n: p[0] for n, p in parts.items()}
-
-
 class _Reader:
     kind = None
     own_labels = ()  # the --labels values the source itself holds, its default first
