@@ -47,6 +47,8 @@ CASES = [
     (["--ckpt_every_steps=-2"], "--ckpt_every_steps=-2 must not be negative"),
     (["--strategy=tpu", "--tpu=my-tpu"], "must be a gs:// path on TPU"),
     (["--noise_dim=50"], "belongs to a different model (Received incompatible tensor"),
+    (["--noise_dim=50"], "use another --workdir, or the flags that trained it: "
+     "--flagfile=WORKDIR/flags.txt"),
     (["--no_such_flag=1"], "Unknown command line flag 'no_such_flag'"),
     (["--flagfile=/nonexistent.cfg"], "flagfile /nonexistent.cfg (on the command line) not "
      "found: looked for /nonexistent.cfg"),
@@ -82,6 +84,7 @@ def test_bad_input_is_one_line_and_changes_nothing(extra, message, finished_run,
     malformed.write_text("this is not a flag\n")
     extra = [e.replace("MALFORMED", str(malformed)).replace("IMAGES", image_data_dir)
              for e in extra]
+    message = message.replace("WORKDIR", str(workdir))
     before = snapshot(workdir)
     code, _, err = run_in_process(train.run, "dcgan-train",
                                   tiny_run_args(workdir, tmp_path, *extra, train_steps=2), capsys)

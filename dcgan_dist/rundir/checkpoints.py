@@ -35,7 +35,7 @@ class Checkpoints:
     """
 
     def __init__(self, state, workdir, keep, chief=True, task=0):
-        self._state = state
+        self._state, self._workdir = state, workdir
         self.manager = tf.train.CheckpointManager(
             state.checkpoint(), directory(workdir), max_to_keep=keep, step_counter=state.step)
         self._chief, self._task = chief, task
@@ -72,8 +72,8 @@ class Checkpoints:
                 status.assert_existing_objects_matched()
             except (ValueError, AssertionError) as e:
                 raise UserError(f"the checkpoint {path} belongs to a different model "
-                                f"({reason(e)}); use another --workdir or the flags that "
-                                "trained it") from e
+                                f"({reason(e)}); use another --workdir, or the flags that "
+                                f"trained it: --flagfile={self._workdir}/flags.txt") from e
             except (tf.errors.OpError, IndexError) as e:  # truncated or corrupted files
                 if i + 1 == len(candidates):
                     raise UserError(f"no readable checkpoint in {manager.directory}: {path} is "
