@@ -27,6 +27,7 @@ import numpy as np
 
 from benchmarks.common import (REPO, add_data_dir, command_line, machine_line, progress,
                                require_mnist, train)
+from benchmarks.fid import row
 
 SEED = 33  # which training digits go into the folders
 
@@ -103,12 +104,6 @@ def floor(args, size):
     return scorer.score(images, None)
 
 
-def row(name, minutes, steps, s):
-    return (f"| {name} | {minutes} | {steps} | **{s['fid']:.2f}** | {1000 * s['kid']:.2f} | "
-            f"{s['inception_precision']:.3f} | {s['inception_recall']:.3f} | "
-            f"{s['inception_density']:.3f} | {s['inception_coverage']:.3f} |")
-
-
 def main():
     args = parse_args()
     require_mnist(args.data_dir)
@@ -122,18 +117,19 @@ def main():
         command = prepare(args, size, digits, order)
         name = f"digits{size}{args.tag}"
         record, minutes = run_and_score(args, name, command)
-        lines.append(row(f"{name}: {size} digits", f"{minutes:.1f}", record["step"], record))
+        lines.append(row(f"{name}: {size} digits", record["step"], minutes, record))
         progress(lines[-1])
         if args.floor:
-            lines.append(row(f"{size} training digits themselves", "", "", floor(args, size)))
+            lines.append(row(f"{size} training digits themselves", "", float("nan"),
+                             floor(args, size)).replace("| nan |", "| |"))
             progress(lines[-1])
     print(f"# folder32 on digit folders, real FID against each folder's {args.heldout} "
           f"held-out digits\n\n{machine_line()}  \nCommand: `{command_line()}`  \n"
           f"{args.num_images} generated images (EMA generator, last checkpoint) against the "
           f"held-out split; extra flags: `{args.flags or 'none'}`\n")
     print("| run | minutes | steps | FID | KID x 1000 | precision | recall | density | "
-          "coverage |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+          "coverage | intra-class FID (mean) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print("\n".join(lines))
 
 
