@@ -28,6 +28,7 @@ import numpy as np
 from benchmarks.common import (REPO, add_data_dir, command_line, machine_line, progress,
                                require_mnist, train)
 from benchmarks.fid import row
+from benchmarks.small_folders import train_digits, write_folder
 
 SEED = 33  # which training digits go into the folders
 
@@ -46,13 +47,6 @@ def parse_args():
     parser.add_argument("--floor", action="store_true",
                         help="also score each folder's training digits against its held-out")
     return parser.parse_args()
-
-
-def write_folder(folder, digits, indices):
-    from PIL import Image
-    os.makedirs(folder, exist_ok=True)
-    for index in indices:
-        Image.fromarray(digits[index]).save(os.path.join(folder, f"digit_{index:05d}.png"))
 
 
 def prepare(args, size, digits, order):
@@ -108,9 +102,7 @@ def main():
     args = parse_args()
     require_mnist(args.data_dir)
     args.data_dir, args.workroot = map(os.path.abspath, (args.data_dir, args.workroot))
-    import tensorflow_datasets as tfds
-    ds = tfds.load("mnist", split="train", data_dir=args.data_dir, download=False, batch_size=-1)
-    digits = tfds.as_numpy(ds)["image"][..., 0]
+    digits = train_digits(args.data_dir)
     order = np.random.default_rng(SEED).permutation(len(digits))
     lines = []
     for size in map(int, args.sizes.split(",")):

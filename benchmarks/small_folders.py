@@ -51,14 +51,14 @@ def dataset_name(size):
     return f"mnist_digits{size}"
 
 
-def _train_digits(data_dir):
+def train_digits(data_dir):
     """MNIST's training images (uint8 [N, 28, 28]) in TFDS's order."""
     import tensorflow_datasets as tfds
     ds = tfds.load("mnist", split="train", data_dir=data_dir, download=False, batch_size=-1)
     return tfds.as_numpy(ds)["image"][..., 0]
 
 
-def _write_folder(folder, digits, indices):
+def write_folder(folder, digits, indices):
     from PIL import Image
     os.makedirs(folder, exist_ok=True)
     for index in indices:
@@ -78,7 +78,7 @@ def _flagfile(args, size, aug, count, extra, note=""):
 
 def prepare(args):
     os.makedirs(args.workroot, exist_ok=True)  # its flagfiles, even when every folder is ready
-    digits = _train_digits(args.data_dir)
+    digits = train_digits(args.data_dir)
     order = np.random.default_rng(SEED).permutation(len(digits))
     folders = {size: order[:size] for size in SIZES}
     folders["heldout"] = order[max(SIZES):max(SIZES) + HELDOUT]  # in no folder above
@@ -90,7 +90,7 @@ def prepare(args):
         if os.path.exists(os.path.join(args.data_dir, name)):
             progress(f"{name}: already prepared in {args.data_dir}")
             continue
-        _write_folder(source, digits, indices)
+        write_folder(source, digits, indices)
         command = [os.path.join(os.path.dirname(sys.executable), "dcgan-data"), "prepare",
                    "folder", f"--source={source}", f"--name={name}",
                    f"--data_dir={args.data_dir}", f"--image_size={IMAGE_SIZE}"]
