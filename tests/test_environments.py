@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -97,7 +98,8 @@ def test_run_sh_installs_into_its_own_environment_and_leaves_dot_venv_alone(copy
     assert not [c for c in calls if c.startswith(".venv/")], calls
     assert f"{venv}/bin/pip install --quiet -c constraints/tf{tf_version}.txt -e .[cpu,test]" in (
         calls)
-    assert calls[-1] == f"{venv}/bin/python -m pytest -q -n 3 --dist worksteal -m not slow"
+    assert calls[-1] == (f"{venv}/bin/python -m pytest -q -n 3 --dist worksteal --reruns=1 "
+                         "--rerun-except=. --max-suite-reruns=2 -m not slow")
     # The stamp: a second run with nothing changed installs nothing.
     again = _run(copy, "tests/run.sh", env={"DCGAN_TF": tf_version})[len(calls):]
     assert [c for c in again if " install " in c] == [] and _snapshot(root / ".venv") == before
@@ -145,3 +147,37 @@ def test_the_test_extra_is_pinned_and_listed_in_docs_install():
     with open(os.path.join(REPO, "docs", "install.md")) as f:
         row = next(line for line in f if line.startswith("| `test` |"))
     assert [n for n in names if n not in row.lower()] == []
+
+
+CRASHES_ONCE = '''
+import os, pathlib, signal
+
+def test_crashes_its_worker_once():
+    marker = pathlib.Path(os.environ["CRASH_MARKER"])
+    if not marker.exists():
+        marker.write_text("crashed")
+        os.kill(os.getpid(), signal.SIGSEGV)
+
+def test_fails():
+    assert os.environ["CRASH_MARKER"] == "a failure to report, not to rerun"
+'''
+
+
+def test_run_sh_reruns_a_test_whose_worker_crashed_and_never_a_failing_one(tmp_path):
+    """With tests/run.sh's options, pytest (under xdist, as run.sh runs it) runs a test whose
+    worker died once more, and reports a failing test failed after one run."""
+    line = next(line for line in open(os.path.join(REPO, "tests", "run.sh"))
+                if line.startswith("crash_reruns=("))
+    options = line.strip()[len("crash_reruns=("):-1].split()
+    (tmp_path / "test_crash.py").write_text(CRASHES_ONCE)
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2",
+         "--dist", "worksteal", *options, "test_crash.py"], cwd=tmp_path,
+        env={**os.environ, "CRASH_MARKER": str(tmp_path / "crashed")},
+        capture_output=True, text=True, timeout=120)
+    summary = result.stdout.strip().splitlines()[-1]
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert (tmp_path / "crashed").exists()
+    assert re.search(r"\b1 failed\b", summary) and re.search(r"\b1 passed\b", summary), summary
+    assert re.search(r"\b1 rerun\b", summary), summary
+    assert "FAILED test_crash.py::test_fails" in result.stdout
