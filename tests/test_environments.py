@@ -166,8 +166,8 @@ def test_fails():
 def test_run_sh_reruns_a_test_whose_worker_crashed_and_never_a_failing_one(tmp_path):
     """With tests/run.sh's options, pytest (under xdist, as run.sh runs it) runs a test whose
     worker died once more, and reports a failing test failed after one run."""
-    line = next(line for line in open(os.path.join(REPO, "tests", "run.sh"))
-                if line.startswith("crash_reruns=("))
+    with open(os.path.join(REPO, "tests", "run.sh")) as f:
+        line = next(line for line in f if line.startswith("crash_reruns=("))
     options = line.strip()[len("crash_reruns=("):-1].split()
     (tmp_path / "test_crash.py").write_text(CRASHES_ONCE)
     result = subprocess.run(
