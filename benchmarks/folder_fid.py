@@ -13,6 +13,12 @@ training command that prepare prints is run as printed (its --workdir moved unde
 density/coverage on the 2015 Inception). With --floor, the N training digits themselves are
 scored against the same held-out digits: what a model that reproduced its folder would get.
 Progress on stderr, the markdown table on stdout.
+
+`--photos=DIR` makes the folders of colour images instead: N + HELDOUT square crops of the
+photos in DIR (a random photo, a side of 12-45% of its shorter one, anywhere in it, resized to
+48x48; folder `patchesN`). The colour check used scikit-image's sample photos (its wheel's
+skimage/data, `pip download --no-deps scikit-image==0.26.0`): astronaut, chelsea, coffee,
+hubble_deep_field, ihc, motorcycle_left, motorcycle_right, retina and rocket.
 """
 
 import argparse
@@ -30,7 +36,9 @@ from benchmarks.common import (REPO, add_data_dir, command_line, machine_line, p
 from benchmarks.fid import row
 from benchmarks.small_folders import train_digits, write_folder
 
-SEED = 33  # which training digits go into the folders
+SEED = 33  # which training digits go into the folders, and which crops of the photos
+PHOTOS = ("rocket.jpg", "chelsea.png", "retina.jpg", "coffee.png", "ihc.png",
+          "hubble_deep_field.jpg", "motorcycle_left.png", "motorcycle_right.png", "astronaut.png")
 
 
 def parse_args():
@@ -44,18 +52,43 @@ def parse_args():
     parser.add_argument("--tag", default="", help="suffix of the run names (a sweep's label)")
     parser.add_argument("--workroot", default="/tmp/dcgan_folder_fid")
     parser.add_argument("--num_images", type=int, default=10000)
+    parser.add_argument("--photos", default="",
+                        help="a folder holding PHOTOS: folders of crops of them, not digits")
     parser.add_argument("--floor", action="store_true",
                         help="also score each folder's training digits against its held-out")
     return parser.parse_args()
 
 
+def write_patches(folder, photos_dir, count):
+    """`count` 48x48 crops of the photos, as PNG files (the colour folders)."""
+    from PIL import Image
+    photos = [Image.open(os.path.join(photos_dir, name)).convert("RGB") for name in PHOTOS]
+    rng = np.random.default_rng(SEED)
+    os.makedirs(folder, exist_ok=True)
+    for i in range(count):
+        photo = photos[rng.integers(len(photos))]
+        width, height = photo.size
+        side = int(min(width, height) * rng.uniform(0.12, 0.45))
+        x, y = rng.integers(0, width - side + 1), rng.integers(0, height - side + 1)
+        photo.crop((x, y, x + side, y + side)).resize((48, 48), Image.LANCZOS).save(
+            os.path.join(folder, f"img{i:05d}.png"))
+
+
+def folder_name(args, size):
+    return f"patches{size}" if args.photos else f"digits{size}"
+
+
 def prepare(args, size, digits, order):
-    """Prepares digits{size} (once) and returns the training command prepare printed."""
-    name = f"digits{size}"
+    """Prepares the folder of `size` images (once) and returns the training command prepare
+    printed."""
+    name = folder_name(args, size)
     source = os.path.join(args.workroot, "folders", name)
     printed = f"{source}.command"  # what prepare printed, kept for reruns
     if not os.path.exists(printed):
-        write_folder(source, digits, order[:size + args.heldout])
+        if args.photos:
+            write_patches(source, args.photos, size + args.heldout)
+        else:
+            write_folder(source, digits, order[:size + args.heldout])
         command = [os.path.join(os.path.dirname(sys.executable), "dcgan-data"), "prepare",
                    "images", f"--source={source}", f"--name={name}",
                    f"--data_dir={args.data_dir}", "--image_size=32", f"--holdout={args.heldout}"]
@@ -89,12 +122,12 @@ def floor(args, size):
     """The folder's own training digits scored against its held-out digits."""
     from dcgan_dist.config import Config
     from dcgan_dist.evaluation import evaluator as evaluator_lib, reals
-    name = f"digits{size}"
+    name, shape = folder_name(args, size), (32, 32, 3 if args.photos else 1)
     evaluation = Config.of(workdir="unused", data_dir=args.data_dir, dataset=name,
                            inception_path=args.inception_path).evaluation
-    scorer = evaluator_lib.Evaluator.for_run(evaluation, (32, 32, 1), names=("inception",))
+    scorer = evaluator_lib.Evaluator.for_run(evaluation, shape, names=("inception",))
     images = np.concatenate([b.numpy() for b in
-                             reals.batches(args.data_dir, name, "train", (32, 32, 1))])
+                             reals.batches(args.data_dir, name, "train", shape)])
     return scorer.score(images, None)
 
 
@@ -107,16 +140,18 @@ def main():
     lines = []
     for size in map(int, args.sizes.split(",")):
         command = prepare(args, size, digits, order)
-        name = f"digits{size}{args.tag}"
+        name = f"{folder_name(args, size)}{args.tag}"
+        kind = "crops of photos" if args.photos else "digits"
         record, minutes = run_and_score(args, name, command)
-        lines.append(row(f"{name}: {size} digits", record["step"], minutes, record))
+        lines.append(row(f"{name}: {size} {kind}", record["step"], minutes, record))
         progress(lines[-1])
         if args.floor:
-            lines.append(row(f"{size} training digits themselves", "", float("nan"),
+            lines.append(row(f"{size} training {kind} themselves", "", float("nan"),
                              floor(args, size)).replace("| nan |", "| |"))
             progress(lines[-1])
-    print(f"# folder32 on digit folders, real FID against each folder's {args.heldout} "
-          f"held-out digits\n\n{machine_line()}  \nCommand: `{command_line()}`  \n"
+    kind = "photo-crop" if args.photos else "digit"
+    print(f"# folder32 on {kind} folders, real FID against each folder's {args.heldout} "
+          f"held-out images\n\n{machine_line()}  \nCommand: `{command_line()}`  \n"
           f"{args.num_images} generated images (EMA generator, last checkpoint) against the "
           f"held-out split; extra flags: `{args.flags or 'none'}`\n")
     print("| run | minutes | steps | FID | KID x 1000 | precision | recall | density | "
