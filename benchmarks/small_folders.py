@@ -12,7 +12,8 @@ would, trained with each --augment, and the discriminator's memorising measured.
 folder of 2,000 other training digits that no run sees (`heldout`), each as `digit_NNNNN.png`;
 prepares each with `dcgan-data prepare folder --image_size=32` (a subprocess, as printed
 there), and writes one flagfile per (size, augment) run beside them: configs/folder32.cfg
-with --dataset and --augment set. `--ceiling` also makes all 60,000 training digits a folder
+with --dataset and --augment set (RESULTS_small_folders.md was measured with folder32 as it
+was before 2026-12-06: the paper's networks at width 16; it now has mnist_fast's). `--ceiling` also makes all 60,000 training digits a folder
 the same way, with one run (`none`, the 15-minute budget of the 500-digit runs): what the
 small folders are measured against.
 

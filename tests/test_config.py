@@ -9,6 +9,7 @@ from unittest import mock
 
 from absl import flags as absl_flags
 import pytest
+import tensorflow as tf
 
 from dcgan_dist import config as config_lib, flags, models
 from dcgan_dist.errors import UserError
@@ -132,7 +133,11 @@ def test_folder32_trains_mnist_fasts_networks_at_32_px():
             folder32.model.d_dense_units, folder32.objective.r1_every_steps) == (
         "tutorial", fast.model.g_filters, fast.model.d_filters, fast.model.d_dense_units,
         fast.objective.r1_every_steps)
-    assert (folder32.data.image_size, folder32.objective.g_ema_decay) == (32, 0.9999)
+    assert (folder32.data.image_size, folder32.objective.g_ema_decay,
+            folder32.schedule.train_steps) == (32, 0.9999, 30000)
+    generator, discriminator = models.build(folder32.model, (32, 32, 3))  # photos: colour
+    assert generator.output_shape == (None, 32, 32, 3)
+    assert discriminator(generator(tf.zeros([2, folder32.model.noise_dim]))).shape == (2, 1)
 
 
 def test_mnist_config_is_the_tutorial():
