@@ -119,7 +119,7 @@ def run_and_score(args, name, command):
 
 
 def floor(args, size):
-    """The folder's own training digits scored against its held-out digits."""
+    """The folder's own training images scored against its held-out ones."""
     from dcgan_dist.config import Config
     from dcgan_dist.evaluation import evaluator as evaluator_lib, reals
     name, shape = folder_name(args, size), (32, 32, 3 if args.photos else 1)
@@ -133,15 +133,17 @@ def floor(args, size):
 
 def main():
     args = parse_args()
-    require_mnist(args.data_dir)
     args.data_dir, args.workroot = map(os.path.abspath, (args.data_dir, args.workroot))
-    digits = train_digits(args.data_dir)
-    order = np.random.default_rng(SEED).permutation(len(digits))
+    digits = order = None  # --photos needs no MNIST
+    if not args.photos:
+        require_mnist(args.data_dir)
+        digits = train_digits(args.data_dir)
+        order = np.random.default_rng(SEED).permutation(len(digits))
+    kind = "crops of photos" if args.photos else "digits"
     lines = []
     for size in map(int, args.sizes.split(",")):
         command = prepare(args, size, digits, order)
         name = f"{folder_name(args, size)}{args.tag}"
-        kind = "crops of photos" if args.photos else "digits"
         record, minutes = run_and_score(args, name, command)
         lines.append(row(f"{name}: {size} {kind}", record["step"], minutes, record))
         progress(lines[-1])
@@ -149,8 +151,7 @@ def main():
             lines.append(row(f"{size} training {kind} themselves", "", float("nan"),
                              floor(args, size)).replace("| nan |", "| |"))
             progress(lines[-1])
-    kind = "photo-crop" if args.photos else "digit"
-    print(f"# folder32 on {kind} folders, real FID against each folder's {args.heldout} "
+    print(f"# folder32 on folders of {kind}, real FID against each folder's {args.heldout} "
           f"held-out images\n\n{machine_line()}  \nCommand: `{command_line()}`  \n"
           f"{args.num_images} generated images (EMA generator, last checkpoint) against the "
           f"held-out split; extra flags: `{args.flags or 'none'}`\n")
