@@ -92,9 +92,9 @@ def measure_training(steps):
                                      num_classes=0, image_shape=(SIZE, SIZE, 3))
         source = sources.SOURCES["synthetic"](config.data, info)
         with build.build_run(config, dataset_fn=source.make_dataset) as run:
-            run.train_fn(run.iterator, tf.constant(2))
+            run.train_fn(run.iterator, tf.constant(2), tf.constant(run.schedule.total_steps))
             start = time.monotonic()
-            run.train_fn(run.iterator, tf.constant(steps))
+            run.train_fn(run.iterator, tf.constant(steps), tf.constant(run.schedule.total_steps))
             rate = steps * 64 / (time.monotonic() - start)
     return {"images_per_sec": rate}
 

@@ -148,7 +148,8 @@ def setup_package(spec):
         while done < num_steps:
             n = min(spe, num_steps - done)
             # As the outer loop does: one call per execution, a float() of its loss to sync.
-            float(run.train_fn(run.iterator, tf.constant(n, tf.int32))["g_loss"])
+            float(run.train_fn(run.iterator, tf.constant(n, tf.int32),
+                                       tf.constant(run.schedule.total_steps))["g_loss"])
             done += n
         return done * config.data.global_batch_size
 

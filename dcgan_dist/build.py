@@ -24,7 +24,7 @@ from dcgan_dist.errors import UserError
 from dcgan_dist.evaluation import evaluator as evaluator_lib, sampling
 from dcgan_dist.rundir import checkpoints as checkpoints_lib, files, grids, lock
 from dcgan_dist.rundir import progress as progress_lib
-from dcgan_dist.rundir import runinfo
+from dcgan_dist.rundir import runinfo, timebudget
 from dcgan_dist.runtime import strategy as strategy_lib, workers
 from dcgan_dist.training import state as state_lib, step as step_lib
 
@@ -86,6 +86,7 @@ class Run:
     evaluator: object = None    # the chief's evaluator.Evaluator (--eval_every_steps)
     generate_fn: object = None  # (num_images) -> images, on every worker (--eval_every_steps)
     class_names: tuple = ()     # --conditional: the grid's rows are the first 16 of these
+    budget: timebudget.TimeBudget = None  # --train_minutes, until its fit sets total_steps
     best_effort: files.BestEffort = dataclasses.field(default_factory=files.BestEffort)
 
     @property
@@ -110,6 +111,9 @@ def build_run(config, *, strategy=None, dataset_fn=None):
     # The strategy first: multi-worker collectives must be configured before any other op.
     placement = strategy_lib.place(config.runtime, strategy)
     strategy, chief = placement.strategy, placement.chief
+    if config.schedule.train_minutes and placement.multi_worker:
+        raise UserError(f"--train_minutes={config.schedule.train_minutes:g} fits a run to one "
+                        "machine's clock; a multi-worker run sets --train_steps instead")
     with lock.holding(workdir, chief):
         per_replica = placement.per_replica_batch_size
         run_input = inputs.make_input(config.data, placement.input_pipelines, dataset_fn)
@@ -120,23 +124,26 @@ def build_run(config, *, strategy=None, dataset_fn=None):
         state = state_lib.build_state(config.model, config.objective, config.augment, strategy,
                                       info.image_shape, placement.precision, num_classes)
         train_fn = step_lib.make_train_fn(strategy, state, config.objective, config.augment,
-                                          per_replica, schedule.total_steps)
+                                          per_replica)
         generator = state.sampling_generator
         sample_fn = tf.function(lambda: strategy.run(lambda: generator(
             grids.sample_inputs(state.sample_noise, num_classes), training=False)),
             autograph=False)
-        progress_lib.log_start(config.model.architecture, run_input.description,
-                               schedule.total_steps, schedule.steps_per_epoch, workdir)
-        progress_lib.log_placement(placement, per_replica, config.runtime.precision)
-
         checkpoints = checkpoints_lib.Checkpoints(state, workdir, config.rundir.keep_checkpoints,
                                                   chief, placement.task)
         start_step, restored = checkpoints.restore()
+        # --train_minutes: the steps an earlier start fitted, or the cap until the loop fits.
+        total_steps, budget = timebudget.resume(workdir, config.schedule.train_minutes,
+                                                schedule.total_steps)
+        schedule = dataclasses.replace(schedule, total_steps=total_steps)
+        progress_lib.log_start(config.model.architecture, run_input.description,
+                               schedule.total_steps, schedule.steps_per_epoch, workdir)
+        progress_lib.log_placement(placement, per_replica, config.runtime.precision)
         if restored:
             logging.info("Resumed from %s at step %d", restored, start_step)
         workers.check_same_step(placement, state.step)
         run = Run(config, placement, state, checkpoints, schedule, start_step, train_fn=train_fn,
-                  sample_fn=sample_fn, class_names=class_names)
+                  sample_fn=sample_fn, class_names=class_names, budget=budget)
         if run.done:
             yield run
             return

@@ -102,6 +102,7 @@ class ScheduleConfig:
     """How long to train and when each periodic job is due (`build.Schedule`)."""
     train_steps: int
     epochs: int
+    train_minutes: float  # 0 = off; else the steps are fitted to it (`timebudget`)
     steps_per_execution: int
     log_every_steps: int
     sample_every_steps: int
@@ -211,9 +212,9 @@ class Config:
 POSITIVE = ("global_batch_size", "noise_dim", "g_lr", "d_lr", "steps_per_execution",
             "num_cpu_devices", "log_every_steps", "keep_checkpoints", "eval_num_images",
             "d_filters", "g_filters", "r1_every_steps", "ada_every_steps", "ada_kimg")
-NON_NEGATIVE = ("train_steps", "epochs", "sample_every_steps", "ckpt_every_steps",
-                "collective_timeout_secs", "eval_every_steps", "d_dense_units", "d_r1_gamma",
-                "d_gp_gamma", "image_size", "cache_limit_mb")
+NON_NEGATIVE = ("train_steps", "epochs", "train_minutes", "sample_every_steps",
+                "ckpt_every_steps", "collective_timeout_secs", "eval_every_steps",
+                "d_dense_units", "d_r1_gamma", "d_gp_gamma", "image_size", "cache_limit_mb")
 
 
 def _as_flagfile(values):

@@ -1,10 +1,12 @@
 """The outer loop: drives a built run (`build.build_run`) in executions of up to
 steps_per_execution steps, each followed by what is due: logging, sample grids, evaluations
-and checkpoints, each on its own schedule; saves and stops on SIGTERM or Ctrl-C.
+and checkpoints, each on its own schedule (whose end a --train_minutes run fits once it has
+measured its rate); saves and stops on SIGTERM or Ctrl-C.
 
     state = train(config)                      # dcgan-train's whole run: build, then drive
 """
 
+import dataclasses
 import math
 import signal
 
@@ -51,15 +53,18 @@ def drive(run):
 
 def _loop(run, stop):
     """Executions of up to steps_per_execution steps, each followed by what is due."""
-    schedule, step = run.schedule, run.start_step
+    step = run.start_step
     sums = dict.fromkeys(step_lib.METRICS, 0.0)
     last_log_step = step
-    while step < schedule.total_steps:
-        num_steps = schedule.steps_until_boundary(step)
+    while step < run.schedule.total_steps:
+        num_steps = run.schedule.steps_until_boundary(step)
         out = _execute(run, step, num_steps)
         for name in sums:  # losses are means over the execution; the others are sums
             sums[name] += out[name] * (num_steps if name.endswith("_loss") else 1)
         step += num_steps
+        if run.budget is not None:
+            _fit_to_budget(run, step)
+        schedule = run.schedule
 
         evaluating = schedule.due(schedule.evaluate, step)  # on every worker: collective
         if schedule.due(schedule.log, step) or evaluating:
@@ -77,6 +82,15 @@ def _loop(run, stop):
             raise error(f"{signals.NAMES[stop_signal]} at step {step}: checkpoint saved as "
                         f"{run.config.rundir.workdir}/ckpt/ckpt-{step}; rerun the same command "
                         "to resume")
+
+
+def _fit_to_budget(run, step):
+    """--train_minutes: once its rate is measured, the run's last step moves (`timebudget`)."""
+    total_steps = run.budget.fit(step, run.progress.elapsed_secs())
+    if total_steps is not None:
+        run.budget = None
+        run.schedule = dataclasses.replace(run.schedule, total_steps=total_steps)
+        run.progress.total_steps = run.schedule.total_steps
 
 
 def _scalars(run, sums, out, span):
@@ -121,7 +135,8 @@ def _execute(run, step, num_steps):
     """Runs num_steps steps; turns a lost peer or a non-finite loss into a clear error."""
     try:
         out = _collectively(run, f"during steps {step + 1}-{step + num_steps}", run.train_fn,
-                            run.iterator, tf.constant(num_steps, tf.int32))
+                            run.iterator, tf.constant(num_steps, tf.int32),
+                            tf.constant(run.schedule.total_steps, tf.int64))
         out = {name: float(value) for name, value in out.items()}
     except damaged.READ_ERRORS as e:  # a streaming source met a damaged file
         raise damaged.error(run.config.data, e, step=step + 1,

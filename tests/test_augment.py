@@ -211,7 +211,7 @@ def _one_step(make_config, **overrides):
     images = tf.random.stateless_uniform([4, 28, 28, 1], [1, 2], -1, 1)
     iterator = iter(tf.data.Dataset.from_tensors(images).repeat())
     step_lib.make_train_fn(tf.distribute.get_strategy(), state, config.objective, config.augment,
-                           4)(iterator, tf.constant(1))
+                           4)(iterator, tf.constant(1), tf.constant(1))
     return [v.numpy() for v in state.generator.trainable_weights +
             state.discriminator.trainable_weights]
 
@@ -246,7 +246,7 @@ def test_augmentation_trains_under_mixed_precision_with_r1(make_config, precisio
     images = tf.random.stateless_uniform([4, 28, 28, 1], [1, 2], -1, 1)
     out = step_lib.make_train_fn(tf.distribute.get_strategy(), state, config.objective,
                                  config.augment, 4)(
-        iter(tf.data.Dataset.from_tensors(images).repeat()), tf.constant(2))
+        iter(tf.data.Dataset.from_tensors(images).repeat()), tf.constant(2), tf.constant(2))
     assert np.isfinite(float(out["d_loss"])) and float(out["augment_p"]) == 1.0
     after = [v.numpy() for v in state.generator.trainable_weights]
     assert all(np.isfinite(a).all() for a in after)

@@ -193,7 +193,8 @@ def test_augmentation_moves_pixels_and_each_image_keeps_its_label(make_config):
 
     expected, shuffled = by_hand(labels), by_hand(tf.constant([1, 2, 0, 2]))
     out = step_lib.make_train_fn(strategy, state, config.objective, config.augment, 4)(
-        iter(tf.data.Dataset.from_tensors((images, labels)).repeat()), tf.constant(1))
+        iter(tf.data.Dataset.from_tensors((images, labels)).repeat()), tf.constant(1),
+        tf.constant(1))
     np.testing.assert_allclose(float(out["d_loss"]), expected, rtol=1e-5)
     assert abs(shuffled - expected) > 1e-3
 

@@ -185,7 +185,7 @@ def test_fp16_overflow_on_one_replica_skips_the_step_with_every_option(make_conf
         lambda ctx: tf.data.Dataset.from_tensor_slices(tf.stack([normal, huge, normal, normal]))))
     train_fn = step_lib.make_train_fn(strategy, state, config.objective, config.augment,
                                       per_replica_batch_size=2)
-    out = train_fn(iterator, tf.constant(1))
+    out = train_fn(iterator, tf.constant(1), tf.constant(2))
     assert float(out["skipped_steps"]) == 1.0
     after = trainable_weights(state)
     for a, b in zip(before, after):
@@ -197,7 +197,7 @@ def test_fp16_overflow_on_one_replica_skips_the_step_with_every_option(make_conf
         np.testing.assert_array_equal(local[0], local[1])
         assert np.all(np.isfinite(local[0]))
 
-    out = train_fn(iterator, tf.constant(1))  # a normal step trains again
+    out = train_fn(iterator, tf.constant(1), tf.constant(2))  # a normal step trains again
     assert float(out["skipped_steps"]) == 0.0
     after_normal = trainable_weights(state)
     assert all(np.all(np.isfinite(w)) for w in after_normal)
@@ -242,7 +242,7 @@ def test_penalties_differentiate_with_respect_to_the_images_before_augmentation(
     wrong = float(tf.reduce_mean(objective + penalty_fn(grads / 2, gamma)))  # after augmenting
     out = step_lib.make_train_fn(tf.distribute.get_strategy(), state, config.objective,
                                  config.augment, 4)(
-        iter(tf.data.Dataset.from_tensors(real).repeat()), tf.constant(1))
+        iter(tf.data.Dataset.from_tensors(real).repeat()), tf.constant(1), tf.constant(1))
     np.testing.assert_allclose(float(out["d_loss"]), expected, rtol=1e-5)
     assert abs(wrong - expected) > 1e-3 * abs(expected)
     # Augmented: reals, fakes, and with the gradient penalty its interpolates.

@@ -132,7 +132,7 @@ def _one_step_weights(make_config, step=0, **overrides):
     images = tf.random.stateless_uniform([4, 28, 28, 1], [1, 2], -1, 1)
     iterator = iter(tf.data.Dataset.from_tensors(images).repeat())
     out = step_lib.make_train_fn(tf.distribute.get_strategy(), state, config.objective,
-                                 config.augment, 4)(iterator, tf.constant(1))
+                                 config.augment, 4)(iterator, tf.constant(1), tf.constant(1))
     return ([v.numpy() for v in state.generator.trainable_weights],
             [v.numpy() for v in state.discriminator.trainable_weights],
             {name: float(value) for name, value in out.items()})

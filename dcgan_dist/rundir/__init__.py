@@ -7,6 +7,7 @@
 - `runinfo`: run.json and flags.txt, how a run describes itself.
 - `lock`: one writer per work directory. `progress`: log lines, stats.jsonl, eval.jsonl,
   TensorBoard. `grids`: the grids' layout, sample grids, reals.png and the GIF.
+- `timebudget`: --train_minutes: the steps that fit them, kept in time_budget.json.
 
 It imports the core's `errors` and `paths` only: it writes what it is given.
 """

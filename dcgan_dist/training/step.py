@@ -189,21 +189,22 @@ def rate_scale(step, total_steps, decay_fraction):
     """
     if not decay_fraction:
         return tf.constant(1.0)
-    remaining = tf.cast(total_steps, tf.float32) - tf.cast(step, tf.float32)
-    return tf.clip_by_value(remaining / max(1.0, decay_fraction * total_steps), 0.0, 1.0)
+    total_steps = tf.cast(total_steps, tf.float32)
+    remaining = total_steps - tf.cast(step, tf.float32)
+    return tf.clip_by_value(remaining / tf.maximum(1.0, decay_fraction * total_steps), 0.0, 1.0)
 
 
-def make_train_fn(strategy, state, objective, augment_config, per_replica_batch_size,
-                  total_steps=0):
-    """Returns `train_fn(iterator, num_steps)`: runs num_steps steps in one tf.function, with
-    the config's `objective` and `augment_config` sections.
+def make_train_fn(strategy, state, objective, augment_config, per_replica_batch_size):
+    """Returns `train_fn(iterator, num_steps, total_steps)`: runs num_steps steps of a run of
+    total_steps in one tf.function, with the config's `objective` and `augment_config` sections.
 
     Returns the losses averaged over those steps (each a global-batch mean, reduced over
     replicas), the number of steps skipped for loss-scale overflow, and the sum of
     sign(D(real)) over every real image (`real_signs`) with `augment_p` after the last step
     (--augment=ada updates p here, in cross-replica context). Each step first sets
-    both learning rates from the flags and the step (`total_steps` places the decay), so
-    a resumed run follows the same schedule and a changed --g_lr or --d_lr takes effect.
+    both learning rates from the flags and the step (`total_steps` places the decay: a
+    tensor, so a run fitted to --train_minutes moves it without a retrace), so a resumed run
+    follows the same schedule and a changed --g_lr or --d_lr takes effect.
     """
     # Lazy R1 (Karras et al. 2020, "Analyzing and Improving the Image Quality of StyleGAN",
     # section 4): the penalty, weighted by N, on the steps divisible by N only; the other
@@ -219,8 +220,6 @@ def make_train_fn(strategy, state, objective, augment_config, per_replica_batch_
         replica_steps.append(make_replica_step(state, objective, augment_config,
                                                per_replica_batch_size, 0.0))
     augment_p_fn = augment.AUGMENTS[augment_config.augment]
-    if objective.lr_decay_fraction and not total_steps:
-        raise ValueError("--lr_decay_fraction needs make_train_fn(..., total_steps=...)")
 
     def run_step(replica_step, images, step):
         out = strategy.run(replica_step, args=(images, step))
@@ -230,7 +229,7 @@ def make_train_fn(strategy, state, objective, augment_config, per_replica_batch_
                                       else tf.distribute.ReduceOp.SUM, value, None)
                 for name, value in out.items()}
 
-    def one_step(iterator, totals):
+    def one_step(iterator, totals, total_steps):
         # Assigned through the optimizers' own rate variables: a schedule object would
         # change what a checkpoint holds, and restoring across that mis-assigns slots.
         scale = rate_scale(state.step, total_steps, objective.lr_decay_fraction)
@@ -257,11 +256,12 @@ def make_train_fn(strategy, state, objective, augment_config, per_replica_batch_
     # lazy R1's choice are written as tf.while_loop and tf.cond), and tracing without its
     # source conversion starts every run ~1.5 s sooner (measured on a 2-core CPU).
     @tf.function(autograph=False)
-    def train_fn(iterator, num_steps):
+    def train_fn(iterator, num_steps, total_steps):
         totals = {name: tf.constant(0.0) for name in METRICS}
         num_steps = tf.cast(num_steps, tf.int32)  # a tensor of any integer type, or an int
         _, totals = tf.while_loop(lambda i, _: i < num_steps,
-                                  lambda i, totals: (i + 1, one_step(iterator, totals)),
+                                  lambda i, totals: (i + 1, one_step(iterator, totals,
+                                                                     total_steps)),
                                   (tf.constant(0), totals))
         steps = tf.cast(num_steps, tf.float32)
         return {**totals, "g_loss": totals["g_loss"] / steps, "d_loss": totals["d_loss"] / steps,

@@ -1,0 +1,97 @@
+"""--train_minutes: the fit's arithmetic, a run that ends and decays at its fitted step on a
+clock that advances with the steps, a resume that keeps the fit, and the refusals."""
+
+import json
+import types
+
+import pytest
+
+from dcgan_dist import build, loop
+from dcgan_dist.errors import UserError
+from dcgan_dist.rundir import progress as progress_lib, timebudget
+from dcgan_dist.training import state as state_lib
+from helpers import checkpoint_step, latest_checkpoint, snapshot
+
+
+def test_the_fit_waits_for_a_tenth_of_the_budget_then_fills_it_at_the_measured_rate(tmp_path):
+    path = str(tmp_path / timebudget.FILE)
+    budget = timebudget.TimeBudget(budget_secs=100.0, cap_steps=10_000, path=path)
+    assert budget.fit(8, 2.0) is None    # the first execution (traced): the rate starts here
+    assert budget.fit(50, 5.0) is None   # before a tenth of the budget
+    # (400 - 8) steps in 8 s = 49 steps/s; 90 s left -> 4,410 more steps.
+    assert budget.fit(400, 10.0) == 4_810
+    assert json.loads((tmp_path / timebudget.FILE).read_text()) == {
+        "train_minutes": 100 / 60, "total_steps": 4_810, "fitted_at_step": 400,
+        "steps_per_sec": 49.0}
+
+
+def test_the_fit_never_passes_the_cap_nor_goes_back_before_the_step(tmp_path):
+    path = str(tmp_path / timebudget.FILE)
+    fast = timebudget.TimeBudget(budget_secs=1_000.0, cap_steps=3_000, path=path)
+    fast.fit(0, 0.0)
+    assert fast.fit(1_000, 100.0) == 3_000
+    late = timebudget.TimeBudget(budget_secs=10.0, cap_steps=3_000, path=path)
+    late.fit(0, 0.0)  # a resumed run that is already over its minutes ends at once
+    assert late.fit(20, 12.0) == 20
+
+
+def test_resume_takes_the_first_starts_fit_and_refuses_a_damaged_file(tmp_path):
+    workdir = str(tmp_path)
+    total, budget = timebudget.resume(workdir, 2.0, 500)
+    assert total == 500 and budget.budget_secs == 120.0 and budget.cap_steps == 500
+    assert timebudget.resume(workdir, 0.0, 500) == (500, None)
+    (tmp_path / timebudget.FILE).write_text('{"total_steps": 321}')
+    assert timebudget.resume(workdir, 2.0, 500) == (321, None)
+    assert timebudget.resume(workdir, 0.0, 500) == (500, None)  # the flag off: steps again
+    (tmp_path / timebudget.FILE).write_text("{}")
+    with pytest.raises(UserError, match=r"time_budget.json is damaged .*delete it and rerun"):
+        timebudget.resume(workdir, 2.0, 500)
+
+
+@pytest.fixture
+def half_second_steps(monkeypatch):
+    """The run's clock (rundir.progress's) reads 0.5 s per step trained: 2 steps/s exactly."""
+    states = []
+
+    def recording(*args, **kwargs):
+        states.append(build_state(*args, **kwargs))
+        return states[-1]
+
+    build_state = state_lib.build_state
+    monkeypatch.setattr(build.state_lib, "build_state", recording)
+    clock = types.SimpleNamespace(monotonic=lambda: 0.5 * int(states[-1].step.numpy()))
+    monkeypatch.setattr(progress_lib, "time", clock)
+    return states
+
+
+def test_a_run_ends_and_decays_at_the_step_its_minutes_fit_and_a_resume_keeps_it(
+        make_config, half_second_steps):
+    # 30 s at 2 steps/s: the fit comes at step 6 (3 s; measured from step 2, the first
+    # execution) and sets 6 + 27 s * 2 = 60 steps, not the 200 of --train_steps.
+    config = make_config(train_minutes=0.5, train_steps=200, steps_per_execution=2,
+                         log_every_steps=2, ckpt_every_steps=50, g_lr=1e-3, d_lr=2e-3,
+                         lr_decay_fraction=0.5)
+    state = loop.train(config)
+    workdir = config.rundir.workdir
+    assert int(state.step.numpy()) == 60
+    assert checkpoint_step(latest_checkpoint(workdir)) == 60
+    assert json.loads(open(f"{workdir}/{timebudget.FILE}").read())["total_steps"] == 60
+    # The last step's rates decayed to that total: 1 of the last 30 steps left.
+    assert float(state.g_opt.learning_rate) == pytest.approx(1e-3 / 30)
+    assert float(state.d_opt.learning_rate) == pytest.approx(2e-3 / 30)
+
+    before = snapshot(workdir)  # the first start's fit stands, whatever the new cap
+    state = loop.train(make_config(train_minutes=0.5, train_steps=400, steps_per_execution=2))
+    assert int(state.step.numpy()) == 60
+    assert snapshot(workdir) == before
+
+
+def test_a_multi_worker_run_refuses_the_flag_before_writing(make_config, monkeypatch):
+    placement = types.SimpleNamespace(strategy=None, chief=True, multi_worker=True)
+    monkeypatch.setattr(build.strategy_lib, "place", lambda runtime, strategy: placement)
+    config = make_config(train_minutes=14.0)
+    with pytest.raises(UserError, match=r"--train_minutes=14 fits a run to one machine's clock; "
+                                        r"a multi-worker run sets --train_steps instead"):
+        with build.build_run(config):
+            pass
+    assert snapshot(config.rundir.workdir) == {}
