@@ -2,6 +2,7 @@
 clock that advances with the steps, a resume that keeps the fit, and the refusals."""
 
 import json
+import logging
 import types
 
 import pytest
@@ -65,13 +66,16 @@ def half_second_steps(monkeypatch):
 
 
 def test_a_run_ends_and_decays_at_the_step_its_minutes_fit_and_a_resume_keeps_it(
-        make_config, half_second_steps):
+        make_config, half_second_steps, caplog):
     # 30 s at 2 steps/s: the fit comes at step 6 (3 s; measured from step 2, the first
     # execution) and sets 6 + 27 s * 2 = 60 steps, not the 200 of --train_steps.
     config = make_config(train_minutes=0.5, train_steps=200, steps_per_execution=2,
                          log_every_steps=2, ckpt_every_steps=50, g_lr=1e-3, d_lr=2e-3,
                          lr_decay_fraction=0.5)
-    state = loop.train(config)
+    with caplog.at_level(logging.INFO):
+        state = loop.train(config)
+    assert "for as many steps as fit 0.5 minutes (at most 200)" in caplog.text
+    assert "Time budget: 0.5 minutes fit 60 steps at 2.0 steps/s" in caplog.text
     workdir = config.rundir.workdir
     assert int(state.step.numpy()) == 60
     assert checkpoint_step(latest_checkpoint(workdir)) == 60

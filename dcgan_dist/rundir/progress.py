@@ -44,13 +44,15 @@ class Ticker:
         logging.info("%s: %d%s images  %.1f img/s%s", self.what, self.done, of, rate, eta)
 
 
-def log_start(architecture, data, total_steps, steps_per_epoch, workdir):
+def log_start(architecture, data, total_steps, steps_per_epoch, workdir, budget_minutes=0):
     """The run's first line: what is trained, on what data (`data.inputs.Input.description`),
-    for how long, and where the results go. Details (model sizes, the data source's
-    reasoning) are debug lines, shown with --verbose."""
-    logging.info("Training %s networks on %s for %d steps%s; results in %s", architecture, data,
-                 total_steps, f" ({steps_per_epoch} per epoch)" if steps_per_epoch else "",
-                 workdir)
+    for how long (`budget_minutes`: a --train_minutes run still to fit its steps), and where
+    the results go. Details (model sizes, the data source's reasoning) are debug lines, shown
+    with --verbose."""
+    steps = (f"as many steps as fit {budget_minutes:g} minutes (at most {total_steps})"
+             if budget_minutes else f"{total_steps} steps")
+    logging.info("Training %s networks on %s for %s%s; results in %s", architecture, data,
+                 steps, f" ({steps_per_epoch} per epoch)" if steps_per_epoch else "", workdir)
 
 
 def log_placement(placement, per_replica_batch_size, precision_flag):
