@@ -138,7 +138,7 @@ def build_run(config, *, strategy=None, dataset_fn=None):
         schedule = dataclasses.replace(schedule, total_steps=total_steps)
         progress_lib.log_start(config.model.architecture, run_input.description,
                                schedule.total_steps, schedule.steps_per_epoch, workdir,
-                               budget.budget_secs / 60 if budget else 0)
+                               config.schedule.train_minutes if budget else 0)
         progress_lib.log_placement(placement, per_replica, config.runtime.precision)
         if restored:
             logging.info("Resumed from %s at step %d", restored, start_step)
