@@ -102,6 +102,7 @@ def prepare(args, size, digits, order):
 
 def run_and_score(args, name, command):
     workdir = os.path.join(args.workroot, "runs", name)
+    os.makedirs(os.path.dirname(workdir), exist_ok=True)  # train() writes its log beside it
     flags = [f for f in command[1:] if not f.startswith("--workdir=")]
     flags += [f"--workdir={workdir}", *[f for f in args.flags.split(",") if f]]
     if not os.path.exists(os.path.join(workdir, "eval.jsonl")):
