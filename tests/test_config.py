@@ -117,7 +117,8 @@ def test_dcgan_configs_use_the_papers_settings():
             config.objective.global_batch_size) == (2e-4, 2e-4, 128)
     config = parse("--config=folder64", "--dataset=faces", "--workdir=/x")
     assert (config.data.dataset, config.data.image_size) == ("faces", 64)
-    # Folder configs budget in steps and augment: a folder's size changes neither.
+    # Folder configs budget in steps (folder32 in minutes, at most its steps) and augment:
+    # a folder's size changes neither.
     for name in ("folder32", "folder64"):
         config = parse(f"--config={name}", "--dataset=faces", "--workdir=/x")
         assert config.schedule.train_steps > 0 and config.augment.augment == "ada"
@@ -134,10 +135,22 @@ def test_folder32_trains_mnist_fasts_networks_at_32_px():
         "tutorial", fast.model.g_filters, fast.model.d_filters, fast.model.d_dense_units,
         fast.objective.r1_every_steps)
     assert (folder32.data.image_size, folder32.objective.g_ema_decay,
-            folder32.schedule.train_steps) == (32, 0.9999, 30000)
+            folder32.schedule.train_steps) == (32, 0.9999, 40000)
     generator, discriminator = models.build(folder32.model, (32, 32, 3))  # photos: colour
     assert generator.output_shape == (None, 32, 32, 3)
     assert discriminator(generator(tf.zeros([2, folder32.model.noise_dim]))).shape == (2, 1)
+
+
+@pytest.mark.parametrize("name, minutes", [("mnist_fast", 13.5), ("mnist_cond", 13.5),
+                                           ("folder32", 12.5)])
+def test_fifteen_minute_configs_fit_their_steps_to_minutes(name, minutes):
+    """A fixed count of steps overran 15 minutes on a slower machine (mnist_cond's 48,000:
+    17.7 minutes on 2026-12-07's AMD VM): these configs fit their steps to minutes of
+    training, at most their --train_steps, 8 steps per call (folder32 asks for less: its
+    steps slow down as augmentation rises after the fit)."""
+    schedule = parse(f"--config={name}", "--dataset=mnist", "--workdir=/x").schedule
+    assert (schedule.train_minutes, schedule.steps_per_execution) == (minutes, 8)
+    assert schedule.train_steps >= 40000
 
 
 def test_mnist_config_is_the_tutorial():
