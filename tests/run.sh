@@ -23,7 +23,8 @@
 # 5:44 (TensorFlow 2.20, alone on the VM; 2.21 shared the VM with a FID job); the quick
 # subset 437 tests. After issues 34-35, alone: 604-609 tests in 5:29 and 5:55 (2.21) and
 # 5:37 (2.20); four workers took 6:03, and running the modules with the most slow tests
-# first 6:06: neither kept.
+# first 6:06: neither kept. On 2026-12-07's 2-core AMD EPYC VM (avx512_bf16, no AMX; ~35%
+# slower for training), alone: 620 tests in 6:45 (TensorFlow 2.21), over the budget there.
 #
 # DCGAN_TF picks the TensorFlow, each in its own environment:
 #   2.21 (default)  .venv-tests         TensorFlow 2.21, Keras 3.15   constraints/tf2.21.txt
