@@ -24,26 +24,22 @@ METRICS = ("g_loss", "d_loss", "skipped_steps", "real_signs")
 
 def replica_noise(seed, step, global_batch_size, noise_dim, replica_id, per_replica_batch_size):
     """This replica's rows of the step's global noise matrix."""
-    z = tf.random.stateless_normal([global_batch_size, noise_dim],
-                                   seed=streams.keyed(seed, streams.NOISE, step), alg="philox")
+    z = streams.normal([global_batch_size, noise_dim], streams.keyed(seed, streams.NOISE, step))
     return tf.slice(z, [replica_id * per_replica_batch_size, 0], [per_replica_batch_size, noise_dim])
 
 
 def replica_labels(seed, step, global_batch_size, num_classes, replica_id,
                    per_replica_batch_size):
     """This replica's slice of the step's generated classes: uniform over num_classes."""
-    labels = tf.random.stateless_uniform(
-        [global_batch_size], seed=streams.keyed(seed, streams.FAKE_LABELS, step), minval=0,
-        maxval=num_classes, dtype=tf.int32, alg="philox")
+    labels = streams.uniform([global_batch_size], streams.keyed(seed, streams.FAKE_LABELS, step),
+                             minval=0, maxval=num_classes, dtype=tf.int32)
     return tf.slice(labels, [replica_id * per_replica_batch_size], [per_replica_batch_size])
 
 
 def replica_gp_eps(seed, step, global_batch_size, replica_id, per_replica_batch_size):
     """This replica's interpolation weights eps ~ U[0, 1) for --d_gp_gamma, one per example:
     entries of one draw for the global batch, so they do not depend on the split."""
-    eps = tf.random.stateless_uniform(
-        [global_batch_size], seed=streams.keyed(seed, streams.GP_INTERPOLATION, step),
-        alg="philox")
+    eps = streams.uniform([global_batch_size], streams.keyed(seed, streams.GP_INTERPOLATION, step))
     return tf.slice(eps, [replica_id * per_replica_batch_size], [per_replica_batch_size])
 
 
