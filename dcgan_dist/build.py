@@ -86,7 +86,7 @@ class Run:
     evaluator: object = None    # the chief's evaluator.Evaluator (--eval_every_steps)
     generate_fn: object = None  # (num_images) -> images, on every worker (--eval_every_steps)
     class_names: tuple = ()     # --conditional: the grid's rows are the first 16 of these
-    budget: timebudget.TimeBudget = None  # --train_minutes, until its fit sets total_steps
+    budget: timebudget.TimeBudget = None  # --train_minutes, until its fits set total_steps
     best_effort: files.BestEffort = dataclasses.field(default_factory=files.BestEffort)
 
     @property
@@ -134,7 +134,8 @@ def build_run(config, *, strategy=None, dataset_fn=None):
         start_step, restored = checkpoints.restore()
         # --train_minutes: the steps an earlier start fitted, or the cap until the loop fits.
         total_steps, budget = timebudget.resume(workdir, config.schedule.train_minutes,
-                                                schedule.total_steps)
+                                                schedule.total_steps,
+                                                config.objective.lr_decay_fraction)
         schedule = dataclasses.replace(schedule, total_steps=total_steps)
         progress_lib.log_start(config.model.architecture, run_input.description,
                                schedule.total_steps, schedule.steps_per_epoch, workdir,

@@ -168,7 +168,8 @@ _integer("train_steps", 0, "Total steps; 0 = --epochs full passes.")
 _integer("epochs", 50, "Epochs when --train_steps=0 (epoch = examples // global batch steps).")
 _float("train_minutes", 0.0, "Fit the run to about this many minutes of training: after a "
        "tenth of them, its last step is set where the measured rate meets them (at most "
-       "--train_steps or --epochs), and --lr_decay_fraction decays to that step; kept in "
+       "--train_steps or --epochs; set again at four tenths if the decay has not begun), "
+       "and --lr_decay_fraction decays to that step; kept in "
        "WORKDIR/time_budget.json for resumes. 0 = off. One machine only (not multi-worker).")
 _integer("log_every_steps", 100, "Steps between progress lines and stats.")
 _integer("sample_every_steps", 500, "Steps between sample grids (and GIF rewrites, each from at "

@@ -88,9 +88,10 @@ def _fit_to_budget(run, step):
     """--train_minutes: once its rate is measured, the run's last step moves (`timebudget`)."""
     total_steps = run.budget.fit(step, run.progress.elapsed_secs())
     if total_steps is not None:
-        run.budget = None
         run.schedule = dataclasses.replace(run.schedule, total_steps=total_steps)
         run.progress.total_steps = run.schedule.total_steps
+    if run.budget.done:
+        run.budget = None
 
 
 def _scalars(run, sums, out, span):

@@ -36,6 +36,33 @@ def test_the_fit_never_passes_the_cap_nor_goes_back_before_the_step(tmp_path):
     assert late.fit(20, 12.0) == 20
 
 
+def test_the_refit_at_four_tenths_takes_the_rate_since_the_first_and_keeps_the_decay_ahead(
+        tmp_path):
+    path = str(tmp_path / timebudget.FILE)
+
+    def fitted(decay_fraction):
+        budget = timebudget.TimeBudget(100.0, 20_000, path, decay_fraction)
+        budget.fit(0, 0.0)
+        assert budget.fit(1_000, 10.0) == 10_000 and not budget.done  # 100 steps/s
+        assert budget.fit(2_000, 30.0) is None  # before four tenths
+        return budget
+
+    budget = fitted(0.5)
+    # Slower since the first fit: 2,400 steps in 30 s = 80 steps/s; 60 s left -> 4,800 more.
+    assert budget.fit(3_400, 40.0) == 8_200 and budget.done
+    assert json.loads((tmp_path / timebudget.FILE).read_text()) == {
+        "train_minutes": 100 / 60, "total_steps": 8_200, "fitted_at_step": 1_000,
+        "steps_per_sec": 100.0, "refitted_at_step": 3_400, "refit_steps_per_sec": 80.0}
+    # Far slower: the new end would start the decay (half of it) before step 3,400: it starts
+    # there instead.
+    budget = fitted(0.5)
+    assert budget.fit(3_400, 90.0) == 6_800
+    # A decay over the whole run has begun: no refit, the first fit stands.
+    budget = fitted(1.0)
+    assert budget.fit(3_400, 40.0) is None and budget.done
+    assert json.loads((tmp_path / timebudget.FILE).read_text())["total_steps"] == 10_000
+
+
 def test_resume_takes_the_first_starts_fit_and_refuses_a_damaged_file(tmp_path):
     workdir = str(tmp_path)
     total, budget = timebudget.resume(workdir, 2.0, 500)
@@ -88,6 +115,30 @@ def test_a_run_ends_and_decays_at_the_step_its_minutes_fit_and_a_resume_keeps_it
     state = loop.train(make_config(train_minutes=0.5, train_steps=400, steps_per_execution=2))
     assert int(state.step.numpy()) == 60
     assert snapshot(workdir) == before
+
+
+def test_a_run_that_slows_down_is_refitted_before_its_decay_and_ends_there(
+        make_config, half_second_steps, monkeypatch, caplog):
+    # 0.5 s a step to step 10, then 1 s: the first fit (step 6, 3 s) sets 60 steps as above;
+    # at four tenths (12 s) step 18 has taken 13 s: (18 - 6) / (13 - 3) = 1.2 steps/s over
+    # 17 s left -> 18 + 20 = 38 steps, decayed over the last 19.
+    def seconds(step):
+        return 0.5 * min(step, 10) + 1.0 * max(0, step - 10)
+
+    monkeypatch.setattr(progress_lib, "time", types.SimpleNamespace(
+        monotonic=lambda: seconds(int(half_second_steps[-1].step.numpy()))))
+    config = make_config(train_minutes=0.5, train_steps=200, steps_per_execution=2,
+                         log_every_steps=2, ckpt_every_steps=50, g_lr=1e-3,
+                         lr_decay_fraction=0.5)
+    with caplog.at_level(logging.INFO):
+        state = loop.train(config)
+    assert "Time budget: 0.5 minutes fit 60 steps at 2.0 steps/s" in caplog.text
+    assert "Time budget: 0.5 minutes refit 38 steps at 1.2 steps/s (measured over steps 6-18" \
+        in caplog.text
+    assert int(state.step.numpy()) == 38
+    assert float(state.g_opt.learning_rate) == pytest.approx(1e-3 / 19)
+    fit = json.loads(open(f"{config.rundir.workdir}/{timebudget.FILE}").read())
+    assert (fit["total_steps"], fit["refitted_at_step"]) == (38, 18)
 
 
 def test_a_multi_worker_run_refuses_the_flag_before_writing(make_config, monkeypatch):
