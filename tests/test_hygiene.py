@@ -47,7 +47,7 @@ def _imports(source):
 # (`from dcgan_dist.runtime import streams`): that runs only the package's docstring.
 WING_RULES = {
     "dcgan_dist.runtime": {"dcgan_dist.errors"},
-    "dcgan_dist.models": {"dcgan_dist.errors", "dcgan_dist.runtime.streams"},
+    "dcgan_dist.models": {"dcgan_dist.errors"},
     "dcgan_dist.data": {"dcgan_dist.errors", "dcgan_dist.runtime.streams"},
     "dcgan_dist.training": {"dcgan_dist.errors", "dcgan_dist.runtime.streams",
                             "dcgan_dist.models"},

@@ -1,6 +1,7 @@
-"""runtime.streams' Philox draws are tf.random's stateless ones with alg="philox", number for
-number, eagerly and under XLA: a run's noise, masks, flips and augmentations are what they were
-before streams drew them itself (a resumed run and an old checkpoint continue unchanged)."""
+"""runtime.streams' Philox keys draw what tf.random's stateless ops draw with alg="philox",
+number for number, eagerly and under XLA: a run's noise, labels, flips and augmentations are
+what they were before the step drew them with the raw ops (a resumed run and an old
+checkpoint continue unchanged)."""
 
 import numpy as np
 import pytest
@@ -12,26 +13,25 @@ SEEDS = np.random.default_rng(0).integers(-2**63, 2**63 - 1, (12, 2), dtype=np.i
 
 
 def _theirs_and_ours(seed):
-    """(tf.random's, streams') draws for one int64 seed [2], in the kinds the package takes."""
-    small = tf.cast(seed % 1000, tf.int32)  # int32 seeds, as layers.layer_seeds makes them
+    """(tf.random's, streams') draws for one int64 seed [2], of the kinds the package makes."""
+    small = tf.cast(seed % 1000, tf.int32)  # an int32 seed
     theirs = [
         tf.random.experimental.stateless_fold_in(seed, tf.constant(7, tf.int64), alg="philox"),
         tf.random.experimental.stateless_fold_in(small, 3, alg="philox"),
         tf.random.stateless_uniform([5, 3], seed, alg="philox"),
-        tf.random.stateless_uniform([4], small, minval=-1.0, maxval=1.0, dtype=tf.float64,
+        tf.random.stateless_uniform([9], small, minval=0, maxval=10, dtype=tf.int32,
                                     alg="philox"),
-        tf.random.stateless_uniform([9], seed, minval=0, maxval=10, dtype=tf.int32, alg="philox"),
         tf.random.stateless_normal([6, 2], seed, alg="philox"),
-        tf.random.stateless_normal([3], small, dtype=tf.bfloat16, alg="philox"),
     ]
     ours = [
         streams.fold_in(seed, tf.constant(7, tf.int64)),
         streams.fold_in(small, 3),
-        streams.uniform([5, 3], seed),
-        streams.uniform([4], small, minval=-1.0, maxval=1.0, dtype=tf.float64),
-        streams.uniform([9], seed, minval=0, maxval=10, dtype=tf.int32),
-        streams.normal([6, 2], seed),
-        streams.normal([3], small, dtype=tf.bfloat16),
+        tf.raw_ops.StatelessRandomUniformV2(shape=[5, 3], dtype=tf.float32,
+                                            **streams.philox(seed)),
+        tf.raw_ops.StatelessRandomUniformIntV2(shape=[9], minval=tf.constant(0),
+                                               maxval=tf.constant(10), **streams.philox(small)),
+        tf.raw_ops.StatelessRandomNormalV2(shape=[6, 2], dtype=tf.float32,
+                                           **streams.philox(seed)),
     ]
     return theirs, ours
 
@@ -49,6 +49,9 @@ def test_philox_draws_are_tf_randoms_number_for_number(jit_compile):
     assert all(not np.array_equal(a, b) for a, b in zip(first, second))
 
 
-def test_an_integer_uniform_without_maxval_is_refused():
-    with pytest.raises(ValueError, match="needs a maxval"):
-        streams.uniform([2], tf.constant([1, 2], tf.int64), dtype=tf.int32)
+def test_keyed_folds_the_stream_and_keys_in_as_tf_random_does():
+    expected = tf.constant([5, 0], tf.int64)
+    for key in (streams.NOISE, 12, 1):
+        expected = tf.random.experimental.stateless_fold_in(expected, tf.constant(key, tf.int64),
+                                                            alg="philox")
+    np.testing.assert_array_equal(streams.keyed(5, streams.NOISE, 12, 1), expected)

@@ -60,7 +60,9 @@ def flip_batch(images, seed, step, offset, global_batch_size):
     the global batch; this batch holds examples offset..offset+n-1. So flips do not depend on
     the replica split or on resuming, like the generator's noise.
     """
-    coins = streams.uniform([global_batch_size], streams.keyed(seed, streams.FLIP, step))
+    coins = tf.raw_ops.StatelessRandomUniformV2(
+        shape=[global_batch_size], dtype=tf.float32,
+        **streams.philox(streams.keyed(seed, streams.FLIP, step)))
     n = tf.shape(images)[0]
     flip = tf.slice(coins, [offset], [n]) < 0.5
     return tf.where(flip[:, None, None, None], tf.reverse(images, axis=[2]), images)

@@ -7,8 +7,7 @@ Each entry is `build(model, image_shape, num_classes=0) -> (generator, discrimin
 both with their weights created; a builder refuses image shapes it cannot make with a
 UserError naming the sizes it can. A third architecture is one module and one entry here.
 Layers the architectures share live in `layers`, the class conditioning (--conditional) in
-`conditioning`. This package imports nothing of dcgan_dist but `errors` and `runtime.streams`
-(dropout's masks are Philox draws, as every random stream of a run).
+`conditioning`. This package imports nothing of dcgan_dist but `errors`.
 
 The contract:
 - `generator(z, training)`: z of shape [N, model.noise_dim] -> images [N, *image_shape] in

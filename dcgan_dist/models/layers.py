@@ -9,14 +9,13 @@ step, replica) in `streams`.
 import keras
 import tensorflow as tf
 
-from dcgan_dist.runtime import streams
-
 
 def layer_seeds(dropout_seed, num_layers):
     """One dropout seed per layer, folded from the call's seed (None without one)."""
     if dropout_seed is None:
         return [None] * num_layers
-    return [streams.fold_in(dropout_seed, i) for i in range(num_layers)]
+    return [tf.random.experimental.stateless_fold_in(dropout_seed, i, alg="philox")
+            for i in range(num_layers)]
 
 
 def stateless_dropout(x, rate, training, seed):
@@ -25,9 +24,9 @@ def stateless_dropout(x, rate, training, seed):
         return x
     if seed is None:
         raise ValueError("Discriminator(training=True) with dropout needs a dropout_seed")
-    # Philox (streams): the default "auto_select" picks another generator under XLA, and
+    # Philox by name: the default "auto_select" picks another generator under XLA, and
     # jit-compiled runs would then draw other masks than plain TensorFlow.
-    keep = streams.uniform(tf.shape(x), seed) >= rate
+    keep = tf.random.stateless_uniform(tf.shape(x), seed=seed, alg="philox") >= rate
     return tf.where(keep, x / (1.0 - rate), tf.zeros_like(x))
 
 

@@ -49,61 +49,32 @@ def keyed(seed, stream, *keys):
     return out
 
 
-# The draws below are tf.random's stateless ones with alg="philox", number for number
-# (tests/test_streams.py compares them, eagerly and under XLA), in fewer graph ops: TensorFlow
-# turns each seed into Philox's key and counter with ~45 small Python-built ops, which made
-# up ~15% of tracing a step with dropout, R1 and ada (measured with cProfile, 2026-12-07);
-# the step traces on every start and in most tests.
+# Philox's key and counter made in fewer graph ops than TensorFlow's: tf.random's stateless
+# draws turn each seed into them with ~45 small Python-built ops, which made up ~15% of
+# tracing a step with dropout, R1 and ada (cProfile, 2026-12-07); the step traces on every
+# start and in most tests. The step draws with the raw ops, `**philox(seed)`: the same numbers
+# as tf.random's with alg="philox" (tests/test_streams.py compares them, also under XLA).
 PHILOX = 1  # tf.random.Algorithm.PHILOX
 _SCRAMBLE_KEY = 0x02461E293EC8F720  # TensorFlow's (core/kernels/stateless_random_ops.cc)
 
 
-def _key_counter(seed):
-    """Philox's key [1] and counter [2] (uint64) for a stateless seed, as TensorFlow makes them."""
+def philox(seed):
+    """{key, counter, alg} of a stateless seed [2] for tf.raw_ops' V2 stateless draws."""
     mix = tf.raw_ops.StatelessRandomUniformFullIntV2(
         shape=[4], key=tf.constant([_SCRAMBLE_KEY], tf.uint64), counter=tf.cast(seed, tf.uint64),
         alg=PHILOX, dtype=tf.uint32)
     low, high = tf.unstack(tf.cast(tf.reshape(mix, [2, 2]), tf.uint64), axis=1)
     words = tf.bitwise.bitwise_or(low, tf.bitwise.left_shift(high, tf.constant(32, tf.uint64)))
-    return tf.slice(words, [0], [1]), tf.concat([tf.zeros([1], tf.uint64),
-                                                 tf.slice(words, [1], [1])], axis=0)
+    return {"key": tf.slice(words, [0], [1]), "alg": PHILOX,
+            "counter": tf.concat([tf.zeros([1], tf.uint64), tf.slice(words, [1], [1])], axis=0)}
 
 
 def fold_in(seed, data):
     """tf.random.experimental.stateless_fold_in(seed, data, alg="philox")."""
     data = tf.convert_to_tensor(data)
-    key, counter = _key_counter(seed)
-    first = tf.raw_ops.StatelessRandomUniformFullIntV2(shape=[], key=key, counter=counter,
-                                                       alg=PHILOX, dtype=data.dtype)
+    first = tf.raw_ops.StatelessRandomUniformFullIntV2(shape=[], dtype=data.dtype,
+                                                       **philox(seed))
     return tf.stack([first, data])
-
-
-def uniform(shape, seed, minval=0, maxval=None, dtype=tf.float32):
-    """tf.random.stateless_uniform(shape, seed, minval, maxval, dtype, alg="philox"): floats in
-    [minval, maxval) (maxval 1 by default), or integers when `dtype` is one (maxval needed)."""
-    dtype = tf.as_dtype(dtype)
-    if maxval is None:
-        if dtype.is_integer:
-            raise ValueError(f"an integer uniform needs a maxval, got {dtype} without one")
-        maxval = 1
-    key, counter = _key_counter(seed)
-    minval = tf.convert_to_tensor(minval, dtype)
-    maxval = tf.convert_to_tensor(maxval, dtype)
-    if dtype.is_integer:
-        return tf.raw_ops.StatelessRandomUniformIntV2(shape=shape, key=key, counter=counter,
-                                                      alg=PHILOX, minval=minval, maxval=maxval)
-    draw = tf.raw_ops.StatelessRandomUniformV2(shape=shape, key=key, counter=counter,
-                                               alg=PHILOX, dtype=dtype)
-    return tf.add(draw * (maxval - minval), minval)
-
-
-def normal(shape, seed, dtype=tf.float32):
-    """tf.random.stateless_normal(shape, seed, dtype=dtype, alg="philox"): mean 0, stddev 1."""
-    dtype = tf.as_dtype(dtype)
-    key, counter = _key_counter(seed)
-    draw = tf.raw_ops.StatelessRandomNormalV2(shape=shape, key=key, counter=counter,
-                                              alg=PHILOX, dtype=dtype)
-    return tf.add(draw * tf.constant(1, dtype), tf.constant(0, dtype))
 
 
 def python_seed(seed, stream, *keys):

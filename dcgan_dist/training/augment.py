@@ -157,7 +157,9 @@ def parse_policy(policy):
 
 def draw(seed, stream, step, global_batch_size, replica_id, per_replica_batch_size):
     """This replica's rows of the step's uniforms [per_replica, NUM_COLUMNS] for `stream`."""
-    u = streams.uniform([global_batch_size, NUM_COLUMNS], streams.keyed(seed, stream, step))
+    u = tf.raw_ops.StatelessRandomUniformV2(shape=[global_batch_size, NUM_COLUMNS],
+                                            dtype=tf.float32,
+                                            **streams.philox(streams.keyed(seed, stream, step)))
     return tf.slice(u, [replica_id * per_replica_batch_size, 0],
                     [per_replica_batch_size, NUM_COLUMNS])
 

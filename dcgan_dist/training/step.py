@@ -24,22 +24,27 @@ METRICS = ("g_loss", "d_loss", "skipped_steps", "real_signs")
 
 def replica_noise(seed, step, global_batch_size, noise_dim, replica_id, per_replica_batch_size):
     """This replica's rows of the step's global noise matrix."""
-    z = streams.normal([global_batch_size, noise_dim], streams.keyed(seed, streams.NOISE, step))
+    z = tf.raw_ops.StatelessRandomNormalV2(
+        shape=[global_batch_size, noise_dim], dtype=tf.float32,
+        **streams.philox(streams.keyed(seed, streams.NOISE, step)))
     return tf.slice(z, [replica_id * per_replica_batch_size, 0], [per_replica_batch_size, noise_dim])
 
 
 def replica_labels(seed, step, global_batch_size, num_classes, replica_id,
                    per_replica_batch_size):
     """This replica's slice of the step's generated classes: uniform over num_classes."""
-    labels = streams.uniform([global_batch_size], streams.keyed(seed, streams.FAKE_LABELS, step),
-                             minval=0, maxval=num_classes, dtype=tf.int32)
+    labels = tf.raw_ops.StatelessRandomUniformIntV2(
+        shape=[global_batch_size], minval=tf.constant(0), maxval=tf.constant(num_classes),
+        **streams.philox(streams.keyed(seed, streams.FAKE_LABELS, step)))
     return tf.slice(labels, [replica_id * per_replica_batch_size], [per_replica_batch_size])
 
 
 def replica_gp_eps(seed, step, global_batch_size, replica_id, per_replica_batch_size):
     """This replica's interpolation weights eps ~ U[0, 1) for --d_gp_gamma, one per example:
     entries of one draw for the global batch, so they do not depend on the split."""
-    eps = streams.uniform([global_batch_size], streams.keyed(seed, streams.GP_INTERPOLATION, step))
+    eps = tf.raw_ops.StatelessRandomUniformV2(
+        shape=[global_batch_size], dtype=tf.float32,
+        **streams.philox(streams.keyed(seed, streams.GP_INTERPOLATION, step)))
     return tf.slice(eps, [replica_id * per_replica_batch_size], [per_replica_batch_size])
 
 
