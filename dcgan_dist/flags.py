@@ -169,8 +169,8 @@ _integer("epochs", 50, "Epochs when --train_steps=0 (epoch = examples // global 
 _float("train_minutes", 0.0, "Fit the run to about this many minutes of training: after a "
        "tenth of them, its last step is set where the measured rate meets them (at most "
        "--train_steps or --epochs; set again at four tenths if the decay has not begun), "
-       "and --lr_decay_fraction decays to that step; kept in "
-       "WORKDIR/time_budget.json for resumes. 0 = off. One machine only (not multi-worker).")
+       "and --lr_decay_fraction decays to that step; kept in WORKDIR/time_budget.json for "
+       "resumes, which do not fit again. 0 = off. One machine only (not multi-worker).")
 _integer("log_every_steps", 100, "Steps between progress lines and stats.")
 _integer("sample_every_steps", 500, "Steps between sample grids (and GIF rewrites, each from at "
          "most 30 grids); 0 = once an epoch, which on a small folder is every few steps.")

@@ -57,6 +57,13 @@ def test_the_refit_at_four_tenths_takes_the_rate_since_the_first_and_keeps_the_d
     # there instead.
     budget = fitted(0.5)
     assert budget.fit(3_400, 90.0) == 6_800
+    # A first fit that came late (a long first execution): the refit waits until the rate
+    # since it is measured over a twentieth of the budget, as the first fit's was.
+    late = timebudget.TimeBudget(100.0, 20_000, path, 0.5)
+    late.fit(0, 0.0)
+    assert late.fit(1_000, 38.0) == 2_631  # 1,000 steps in 38 s, over the 62 s left
+    assert late.fit(1_100, 41.0) is None and not late.done
+    assert late.fit(1_200, 43.0) == 3_480 and late.done  # 200 steps in 5 s, over 57 s
     # A decay over the whole run has begun: no refit, the first fit stands.
     budget = fitted(1.0)
     assert budget.fit(3_400, 40.0) is None and budget.done

@@ -1,7 +1,8 @@
 """--train_minutes: a run fitted to minutes of training instead of a count of steps.
 
-    total_steps, budget = timebudget.resume(workdir, train_minutes, total_steps)
-    fitted = budget.fit(step, elapsed_secs)  # after each execution: the new total once, else None
+    total_steps, budget = timebudget.resume(workdir, train_minutes, total_steps, decay_fraction)
+    fitted = budget.fit(step, elapsed_secs)  # after each execution: a new total or None,
+                                             # until budget.done
 
 Stopping a run when its time is up (Lightning's `max_time`) would cut it before its learning
 rates decay, and a GAN's last steps at a falling rate are where it gains most
@@ -16,7 +17,8 @@ the new end never starts the decay before the current step. The minutes are the 
 A first tenth can run faster than the rest: on 2026-12-07's 2-core VM, 14 minutes of
 `mnist_fast` fit 86,510 steps at 103 steps/s and took 14.4 (the later steps ran 3% slower),
 and `folder32` fitted to 13.5 took 14.7, its steps slowing as ada's p rose. The second fit
-measures over three tenths of the run and absorbs such drifts.
+measures from the first (over at least a twentieth of the budget, as the first) and absorbs
+such drifts.
 
 The fitted total goes to WORKDIR/time_budget.json: a stopped and resumed run keeps it (it
 ends, and decays, where the last fit said), however fast its new machine is, and does not
@@ -76,7 +78,9 @@ class TimeBudget:
             self._log("fit", total, rate, mark_step, step)
             return total
         first_step, first_secs, first_total, written = self._first
-        if elapsed_secs < REFIT_AT * self.budget_secs or step <= first_step:
+        if (elapsed_secs < REFIT_AT * self.budget_secs
+                or elapsed_secs - first_secs < MIN_MEASURE * self.budget_secs
+                or step <= first_step):
             return None
         self.done = True
         if step >= (1 - self.decay_fraction) * first_total:
@@ -102,7 +106,7 @@ class TimeBudget:
     def _log(self, what, total, rate, since_step, step):
         logging.info("Time budget: %.1f minutes %s %d steps at %.1f steps/s (measured over "
                      "steps %d-%d; %s)", self.budget_secs / 60, what, total, rate, since_step,
-                     step, "capped by --train_steps" if total == self.cap_steps else
+                     step, "capped by --train_steps or --epochs" if total == self.cap_steps else
                      f"written to {self.path}")
 
 
@@ -122,6 +126,6 @@ def resume(workdir, train_minutes, total_steps, decay_fraction=0.0):
     except (ValueError, KeyError, TypeError) as e:
         raise UserError(f"{path} is damaged ({type(e).__name__}: {e}); delete it and rerun: "
                         "the run fits its steps to --train_minutes again") from e
-    logging.info("Time budget: %d steps, as fitted by the run's first start (%s; delete it to "
+    logging.info("Time budget: %d steps, as fitted by an earlier start (%s; delete it to "
                  "fit again)", fitted, path)
     return fitted, None

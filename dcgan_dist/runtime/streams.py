@@ -52,8 +52,10 @@ def keyed(seed, stream, *keys):
 # Philox's key and counter made in fewer graph ops than TensorFlow's: tf.random's stateless
 # draws turn each seed into them with ~45 small Python-built ops, which made up ~15% of
 # tracing a step with dropout, R1 and ada (cProfile, 2026-12-07); the step traces on every
-# start and in most tests. The step draws with the raw ops, `**philox(seed)`: the same numbers
-# as tf.random's with alg="philox" (tests/test_streams.py compares them, also under XLA).
+# start and in most tests. The step's noise, labels, interpolation weights, flips and
+# augmentations draw with the raw ops, `**philox(seed)`: the same numbers as tf.random's with
+# alg="philox" (tests/test_streams.py compares them, also under XLA). Dropout's masks keep
+# tf.random's (`models` imports nothing of the package but `errors`).
 PHILOX = 1  # tf.random.Algorithm.PHILOX
 _SCRAMBLE_KEY = 0x02461E293EC8F720  # TensorFlow's (core/kernels/stateless_random_ops.cc)
 
