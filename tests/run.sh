@@ -25,6 +25,10 @@
 # 5:37 (2.20); four workers took 6:03, and running the modules with the most slow tests
 # first 6:06: neither kept. On 2026-12-07's 2-core AMD EPYC VM (avx512_bf16, no AMX; ~35%
 # slower for training), alone: 620 tests in 6:45 (TensorFlow 2.21), over the budget there.
+# Later that day, after drawing Philox numbers with fewer traced ops (runtime/streams.py):
+# 623 tests in 5:33 alone (user CPU 9:37 against 10:04 for 5:56 before); two hours later
+# the same suite took 6:55 (a fresh clone, both TensorFlows) and 7:42 (user CPU 13:10) alone:
+# the VM's speed drifted ~35% within the afternoon. Not under 6 minutes on its slow hours.
 #
 # DCGAN_TF picks the TensorFlow, each in its own environment:
 #   2.21 (default)  .venv-tests         TensorFlow 2.21, Keras 3.15   constraints/tf2.21.txt
