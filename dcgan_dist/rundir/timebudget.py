@@ -53,7 +53,7 @@ class TimeBudget:
     decay_fraction: float = 0.0  # --lr_decay_fraction: the decay begins at (1 - it) * total
     done: bool = False
     _mark: tuple = None   # (step, elapsed_secs) after this start's first execution (traced)
-    _first: tuple = None  # (step, elapsed_secs, total_steps, what was written) of the first fit
+    _first: tuple = None  # (elapsed_secs, what it wrote) of the first fit
 
     def fit(self, step, elapsed_secs):
         """The run's new total steps when it is time to fit them (twice), else None.
@@ -73,11 +73,12 @@ class TimeBudget:
                 return None
             total, rate = self._total(step, elapsed_secs, mark_step, mark_secs)
             written = {"total_steps": total, "fitted_at_step": step, "steps_per_sec": rate}
-            self._first = (step, elapsed_secs, total, written)
+            self._first = (elapsed_secs, written)
             self._write(step, written)
             self._log("fit", total, rate, mark_step, step)
             return total
-        first_step, first_secs, first_total, written = self._first
+        first_secs, written = self._first
+        first_step, first_total = written["fitted_at_step"], written["total_steps"]
         if (elapsed_secs < REFIT_AT * self.budget_secs
                 or elapsed_secs - first_secs < MIN_MEASURE * self.budget_secs
                 or step <= first_step):
