@@ -256,6 +256,10 @@ def _validate(v):
         raise UserError(f"--g_ema_decay={v.g_ema_decay} must be in [0, 1); 0 turns it off")
     if not 0 <= v.adam_beta1 < 1:
         raise UserError(f"--adam_beta1={v.adam_beta1} must be in [0, 1)")
+    if 0 < v.collective_timeout_secs < 20:  # TensorFlow's heartbeat names a dead peer at 10 s
+        raise UserError(f"--collective_timeout_secs={v.collective_timeout_secs} would race "
+                        "TensorFlow's 10 s heartbeat (the two together crashed TensorFlow 2.20); "
+                        "use 0 (never) or at least 20")
     if v.label_key and not v.conditional:
         raise UserError(f"--label_key={v.label_key} names the label of --conditional "
                         "training; add --conditional, or drop --label_key")

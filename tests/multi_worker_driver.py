@@ -5,9 +5,11 @@ the final weights to an .npz, so the test can compare workers. Run as a script w
 
 With SLOW_SCORING_SECS the chief's scoring sleeps that long first, past
 --collective_timeout_secs, as scoring 10,000 images on the real Inception network on a CPU
-would be.
+would be. SIGUSR1 hangs the worker's main thread (as a deadlocked input pipeline would)
+while TensorFlow's own threads go on answering its peers' heartbeats.
 """
 
+import signal
 import sys
 import time
 
@@ -21,6 +23,7 @@ from dcgan_dist.programs import cli, train as train_program
 def main():
     split = sys.argv.index("--")
     out_path, *slow = sys.argv[1:split]
+    signal.signal(signal.SIGUSR1, lambda *_: time.sleep(24 * 3600))
     if slow:
         score = evaluator.Evaluator.score
 

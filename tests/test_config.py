@@ -188,6 +188,8 @@ def test_flagfile_written_by_a_run_replays_it(tmp_path):
     (dict(d_r1_gamma=-1.0), "--d_r1_gamma=-1.0 must not be negative"),
     (dict(jit_compile=True, sync_batchnorm=True), "--jit_compile cannot be combined with --sync_batchnorm"),
     (dict(collective="mpi"), "--collective=mpi is unknown; use one of auto, ring, nccl"),
+    (dict(collective_timeout_secs=10), r"--collective_timeout_secs=10 would race TensorFlow's "
+                                       r"10 s heartbeat .*; use 0 \(never\) or at least 20"),
     (dict(strategy="tpu", tpu="t", workdir="/local"), "--workdir=/local must be a gs:// path on TPU"),
 ])
 def test_bad_values_are_refused_with_the_fix(overrides, message, tmp_path):
