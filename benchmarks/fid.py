@@ -11,10 +11,12 @@ KID, precision/recall and density/coverage; a conditional run also gets intra-cl
 (each class against the test images of that class) and its mean. The first row is the floor:
 10,000 real train images scored the same way. `--runs` scores existing work directories
 instead of training (e.g. a sweep's); `--truncations=0,1.5,1` scores each run's images drawn
-with each `dcgan-generate --truncation` too. Progress on stderr, the markdown table on stdout.
+with each `dcgan-generate --truncation` too, `--rejects=0,0.2` with each `--reject` (discriminator
+rejection). Progress on stderr, the markdown table on stdout.
 """
 
 import argparse
+import itertools
 import os
 
 import numpy as np
@@ -42,18 +44,21 @@ def parse_args():
     parser.add_argument("--num_images", type=int, default=10000)
     parser.add_argument("--truncations", default="0",
                         help="comma-separated truncation bounds to score each run at (0: none)")
+    parser.add_argument("--rejects", default="0",
+                        help="comma-separated --reject shares to score each run at (0: none)")
     parser.add_argument("--no_floor", action="store_true", help="skip the real-images row")
     return parser.parse_args()
 
 
-def score(workdir, evaluator, num_images, truncation=0.0):
+def score(workdir, evaluator, num_images, truncation=0.0, reject=0.0):
     from dcgan_dist import build
     from dcgan_dist.evaluation import sampling
     from dcgan_dist.rundir import progress as run_progress
     config, state = build.restore_run(workdir)
     labels = sampling.eval_labels(num_images, state.num_classes)
     images = sampling.generate(state.sampling_generator, num_images, config.model.noise_dim,
-                               labels=labels, truncation=truncation)
+                               labels=labels, truncation=truncation,
+                               discriminator=state.discriminator, reject=reject)
     stats = run_progress.read_stats(workdir)
     minutes = max((r["elapsed_secs"] for r in stats), default=float("nan")) / 60
     return int(state.step.numpy()), minutes, evaluator.score(images, labels)
@@ -92,12 +97,14 @@ def main():
                          floor).replace("| nan |", "| |"))
     fids = {}
     for name, workdir in runs:
-        for truncation in map(float, args.truncations.split(",")):
-            progress(f"scoring {name} ({workdir}), truncation {truncation}")
-            step, minutes, s = score(workdir, evaluator, args.num_images, truncation)
-            label = f"{name}, truncation {truncation:g}" if truncation else name
-            config = name.rsplit(" seed ", 1)[0]  # two seeds of a config: one mean
-            key = f"{config}, truncation {truncation:g}" if truncation else config
+        for truncation, reject in itertools.product(map(float, args.truncations.split(",")),
+                                                    map(float, args.rejects.split(","))):
+            progress(f"scoring {name} ({workdir}), truncation {truncation}, reject {reject}")
+            step, minutes, s = score(workdir, evaluator, args.num_images, truncation, reject)
+            how = (f", truncation {truncation:g}" if truncation else "") + (
+                f", reject {reject:g}" if reject else "")
+            label = name + how
+            key = name.rsplit(" seed ", 1)[0] + how  # two seeds of a config: one mean
             fids.setdefault(key, []).append(s["fid"])
             lines.append(row(label, step, minutes, s))
             progress(lines[-1])

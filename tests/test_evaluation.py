@@ -210,12 +210,16 @@ def test_dcgan_eval_report_and_its_record(trained_run_copy, stand_in_inception, 
     assert (record["protocol"], record["reference_split"], record["reference_images"],
             record["num_generated"]) == ("custom", "test", 16, 32)
     assert record["reference_is_training_data"] is False and "trained on" not in out
-    # Against the training images, if asked: allowed, and said in the output and the record.
+    # Against the training images, if asked: allowed, and said in the output and the record;
+    # so is discriminator rejection (the 32 kept of 40 drawn).
     code, out, err = run_in_process(eval_cli.run, "dcgan-eval", [
-        f"--workdir={workdir}", "--num_images=32", "--reference_split=train",
+        f"--workdir={workdir}", "--num_images=32", "--reference_split=train", "--reject=0.2",
         f"--inception_path={stand_in_inception[0]}"], capsys)
     assert code == 0, err[-2000:]
     record = json.loads((workdir / "eval.jsonl").read_text().splitlines()[-1])
+    assert record["reject"] == 0.2 and record["num_generated"] == 32
+    assert record["protocol_line"].endswith(
+        "; kept of 40 drawn by the discriminator (--reject=0.2)") and record["protocol_line"] in out
     assert (record["reference_split"], record["reference_is_training_data"]) == ("train", True)
     assert (f"32 generated images vs {record['reference_images']} mnist train images; uint8, "
             "bilinear to 299x299 (TF1 ResizeBilinear = StyleGAN's nv_bilinear); the train split "

@@ -1,4 +1,4 @@
-"""What people do with a trained model: dcgan-generate's --seed, --truncation and
+"""What people do with a trained model: dcgan-generate's --seed, --truncation, --reject and
 --interpolate (a strip and a GIF between seeds, per class for a conditional run)."""
 
 import math
@@ -9,6 +9,8 @@ import pytest
 
 from dcgan_dist.errors import UserError
 from dcgan_dist.evaluation import interpolation, sampling
+from dcgan_dist import build
+from dcgan_dist.data.images import to_uint8
 from dcgan_dist.programs import generate
 from helpers import run_in_process
 
@@ -49,6 +51,48 @@ def test_truncated_images_differ_and_repeat(trained_run, tmp_path):
     truncated = _images(trained_run, tmp_path, "t", truncation=0.5)
     assert np.array_equal(_images(trained_run, tmp_path, "t2", truncation=0.5), truncated)
     assert np.abs(truncated.astype(int) - _images(trained_run, tmp_path, "f")).max() > 0
+
+
+def _drawn(run, num_images, labels=None):
+    """The images the run's generator draws (floats), and its discriminator's logits."""
+    record, state = build.reopen(str(run))
+    images = sampling.generate(state.sampling_generator, num_images,
+                               record.config.model.noise_dim, labels=labels)
+    args = [images] + ([] if labels is None else [labels])
+    return images, np.asarray(state.discriminator(*args, training=False)).reshape(-1)
+
+
+def test_reject_keeps_the_draws_the_discriminator_rates_most_real(trained_run, tmp_path):
+    """--reject=0.6 draws 15 for 6 and keeps the 6 best-rated, in the order drawn."""
+    kept = _images(trained_run, tmp_path, "kept", reject=0.6)
+    drawn, logits = _drawn(trained_run, 15)
+    best = np.sort(np.argsort(-logits)[:6])
+    assert np.array_equal(kept, to_uint8(drawn[best]))
+    assert not np.array_equal(best, np.arange(6))  # it did turn some of the first six away
+
+
+def test_reject_keeps_the_best_of_each_class_asked_for(conditional_run, tmp_path):
+    path = tmp_path / "kept.npz"
+    generate.generate(str(conditional_run), 0, str(path), labels="3,7", per_class=3,
+                      reject=0.5)
+    kept = np.load(path)
+    assert kept["labels"].tolist() == [3, 3, 3, 7, 7, 7]
+    drawn_labels = np.resize(kept["labels"], 12)  # 12 drawn, the classes cycled: 6 of each
+    drawn, logits = _drawn(conditional_run, 12, drawn_labels)
+    for label in (3, 7):
+        of_class = np.flatnonzero(drawn_labels == label)
+        best = np.sort(of_class[np.argsort(-logits[of_class])[:3]])
+        assert np.array_equal(kept["images"][kept["labels"] == label], to_uint8(drawn[best]))
+
+
+def test_reject_must_leave_some_draws(trained_run, tmp_path, capsys):
+    code, _, err = run_in_process(generate.run, "dcgan-generate", [
+        f"--workdir={trained_run}", f"--output={tmp_path / 'x.npz'}", "--reject=1"], capsys)
+    assert code == 2
+    assert err.strip().splitlines()[-1] == (
+        "dcgan-generate: error: --reject=1.0 must be in [0, 1): the share of the draws the "
+        "discriminator turns away (0.2 keeps the best 4 of every 5)")
+    assert not any(tmp_path.iterdir())
 
 
 def test_slerp_keeps_the_norm_where_a_straight_line_fades():

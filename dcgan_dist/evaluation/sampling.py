@@ -77,9 +77,18 @@ def choose_labels(labels, per_class, num_images, class_names):
 
 
 def generate(generator, num_images, noise_dim, seed=0, images_per_call=GENERATE_CHUNK,
-             labels=None, truncation=0.0):
+             labels=None, truncation=0.0, discriminator=None, reject=0.0):
     """num_images samples in [-1, 1], float32, from fixed, seeded noise, in chunks; image i
-    of class labels[i] when the generator is conditional."""
+    of class labels[i] when the generator is conditional.
+
+    `reject` > 0 (a share in [0, 1), with the run's `discriminator`): discriminator rejection
+    (Azadi et al. 2019, "Discriminator Rejection Sampling", in its simplest form): draws
+    num_images / (1 - reject) and keeps the num_images the discriminator rates most real,
+    in the order drawn (of a conditional run, the best of each class asked for).
+    """
+    if reject:
+        return _generate_rejecting(generator, discriminator, reject, num_images, noise_dim,
+                                   seed, images_per_call, labels, truncation)
     out = []
     for start in range(0, num_images, images_per_call):
         n = min(images_per_call, num_images - start)
@@ -118,3 +127,38 @@ def make_generate_fn(strategy, generator, noise_dim, per_replica_images, seed, n
         return np.concatenate(images)[:num_images]
 
     return fn
+
+
+def _generate_rejecting(generator, discriminator, reject, num_images, noise_dim, seed,
+                        images_per_call, labels, truncation):
+    if not 0 <= reject < 1:
+        raise UserError(f"--reject={reject} must be in [0, 1): the share of the draws the "
+                        "discriminator turns away (0.2 keeps the best 4 of every 5)")
+    num_drawn = drawn_for(num_images, reject)
+    drawn_labels = None if labels is None else np.resize(labels, num_drawn)  # labels first
+    images = generate(generator, num_drawn, noise_dim, seed, images_per_call, drawn_labels,
+                      truncation)
+    logits = np.concatenate([
+        np.asarray(discriminator(*([images[i:i + images_per_call]] + (
+            [] if labels is None else [drawn_labels[i:i + images_per_call]])),
+            training=False), np.float32).reshape(-1)
+        for i in range(0, num_drawn, images_per_call)])
+    return images[keep_best(logits, num_images, drawn_labels, labels)]
+
+
+def drawn_for(num_images, reject):
+    """How many images --reject=`reject` draws to keep num_images."""
+    return math.ceil(num_images / (1 - reject))
+
+
+def keep_best(logits, num_images, drawn_labels=None, labels=None):
+    """Indices of the drawn images to keep: the num_images with the highest logits, in the
+    order drawn; with labels, position i gets the next best-kept image of class labels[i]."""
+    if labels is None:
+        return np.sort(np.argsort(-logits, kind="stable")[:num_images])
+    kept = np.empty(len(labels), np.int64)
+    for label in np.unique(labels):
+        drawn = np.flatnonzero(drawn_labels == label)
+        wanted = labels == label
+        kept[wanted] = np.sort(drawn[np.argsort(-logits[drawn], kind="stable")[:wanted.sum()]])
+    return kept

@@ -23,7 +23,7 @@ from dcgan_dist.programs import cli
 from dcgan_dist.rundir import files, progress
 
 FLAGS = ("workdir", "data_dir", "dataset", "num_images", "inception_path", "reference_split",
-         "classifier_image_size", "verbose")
+         "classifier_image_size", "reject", "verbose")
 USAGE = ("usage: dcgan-eval --workdir=W [--num_images=N] [--inception_path=P] | "
          "dcgan-eval train-classifier --data_dir=DIR [--dataset=NAME]")
 
@@ -62,8 +62,14 @@ def evaluate(flag_values):
                                          flag_values.classifier_image_size)
     labels = sampling.eval_labels(num_images, state.num_classes)
     images = sampling.generate(state.sampling_generator, num_images, config.model.noise_dim,
-                               labels=labels)
+                               labels=labels, discriminator=state.discriminator,
+                               reject=flag_values.reject)
     scores = scorer.score(images, labels)
+    if flag_values.reject:  # the protocol's generated images are the kept ones
+        scores["reject"] = flag_values.reject
+        scores["protocol_line"] += (
+            f"; kept of {sampling.drawn_for(num_images, flag_values.reject)} drawn by the "
+            f"discriminator (--reject={flag_values.reject:g})")
     step = int(state.step.numpy())
     text = report.format_report(step, scores, scorer.reference(num_images), scorer)
     if "class_accuracy" in scores:

@@ -4,7 +4,9 @@ The sampling generator (the EMA one when the run kept one) of W's latest checkpo
 from the run's EVAL_NOISE stream (--seed, default 0): uint8 images under the key `images`,
 shape N x H x W x C, and with --grid an 8x8 PNG beside the file. The export's `sample(N, 0)`
 gives the same images as seed 0. --truncation=T draws the noise from the normal truncated to
-[-T, T] (fidelity for variety).
+[-T, T] (fidelity for variety). --reject=R draws N / (1 - R) and keeps the N the run's
+discriminator rates most real (fidelity for variety too; the export cannot: it has no
+discriminator).
 
 `--interpolate=0,1,2 --output=FILE.png` walks from seed 0's first image to seed 1's and on
 (spherical interpolation, --interpolation_steps frames apart): a PNG strip, and FILE.gif
@@ -29,18 +31,19 @@ from dcgan_dist.programs import cli
 from dcgan_dist.rundir import files, grids
 
 FLAGS = ("workdir", "num_images", "output", "grid", "labels", "per_class", "seed",
-         "truncation", "interpolate", "interpolation_steps", "verbose")
+         "truncation", "reject", "interpolate", "interpolation_steps", "verbose")
 
 
 def generate(workdir, num_images, output, grid=False, labels=None, per_class=0, seed=0,
-             truncation=0.0):
+             truncation=0.0, reject=0.0):
     """Writes `output` (and its grid); returns the lines to print."""
     record, state = build.reopen(workdir)
     class_labels = sampling.choose_labels(labels, per_class, num_images, record.class_names)
     num_images = num_images if class_labels is None else len(class_labels)
     images_uint8 = to_uint8(sampling.generate(state.sampling_generator, num_images,
                                               record.config.model.noise_dim, seed=seed,
-                                              labels=class_labels, truncation=truncation))
+                                              labels=class_labels, truncation=truncation,
+                                              discriminator=state.discriminator, reject=reject))
     arrays = {"images": images_uint8}
     if class_labels is not None:
         arrays["labels"] = class_labels
@@ -83,7 +86,7 @@ def interpolate(workdir, seeds, steps, output, labels=None, truncation=0.0):
 def main(argv, flag_values):
     if argv[1:] or not flag_values.workdir or not flag_values.output:
         raise UserError("usage: dcgan-generate --workdir=W --num_images=N --output=FILE.npz "
-                        "[--grid] [--seed=S] [--truncation=T] [--labels=7|0,1,2] "
+                        "[--grid] [--seed=S] [--truncation=T] [--reject=R] [--labels=7|0,1,2] "
                         "[--per_class=N] | --interpolate=0,1,2 --output=FILE.png")
     if flag_values.interpolate:
         lines = interpolate(flag_values.workdir, flag_values.interpolate,
@@ -92,7 +95,7 @@ def main(argv, flag_values):
     else:
         lines = generate(flag_values.workdir, flag_values.num_images, flag_values.output,
                          flag_values.grid, flag_values.labels, flag_values.per_class,
-                         flag_values.seed, flag_values.truncation)
+                         flag_values.seed, flag_values.truncation, flag_values.reject)
     print("\n".join(lines))
 
 
