@@ -135,14 +135,18 @@ def _generate_rejecting(generator, discriminator, reject, num_images, noise_dim,
         raise UserError(f"--reject={reject} must be in [0, 1): the share of the draws the "
                         "discriminator turns away (0.2 keeps the best 4 of every 5)")
     num_drawn = drawn_for(num_images, reject)
-    drawn_labels = None if labels is None else np.resize(labels, num_drawn)  # labels first
+    # The classes asked for, cycled: each drawn at least as often as it is kept.
+    drawn_labels = None if labels is None else np.resize(labels, num_drawn)
     images = generate(generator, num_drawn, noise_dim, seed, images_per_call, drawn_labels,
                       truncation)
-    logits = np.concatenate([
-        np.asarray(discriminator(*([images[i:i + images_per_call]] + (
-            [] if labels is None else [drawn_labels[i:i + images_per_call]])),
-            training=False), np.float32).reshape(-1)
-        for i in range(0, num_drawn, images_per_call)])
+
+    def rate(start):  # the discriminator's logits of one chunk of the drawn images
+        inputs = [images[start:start + images_per_call]]
+        if labels is not None:
+            inputs.append(drawn_labels[start:start + images_per_call])
+        return np.asarray(discriminator(*inputs, training=False), np.float32).reshape(-1)
+
+    logits = np.concatenate([rate(i) for i in range(0, num_drawn, images_per_call)])
     return images[keep_best(logits, num_images, drawn_labels, labels)]
 
 
