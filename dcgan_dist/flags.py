@@ -152,8 +152,9 @@ _string("tpu", None, "TPU name or grpc:// address for --strategy=tpu ('local' on
 _enum("all_reduce", "nccl", strategy.ALL_REDUCE, "Mirrored on GPUs: how replicas sum "
       "gradients.")
 _enum("collective", "auto", strategy.COLLECTIVES, "Multi-worker collectives.")
-_integer("collective_timeout_secs", 300, "Multi-worker: a collective that waits this long for "
-         "a peer fails the run instead of hanging; 0 = never, else at least 20.")
+_integer("collective_timeout_secs", 300, "Multi-worker: a step that waits this long for a "
+         "peer (beyond its usual time) fails the run instead of hanging; 0 = never, else at "
+         "least 20.")
 _integer("slurm_port_base", 8888, "Multi-worker under SLURM (no TF_CONFIG): the port of a "
          "node's first task; its k-th task listens on this + k.")
 _integer("steps_per_execution", 1, "Training steps per tf.function call.")

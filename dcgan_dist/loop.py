@@ -8,6 +8,7 @@ measured its rate); saves and stops on SIGTERM or Ctrl-C.
 
 import dataclasses
 import math
+import os
 import signal
 
 from absl import logging
@@ -41,8 +42,11 @@ def drive(run):
     stop = signals.StopRequest(lambda: (
         "dcgan-train: error: second Ctrl-C: stopped at once, without the checkpoint of this "
         f"step; {run.checkpoints.kept()}; rerun the same command to resume"))
+    timeout_secs = run.config.runtime.collective_timeout_secs
+    hang = workers.HangWatch(timeout_secs if run.placement.multi_worker else 0,
+                             lambda when: _hung(run, when))
     try:
-        _loop(run, stop)
+        _loop(run, stop, hang)
     finally:
         stop.close()
     workdir = run.config.rundir.workdir
@@ -51,14 +55,14 @@ def drive(run):
                  workdir, workdir, workdir, workdir)
 
 
-def _loop(run, stop):
+def _loop(run, stop, hang):
     """Executions of up to steps_per_execution steps, each followed by what is due."""
     step = run.start_step
     sums = dict.fromkeys(step_lib.METRICS, 0.0)
     last_log_step = step
     while step < run.schedule.total_steps:
         num_steps = run.schedule.steps_until_boundary(step)
-        out = _execute(run, step, num_steps)
+        out = _execute(run, step, num_steps, hang)
         for name in sums:  # losses are means over the execution; the others are sums
             sums[name] += out[name] * (num_steps if name.endswith("_loss") else 1)
         step += num_steps
@@ -73,8 +77,9 @@ def _loop(run, stop):
             sums, last_log_step = dict.fromkeys(sums, 0.0), step
         if run.placement.chief and schedule.due(schedule.sample, step):
             _write_samples(run, step)
-        stop_signal = _collectively(run, f"after step {step}", workers.agree_on_stop,
-                                    run.placement, stop.received)
+        with hang.call(f"after step {step}"):
+            stop_signal = _collectively(run, f"after step {step}", workers.agree_on_stop,
+                                        run.placement, stop.received)
         if schedule.due(schedule.ckpt, step) or stop_signal:
             run.checkpoints.save(step)
         if stop_signal:
@@ -132,12 +137,23 @@ def _collectively(run, when, fn, *args):
         raise workers.peer_lost(run.placement, e, when, run.checkpoints.kept()) from e
 
 
-def _execute(run, step, num_steps):
+def _hung(run, when):
+    """HangWatch's verdict, in its timer thread: the lost-peer error, then exit 4 at once (the
+    main thread waits in the collective), as a second Ctrl-C leaves."""
+    error = workers.peer_lost(run.placement, tf.errors.DeadlineExceededError(None, None, ""),
+                              when, run.checkpoints.kept())
+    os.write(2, f"dcgan-train: error: {error}\n".encode())
+    signals.exit_now(error.exit_code)
+
+
+def _execute(run, step, num_steps, hang):
     """Runs num_steps steps; turns a lost peer or a non-finite loss into a clear error."""
+    when = f"during steps {step + 1}-{step + num_steps}"
     try:
-        out = _collectively(run, f"during steps {step + 1}-{step + num_steps}", run.train_fn,
-                            run.iterator, tf.constant(num_steps, tf.int32),
-                            tf.constant(run.schedule.total_steps, tf.int64))
+        with hang.call(when):
+            out = _collectively(run, when, run.train_fn, run.iterator,
+                                tf.constant(num_steps, tf.int32),
+                                tf.constant(run.schedule.total_steps, tf.int64))
         out = {name: float(value) for name, value in out.items()}
     except damaged.READ_ERRORS as e:  # a streaming source met a damaged file
         raise damaged.error(run.config.data, e, step=step + 1,

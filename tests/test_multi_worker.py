@@ -16,6 +16,7 @@ import pytest
 
 from dcgan_dist.programs import train
 from dcgan_dist.rundir import progress
+from dcgan_dist.runtime import workers
 from helpers import BIN, wait_for
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -222,6 +223,25 @@ def test_a_lost_or_hung_worker_ends_the_survivor_with_a_clear_error(tmp_path, si
     assert waited < 60, f"survivor took {waited:.0f}s to notice"
     if sig == signal.SIGUSR1:  # the collective's timeout, not an early heartbeat, named it
         assert waited > HUNG_TIMEOUT_SECS - 2, waited
+        # ... and the run said so before TensorFlow aborted the collective, which can crash
+        # the process (workers.HangWatch): TensorFlow's own timeout is twice as long.
+        assert "DEADLINE_EXCEEDED" not in log, log[-3000:]
+
+
+def test_hang_watch_names_a_call_that_waits_the_timeout_past_the_longest_before_it():
+    """The limit behind the hung case above: the first call (tracing) is free and does not set
+    the usual length; a later call that waits the timeout past the longest is named once."""
+    hung = []
+    watch = workers.HangWatch(0.3, hung.append)
+    for when, secs in [("tracing", 0.5), ("usual", 0.1), ("hung", 0.7)]:
+        with watch.call(when):
+            time.sleep(secs)
+    assert hung == ["hung"]
+    off = workers.HangWatch(0, hung.append)  # --collective_timeout_secs=0, or one process
+    for secs in (0.0, 0.4):
+        with off.call("never"):
+            time.sleep(secs)
+    assert hung == ["hung"]
 
 
 @pytest.mark.slow

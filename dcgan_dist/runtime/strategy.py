@@ -19,7 +19,7 @@ from absl import logging
 import tensorflow as tf
 
 from dcgan_dist.errors import UserError
-from dcgan_dist.runtime import precision as precision_lib
+from dcgan_dist.runtime import precision as precision_lib, workers
 
 
 def split_cpu(num_devices):
@@ -112,7 +112,8 @@ def _multi_worker(runtime):
     logging.info("Multi-worker cluster: %s", cluster)
     options = tf.distribute.experimental.CommunicationOptions(
         implementation=COLLECTIVES[runtime.collective],
-        timeout_seconds=runtime.collective_timeout_secs or None)
+        timeout_seconds=(runtime.collective_timeout_secs * workers.TENSORFLOW_TIMEOUT_FACTOR
+                         or None))
     return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver,
                                                      communication_options=options)
 

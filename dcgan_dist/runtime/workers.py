@@ -8,8 +8,11 @@ fails because a peer died or hung past --collective_timeout_secs becomes PeerLos
 no-ops.
 """
 
+import contextlib
 import re
 import signal
+import threading
+import time
 
 import tensorflow as tf
 
@@ -45,6 +48,42 @@ def peer_lost(placement, error, when, kept):
     return PeerLostError(
         f"lost a peer worker {when}: {peer_summary(error, placement.task)}; "
         f"{kept}: restart every worker with the same command to resume")
+
+
+# TensorFlow's own timeout on the step's collectives is this many times --collective_timeout_secs:
+# a backstop behind HangWatch, which names a hung peer first. TensorFlow aborting a timed-out
+# collective can crash the process it runs in (SIGSEGV or SIGABRT, "Mutex corrupt", with no
+# message: TensorFlow 2.20 on CI and 2.21 here under load, 2026-12-07), so the run says what
+# happened and leaves before that abort, and TensorFlow's timeout catches only the collectives
+# no HangWatch watches (the first call, which traces; generating images for an evaluation).
+TENSORFLOW_TIMEOUT_FACTOR = 2
+
+
+class HangWatch:
+    """Calls `on_hang(when)` from a timer thread when a watched call (`with watch.call(when):`)
+    has waited --collective_timeout_secs longer than the longest watched call before it; the
+    first call, which traces the step, sets no limit and no length. `on_hang` must end the
+    process: the main thread is still blocked in the collective. Off (timeout 0): no limit."""
+
+    def __init__(self, timeout_secs, on_hang):
+        self._timeout_secs, self._on_hang = timeout_secs, on_hang
+        self._longest = None  # seconds; None until the first (tracing) call has returned
+
+    @contextlib.contextmanager
+    def call(self, when):
+        timer = None
+        if self._timeout_secs and self._longest is not None:
+            timer = threading.Timer(self._timeout_secs + self._longest, self._on_hang, (when,))
+            timer.daemon = True
+            timer.start()
+        started = time.monotonic()
+        try:
+            yield
+        finally:
+            if timer is not None:
+                timer.cancel()
+        took = time.monotonic() - started
+        self._longest = 0.0 if self._longest is None else max(self._longest, took)
 
 
 def check_same_step(placement, step):
