@@ -15,7 +15,7 @@ from dcgan_dist.config import Config
 from dcgan_dist.data.images import to_uint8
 from dcgan_dist.errors import UserError
 from dcgan_dist.programs import generate, train
-from dcgan_dist.rundir import files, grids, runinfo
+from dcgan_dist.rundir import files, gif, grids, runinfo
 from helpers import run_in_process
 
 
@@ -59,6 +59,26 @@ def test_gif_of_grey_grids_reads_back(tmp_path):
     assert frames.shape == (3, 468, 468, 3)
     first = iio.imread(f"{workdir}/samples/step_000001.png")
     np.testing.assert_array_equal(frames[0][..., 0], first)  # grey, lossless in a 256 palette
+
+
+def test_the_gif_compresses_each_frame_once_and_reads_as_pillows_own(tmp_path):
+    rng = np.random.default_rng(1)
+    frames = [grids.make_grid(to_uint8(rng.uniform(-1, 1, (16, 8, 8, 3)))) for _ in range(4)]
+    ours = grids.encode_gif(frames[:3], duration_ms=150)
+    pillows = iio.imwrite("<bytes>", np.stack(frames[:3]), extension=".gif", duration=150,
+                          loop=0)
+    np.testing.assert_array_equal(iio.imread(ours, index=None, extension=".gif"),
+                                  iio.imread(pillows, index=None, extension=".gif"))
+    meta = iio.immeta(ours, index=0, extension=".gif")
+    assert meta["duration"] == 150 and meta["loop"] == 0
+    # The next rewrite, one frame longer, compresses only the new frame.
+    before = gif._image_block.cache_info()
+    longer = grids.encode_gif(frames)
+    after = gif._image_block.cache_info()
+    assert (after.hits - before.hits, after.misses - before.misses) == (3, 1)
+    assert iio.imread(longer, index=None, extension=".gif").shape == (4,) + frames[0].shape
+    with pytest.raises(ValueError, match="GIF frames differ in size"):
+        gif.encode([frames[0], frames[0][:-1]])
 
 
 def test_run_json_refuses_keys_it_does_not_know(make_config):

@@ -13,6 +13,7 @@ import imageio.v3 as iio
 import numpy as np
 import tensorflow as tf
 
+from dcgan_dist.rundir import gif
 from dcgan_dist.rundir.files import write_atomic
 
 SAMPLE_RE = re.compile(r"step_(\d{6,})\.png$")
@@ -157,12 +158,11 @@ def write_gif(workdir, duration_ms=200, max_frames=GIF_MAX_FRAMES):
 
 def encode_gif(frames_uint8, duration_ms=200):
     """An endlessly looping GIF of same-sized frames (HxW grey, HxWx1, HxWx3 or 4), each made
-    RGB (see write_gif)."""
+    RGB (see write_gif) and compressed once however often it is written (rundir.gif)."""
     frames = [np.repeat(f[..., None], 3, axis=-1) if f.ndim == 2 else
               np.repeat(f, 3, axis=-1) if f.shape[-1] == 1 else f[..., :3]
               for f in frames_uint8]
-    return iio.imwrite("<bytes>", np.stack(frames), extension=".gif", duration=duration_ms,
-                       loop=0)
+    return gif.encode(frames, duration_ms)
 
 
 def remove_samples_after(workdir, step):
