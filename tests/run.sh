@@ -33,7 +33,8 @@
 # 592 for the same tests at 12:10): still over on a slow hour. A fresh clone at 16:44, alone:
 # 629 tests in 6:55 (2.21) and 6:42 (2.20). 2026-12-07 22:09, alone, after the GIF's frames
 # were compressed once each (rundir/gif.py; the kill test's 120-step runs wrote 20 grids each):
-# 631 tests in 4:54 (2.21) and 4:59 (2.20), 688 CPU-seconds in tests against 751 at 15:05.
+# 631 tests in 4:54 (2.21) and 4:59 (2.20); 688 CPU-seconds in tests (beside a training job)
+# against 751 at 15:05.
 #
 # DCGAN_TF picks the TensorFlow, each in its own environment:
 #   2.21 (default)  .venv-tests         TensorFlow 2.21, Keras 3.15   constraints/tf2.21.txt
