@@ -126,14 +126,19 @@ def test_dcgan_configs_use_the_papers_settings():
             500, 2000)
 
 
-def test_folder32_trains_mnist_fasts_networks_at_32_px():
-    """They beat the paper's networks at width 16 there, by FID on digits and photo crops."""
+def test_folder32_trains_mnist_fasts_networks_and_optimiser_at_32_px():
+    """They beat the paper's networks at width 16 there, by FID on digits and photo crops;
+    mnist_fast's Adam without momentum, R1 gamma and generator rate beat folder32's old ones
+    on both (benchmarks/RESULTS_fid.md)."""
     folder32, fast = (parse(f"--config={name}", "--workdir=/x") for name in ("folder32",
                                                                              "mnist_fast"))
     assert (folder32.model.architecture, folder32.model.g_filters, folder32.model.d_filters,
             folder32.model.d_dense_units, folder32.objective.r1_every_steps) == (
         "tutorial", fast.model.g_filters, fast.model.d_filters, fast.model.d_dense_units,
         fast.objective.r1_every_steps)
+    habits = ("adam_beta1", "d_r1_gamma", "g_lr", "d_lr", "lr_decay_fraction")
+    assert ([getattr(folder32.objective, name) for name in habits]
+            == [getattr(fast.objective, name) for name in habits])
     assert (folder32.data.image_size, folder32.objective.g_ema_decay,
             folder32.schedule.train_steps) == (32, 0.9999, 40000)
     generator, discriminator = models.build(folder32.model, (32, 32, 3))  # photos: colour
