@@ -35,6 +35,8 @@
 # were compressed once each (rundir/gif.py; the kill test's 120-step runs wrote 20 grids each):
 # 631 tests in 4:54 (2.21) and 4:59 (2.20); 688 CPU-seconds in tests (beside a training job)
 # against 751 at 15:05.
+# 2026-12-08 02:00, a fresh clone, alone: 631 tests in 5:19 (2.21) and 5:16 (2.20) of pytest,
+# 5:55 and 5:50 with creating and installing each environment.
 #
 # DCGAN_TF picks the TensorFlow, each in its own environment:
 #   2.21 (default)  .venv-tests         TensorFlow 2.21, Keras 3.15   constraints/tf2.21.txt
