@@ -37,6 +37,11 @@
 # against 751 at 15:05.
 # 2026-12-08 02:00, a fresh clone, alone: 631 tests in 5:19 (2.21) and 5:16 (2.20) of pytest,
 # 5:55 and 5:50 with creating and installing each environment.
+# 2026-12-08 04:33, a fresh clone, alone, on a 2-core Xeon VM (AMX) running ~30% slower than
+# that night's AMD EPYC (the smoke run 2:14 against 1:43): 631 tests in 7:10 (2.21) and 7:06
+# (2.20) of pytest, 7:53 and 7:48 with each install: over the budget on such a machine. The
+# slowest (2.20): multi-worker lockstep 57 s, kill/SIGTERM/Ctrl-C resume 56, the conditional
+# r1-ada keystone 41, hinge under mixed precision 35, resume with every option 35.
 #
 # DCGAN_TF picks the TensorFlow, each in its own environment:
 #   2.21 (default)  .venv-tests         TensorFlow 2.21, Keras 3.15   constraints/tf2.21.txt
